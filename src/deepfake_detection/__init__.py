@@ -1,0 +1,1 @@
+"""Deepfake detection system."""

@@ -1,0 +1,106 @@
+// Entry point: theme toggle, top bar, session handling and the page routes.
+
+import { api } from "./api.js";
+import { redrawCharts } from "./charts.js";
+import { clearFlash, flash } from "./dom.js";
+import { currentLocation, navigate, route, startRouter } from "./router.js";
+import { endSession, getUser, isSignedIn, onSessionChange, rememberReturnPath, scheduleExpiry, setUser } from "./session.js";
+import { renderCamera } from "./pages/camera.js";
+import { renderDashboard } from "./pages/dashboard.js";
+import { renderHistoryDetail, renderHistoryList } from "./pages/history.js";
+import { renderImage } from "./pages/image.js";
+import { renderLogin, renderSignup } from "./pages/auth.js";
+import { renderVideo } from "./pages/video.js";
+
+route("/login", renderLogin, { public: true, title: "Log in" });
+route("/signup", renderSignup, { public: true, title: "Sign up" });
+route("/dashboard", renderDashboard, { nav: "dashboard", title: "Dashboard" });
+route("/image", renderImage, { nav: "image", title: "Image detection" });
+route("/video", renderVideo, { nav: "video", title: "Video detection" });
+route("/camera", renderCamera, { nav: "camera", title: "Live camera" });
+route("/history", renderHistoryList, { nav: "history", title: "History" });
+route("/history/:id", renderHistoryDetail, { nav: "history", title: "Detection details" });
+
+function setupTheme() {
+  const button = document.getElementById("theme-toggle");
+  const sync = () => {
+    const dark = document.documentElement.dataset.theme === "dark";
+    button.setAttribute("aria-pressed", String(dark));
+    button.title = dark ? "Switch to light mode" : "Switch to dark mode";
+  };
+  button.addEventListener("click", () => {
+    const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem("theme", next);
+    } catch {
+      /* storage blocked: the choice lasts for this page only */
+    }
+    sync();
+    redrawCharts();
+  });
+  sync();
+}
+
+function updateTopbar() {
+  const signedIn = isSignedIn();
+  const user = getUser();
+  document.getElementById("mainnav").hidden = !signedIn;
+  document.getElementById("logout-button").hidden = !signedIn;
+  const name = document.getElementById("user-name");
+  name.hidden = !signedIn || !user;
+  name.textContent = user ? user.username : "";
+}
+
+function setupLogout() {
+  document.getElementById("logout-button").addEventListener("click", async () => {
+    // Revoke the token on the server; sign out locally whatever the answer.
+    try {
+      await api("/api/auth/logout", { method: "POST" });
+    } catch {
+      /* already invalid or server away: the local sign-out below is what matters */
+    }
+    endSession("logout");
+  });
+}
+
+function guard(match, raw) {
+  if (!match.isPublic && !isSignedIn()) {
+    rememberReturnPath(raw);
+    return "/login";
+  }
+  if (match.isPublic && isSignedIn()) return "/dashboard";
+  return null;
+}
+
+onSessionChange((reason) => {
+  updateTopbar();
+  if (reason === "expired" || reason === "unauthorized") {
+    const { raw } = currentLocation();
+    if (!raw.startsWith("/login")) rememberReturnPath(raw);
+    navigate("/login");
+    flash("Your session has expired. Please log in again.", { error: true });
+  } else if (reason === "logout") {
+    navigate("/login");
+    flash("You are logged out.");
+  } else if (reason === "started") {
+    clearFlash();
+  }
+});
+
+setupTheme();
+setupLogout();
+updateTopbar();
+scheduleExpiry();
+startRouter(document.getElementById("main"), guard);
+
+// Refresh the user's name from the server (also validates a token kept from an earlier visit).
+if (isSignedIn()) {
+  api("/api/auth/me")
+    .then((data) => {
+      if (data.user) setUser(data.user);
+    })
+    .catch(() => {
+      /* a 401 already ended the session; other failures leave the cached name */
+    });
+}

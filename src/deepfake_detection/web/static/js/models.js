@@ -1,0 +1,90 @@
+// The detection model dropdown (from /api/detect/models) and the "model not downloaded" notice.
+
+import { api } from "./api.js";
+import { h, mount } from "./dom.js";
+
+let cached = null;
+
+/** The server's models (fetched once per page load; a failure is retried next time). */
+export function loadModels() {
+  if (!cached) {
+    cached = api("/api/detect/models").then((data) => data.models || []);
+    cached.catch(() => {
+      cached = null;
+    });
+  }
+  return cached;
+}
+
+/** The command that downloads a model's weights on the server. */
+export function downloadCommand(key) {
+  return `deepfake download-models --model ${key}`;
+}
+
+/** Explains that a model is not downloaded and names the command that fetches it. */
+export function modelUnavailableNotice(key, message) {
+  const command = downloadCommand(key || "KEY");
+  return h(
+    "div",
+    { class: "state state-warn model-unavailable", role: "alert" },
+    h("strong", {}, message || `The model "${key}" is not downloaded on the server yet.`),
+    h("span", {}, "An administrator can fetch it with: ", h("code", {}, command)),
+  );
+}
+
+/**
+ * A labelled <select> filled from the API. Returns {element, value(), ready}; the model flagged as the
+ * default is preselected, and picking one that is not downloaded shows the notice at once.
+ */
+export function modelPicker({ id = "model-select" } = {}) {
+  const select = h("select", { id, name: "model", disabled: true }, h("option", { value: "" }, "Loading models…"));
+  const notice = h("div", { class: "model-notice" });
+  const element = h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, "Detection model"),
+    select,
+    notice,
+  );
+  let models = [];
+  const showNotice = () => {
+    const model = models.find((m) => m.key === select.value);
+    if (model && model.available === false) mount(notice, modelUnavailableNotice(model.key, `"${model.name}" is not downloaded on the server yet.`));
+    else notice.replaceChildren();
+  };
+  select.addEventListener("change", showNotice);
+  const ready = loadModels()
+    .then((list) => {
+      models = list;
+      if (!list.length) {
+        mount(select, h("option", { value: "" }, "Server default"));
+        select.disabled = false;
+        return;
+      }
+      mount(
+        select,
+        list.map((model) =>
+          h("option", { value: model.key, title: model.description || null }, model.available === false ? `${model.name} (not downloaded)` : model.name),
+        ),
+      );
+      const preferred = list.find((m) => m.default) || list[0];
+      select.value = preferred.key;
+      select.disabled = false;
+      showNotice();
+    })
+    .catch((error) => {
+      mount(select, h("option", { value: "" }, "Server default"));
+      select.disabled = false;
+      mount(notice, h("p", { class: "hint", role: "status" }, `Could not load the model list (${error.message}); the server default is used.`));
+    });
+  return { element, ready, value: () => select.value, select };
+}
+
+/** Render an API failure; a 503 (model not downloaded) also names the fetch command. */
+export function detectionError(error, modelKey) {
+  if (error.modelUnavailable) {
+    const key = (error.data && (error.data.model_key || error.data.model)) || modelKey;
+    return modelUnavailableNotice(key, error.message);
+  }
+  return h("div", { class: "state state-error", role: "alert" }, error.message);
+}

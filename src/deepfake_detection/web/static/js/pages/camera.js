@@ -1,0 +1,185 @@
+// Live camera: stream the webcam, send one frame at a steady rate, show the stabilised verdict.
+
+import { api } from "../api.js";
+import { errorState, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { detectionError, modelPicker } from "../models.js";
+
+const MAX_FRAME_WIDTH = 640;
+const MAX_FAILURES = 3;
+
+/** A clear sentence for each way getUserMedia can fail. */
+function cameraErrorMessage(error) {
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Camera access was denied. Allow the camera for this site in your browser settings, then press Start camera again.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No camera was found. Connect a webcam and press Start camera again.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The camera is busy or could not be started (another app may be using it).";
+    default:
+      return `The camera could not be started${error && error.message ? `: ${error.message}` : "."}`;
+  }
+}
+
+function newSessionId() {
+  // randomUUID only exists in secure contexts; the camera needs one anyway, but stay safe.
+  return window.crypto && crypto.randomUUID ? crypto.randomUUID() : `cam-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+export function renderCamera(main, { signal }) {
+  const picker = modelPicker({ id: "camera-model" });
+  const video = h("video", { id: "camera-video", autoplay: true, muted: true, playsinline: true, "aria-label": "Camera preview" });
+  video.muted = true;
+  const placeholder = h("div", { class: "camera-placeholder" }, "The camera is off. Press Start camera.");
+  const canvas = document.createElement("canvas");
+  const startButton = h("button", { type: "button", class: "button", id: "camera-start" }, "Start camera");
+  const stopButton = h("button", { type: "button", class: "button button-ghost", id: "camera-stop", disabled: true }, "Stop");
+  const rate = h(
+    "select",
+    { id: "camera-rate" },
+    h("option", { value: "2000" }, "1 frame every 2 s"),
+    h("option", { value: "1000", selected: true }, "1 frame per second"),
+    h("option", { value: "500" }, "2 frames per second"),
+  );
+  const message = h("div", { id: "camera-message", "aria-live": "assertive" });
+  const live = h("div", { id: "camera-live" }, h("div", { class: "state state-empty" }, "No verdict yet. Start the camera to begin."));
+  // Announce only verdict changes, not every frame, so screen readers are not flooded.
+  const announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "camera-announcer" });
+
+  let stream = null;
+  let timer = null;
+  let inFlight = false;
+  let failures = 0;
+  let sessionId = null;
+  let framesSent = 0;
+  let lastLabel = null;
+
+  const stop = () => {
+    clearInterval(timer);
+    timer = null;
+    if (stream) for (const track of stream.getTracks()) track.stop();
+    stream = null;
+    video.srcObject = null;
+    placeholder.hidden = false;
+    startButton.disabled = false;
+    stopButton.disabled = true;
+    rate.disabled = false;
+  };
+
+  const showVerdict = (answer) => {
+    const faces = (answer.frame && answer.frame.faces) || [];
+    mount(
+      live,
+      h("p", { class: "hint" }, h("span", { class: "live-dot", "aria-hidden": "true" }), "Live, smoothed over recent frames"),
+      verdictBanner(answer.is_fake, answer.confidence, { id: "camera-verdict", live: true }),
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, "Model"),
+        h("dd", {}, answer.model_used || answer.model_key || "—"),
+        h("dt", {}, "Window"),
+        h("dd", { id: "camera-window" }, answer.window_size ? `${answer.frames_in_window} of ${answer.window_size} frames` : "—"),
+        h("dt", {}, "Fake votes"),
+        h("dd", {}, answer.fake_votes !== undefined ? String(answer.fake_votes) : "—"),
+        h("dt", {}, "This frame"),
+        h("dd", {}, answer.frame ? `${answer.frame.is_fake ? "fake" : "real"}, ${formatPercent(answer.frame.confidence)}, ${faces.length} face${faces.length === 1 ? "" : "s"}` : "—"),
+        h("dt", {}, "Frames sent"),
+        h("dd", { id: "camera-frames" }, String(framesSent)),
+      ),
+    );
+    const label = answer.is_fake ? "fake" : "real";
+    if (label !== lastLabel) announcer.textContent = `Live verdict: ${label}, ${formatPercent(answer.confidence)} confidence.`;
+    lastLabel = label;
+  };
+
+  const sendFrame = async () => {
+    if (inFlight || !stream || !video.videoWidth) return;
+    inFlight = true;
+    const scale = Math.min(1, MAX_FRAME_WIDTH / video.videoWidth);
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    const modelKey = picker.value();
+    const body = { image: canvas.toDataURL("image/jpeg", 0.85), session_id: sessionId };
+    if (modelKey) body.model = modelKey;
+    try {
+      const answer = await api("/api/detect/camera", { method: "POST", body, signal });
+      framesSent += 1;
+      failures = 0;
+      message.replaceChildren();
+      if (stream) showVerdict(answer);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      failures += 1;
+      // A missing model will not fix itself: stop at once. Other errors get a few retries.
+      if (error.modelUnavailable || failures >= MAX_FAILURES) {
+        stop();
+        mount(message, detectionError(error, modelKey));
+      } else {
+        mount(message, errorState(`A frame could not be analysed: ${error.message}`));
+      }
+    } finally {
+      inFlight = false;
+    }
+  };
+
+  const start = async () => {
+    message.replaceChildren();
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      mount(message, errorState("This browser cannot use a camera here. The camera needs HTTPS (or localhost) and a recent browser."));
+      return;
+    }
+    startButton.disabled = true;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    } catch (error) {
+      startButton.disabled = false;
+      mount(message, errorState(cameraErrorMessage(error)));
+      return;
+    }
+    if (signal.aborted) {
+      stop();
+      return;
+    }
+    video.srcObject = stream;
+    placeholder.hidden = true;
+    stopButton.disabled = false;
+    rate.disabled = true;
+    sessionId = newSessionId();
+    framesSent = 0;
+    failures = 0;
+    lastLabel = null;
+    mount(live, h("div", { class: "state state-loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Waiting for the first verdict…"));
+    timer = setInterval(sendFrame, Number(rate.value));
+  };
+
+  startButton.addEventListener("click", start);
+  stopButton.addEventListener("click", () => {
+    stop();
+    startButton.focus();
+  });
+  // Leaving the page turns the camera off.
+  signal.addEventListener("abort", stop, { once: true });
+
+  mount(
+    main,
+    h("div", { class: "page-header" }, h("div", {}, h("h1", {}, "Live camera"), h("p", { class: "subtitle" }, "Frames from your webcam are checked continuously; the verdict is smoothed so one odd frame does not flip it."))),
+    h(
+      "div",
+      { class: "grid-2" },
+      h(
+        "section",
+        { class: "card stack", "aria-labelledby": "camera-title" },
+        h("h2", { id: "camera-title" }, "Camera"),
+        h("div", { class: "camera-view" }, video, placeholder),
+        h("div", { class: "row" }, startButton, stopButton),
+        h("div", { class: "row" }, picker.element, h("div", { class: "field" }, h("label", { for: "camera-rate" }, "Frame rate"), rate)),
+        message,
+      ),
+      h("section", { class: "card", "aria-labelledby": "camera-result-title" }, h("h2", { id: "camera-result-title" }, "Live verdict"), live, announcer),
+    ),
+  );
+}

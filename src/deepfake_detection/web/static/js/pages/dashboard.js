@@ -1,0 +1,141 @@
+// Dashboard: stat cards, detections-over-time and fake/real charts, and the most recent detections.
+
+import { api } from "../api.js";
+import { chartBox } from "../charts.js";
+import { capitalise, emptyState, errorState, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge } from "../dom.js";
+
+function statCard({ id, label, value, tone = "" }) {
+  return h(
+    "div",
+    { class: `card stat ${tone}` },
+    h("div", { class: "stat-label", id: `${id}-label` }, label),
+    h("div", { class: "stat-value", id, "aria-labelledby": `${id}-label` }, value),
+  );
+}
+
+function statCards(stats) {
+  const accuracy = stats.accuracy === null || stats.accuracy === undefined ? "—" : formatPercent(stats.accuracy);
+  const feedback = stats.feedback_count ? `${stats.feedback_count} rated` : "no feedback yet";
+  return h(
+    "div",
+    { class: "stat-grid" },
+    statCard({ id: "stat-total", label: "Total detections", value: String(stats.total_detections ?? 0) }),
+    statCard({ id: "stat-fake", label: "Fake", value: String(stats.fake_count ?? 0), tone: "stat-fake" }),
+    statCard({ id: "stat-real", label: "Real", value: String(stats.real_count ?? 0), tone: "stat-real" }),
+    h(
+      "div",
+      { class: "card stat" },
+      h("div", { class: "stat-label", id: "stat-accuracy-label" }, "Accuracy"),
+      h("div", { class: "stat-value", id: "stat-accuracy", "aria-labelledby": "stat-accuracy-label" }, accuracy),
+      h("div", { class: "hint" }, `From your feedback (${feedback})`),
+    ),
+    statCard({ id: "stat-avg-confidence", label: "Avg. confidence", value: formatPercent(stats.average_confidence) }),
+  );
+}
+
+function dailyChart(daily, signal) {
+  if (!daily.length) return emptyState("No detections in this period yet.");
+  const total = daily.reduce((sum, day) => sum + day.fake + day.real, 0);
+  return chartBox({
+    id: "daily-chart",
+    signal,
+    points: daily.length,
+    label: `Detections per day over ${daily.length} days: ${total} in total.`,
+    build: (c) => ({
+      type: "bar",
+      data: {
+        labels: daily.map((day) => day.date),
+        datasets: [
+          { label: "Fake", data: daily.map((day) => day.fake), backgroundColor: c.fake, borderRadius: 4 },
+          { label: "Real", data: daily.map((day) => day.real), backgroundColor: c.real, borderRadius: 4 },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false,
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { position: "bottom" } },
+      },
+    }),
+  });
+}
+
+function splitChart(stats, signal) {
+  const fake = stats.fake_count ?? 0;
+  const real = stats.real_count ?? 0;
+  if (!fake && !real) return emptyState("Nothing to compare yet.");
+  return chartBox({
+    id: "split-chart",
+    signal,
+    label: `${fake} fake and ${real} real detections.`,
+    build: (c) => ({
+      type: "doughnut",
+      data: {
+        labels: ["Fake", "Real"],
+        datasets: [{ data: [fake, real], backgroundColor: [c.fake, c.real], borderColor: c.surface, borderWidth: 2 }],
+      },
+      options: { maintainAspectRatio: false, plugins: { legend: { position: "bottom" } } },
+    }),
+  });
+}
+
+function recentList(items) {
+  if (!items.length) return emptyState("No detections yet.", h("p", {}, "Start with an ", h("a", { href: "#/image" }, "image"), ", a ", h("a", { href: "#/video" }, "video"), " or the ", h("a", { href: "#/camera" }, "camera"), "."));
+  return h(
+    "ul",
+    { class: "list-plain", id: "recent-list" },
+    items.map((item) =>
+      h(
+        "li",
+        {},
+        h(
+          "span",
+          {},
+          h("a", { href: `#/history/${item.id}` }, `${capitalise(item.detection_type)}${item.filename ? `: ${item.filename}` : ""}`),
+          h("br"),
+          h("span", { class: "hint" }, formatDateTime(item.detection_time)),
+        ),
+        h("span", { class: "row" }, verdictBadge(item.is_fake), h("span", { class: "hint" }, formatPercent(item.confidence_score))),
+      ),
+    ),
+  );
+}
+
+export async function renderDashboard(main, { signal }) {
+  const body = h("div", {}, loadingState("Loading your statistics…"));
+  mount(
+    main,
+    h(
+      "div",
+      { class: "page-header" },
+      h("div", {}, h("h1", {}, "Dashboard"), h("p", { class: "subtitle" }, "Your detections at a glance.")),
+      h("div", { class: "row" }, h("a", { class: "button", href: "#/image" }, "Check an image"), h("a", { class: "button button-ghost", href: "#/video" }, "Check a video")),
+    ),
+    body,
+  );
+  let stats;
+  let recent;
+  try {
+    [stats, recent] = await Promise.all([api("/api/stats", { signal }), api("/api/history?page=1&per_page=5", { signal })]);
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    mount(body, errorState(`Could not load the dashboard: ${error.message}`));
+    return;
+  }
+  if (signal.aborted) return;
+  mount(
+    body,
+    statCards(stats),
+    h(
+      "div",
+      { class: "grid-3" },
+      h("section", { class: "card", "aria-labelledby": "daily-title" }, h("h2", { id: "daily-title" }, "Detections over time"), dailyChart(stats.daily || [], signal)),
+      h("section", { class: "card", "aria-labelledby": "split-title" }, h("h2", { id: "split-title" }, "Fake vs real"), splitChart(stats, signal)),
+    ),
+    h(
+      "section",
+      { class: "card", style: { marginTop: "1rem" }, "aria-labelledby": "recent-title" },
+      h("div", { class: "page-header" }, h("h2", { id: "recent-title" }, "Recent detections"), h("a", { href: "#/history" }, "See all history")),
+      recentList(recent.history || []),
+    ),
+  );
+}

@@ -1,0 +1,286 @@
+// History: filtered, paginated table of detections, and a detail view with media, faces, timeline,
+// feedback and delete.
+
+import { api, fetchMediaUrl } from "../api.js";
+import { timelineChart } from "../charts.js";
+import { capitalise, emptyState, errorState, flash, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge, verdictBanner } from "../dom.js";
+import { imageWithFaces } from "../faces.js";
+import { navigate } from "../router.js";
+
+const PER_PAGE = 10;
+
+/** The API's feedback as true (correct), false (wrong) or null (none), whatever shape it has. */
+function feedbackValue(feedback) {
+  if (feedback === null || feedback === undefined) return null;
+  if (typeof feedback === "boolean") return feedback;
+  if (typeof feedback === "object") return feedbackValue(feedback.correct ?? feedback.is_correct ?? null);
+  if (typeof feedback === "string") return ["correct", "true", "yes"].includes(feedback.toLowerCase()) ? true : ["wrong", "incorrect", "false", "no"].includes(feedback.toLowerCase()) ? false : null;
+  return null;
+}
+
+function feedbackText(feedback) {
+  const value = feedbackValue(feedback);
+  return value === null ? "—" : value ? "Correct" : "Wrong";
+}
+
+/** Ask before deleting, in an accessible modal dialog; resolves true when confirmed. */
+function confirmDelete(item) {
+  return new Promise((resolve) => {
+    const cancel = h("button", { type: "button", class: "button button-ghost", value: "cancel" }, "Cancel");
+    const confirm = h("button", { type: "button", class: "button button-danger", value: "delete", id: "confirm-delete" }, "Delete");
+    const dialog = h(
+      "dialog",
+      { "aria-labelledby": "delete-title", "aria-describedby": "delete-text" },
+      h("h2", { id: "delete-title" }, "Delete this detection?"),
+      h("p", { id: "delete-text" }, `The ${item.detection_type} result${item.filename ? ` for "${item.filename}"` : ""} and its stored media will be removed. This cannot be undone.`),
+      h("div", { class: "row" }, confirm, cancel),
+    );
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    cancel.addEventListener("click", () => close(false));
+    confirm.addEventListener("click", () => close(true));
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+async function deleteItem(item) {
+  if (!(await confirmDelete(item))) return false;
+  try {
+    await api(`/api/history/${item.id}`, { method: "DELETE" });
+    flash(`Deleted the ${item.detection_type} detection.`);
+    return true;
+  } catch (error) {
+    flash(`Could not delete: ${error.message}`, { error: true });
+    return false;
+  }
+}
+
+function filterSelect({ id, label, value, options, onChange }) {
+  const select = h("select", { id, name: id }, options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)));
+  select.addEventListener("change", () => onChange(select.value));
+  return h("div", { class: "field" }, h("label", { for: id }, label), select);
+}
+
+function listPath({ type, verdict, page }) {
+  const query = new URLSearchParams();
+  if (type) query.set("type", type);
+  if (verdict) query.set("verdict", verdict);
+  if (page > 1) query.set("page", String(page));
+  const text = query.toString();
+  return `/history${text ? `?${text}` : ""}`;
+}
+
+export async function renderHistoryList(main, { query, signal }) {
+  const state = {
+    type: query.get("type") || "",
+    verdict: query.get("verdict") || "",
+    page: Math.max(1, Number.parseInt(query.get("page") || "1", 10) || 1),
+  };
+  const body = h("div", { id: "history-body" }, loadingState("Loading history…"));
+  mount(
+    main,
+    h("div", { class: "page-header" }, h("div", {}, h("h1", {}, "History"), h("p", { class: "subtitle" }, "Every detection you ran, newest first."))),
+    h(
+      "section",
+      { class: "card" },
+      h(
+        "div",
+        { class: "filters", role: "search", "aria-label": "Filter history" },
+        filterSelect({
+          id: "filter-type",
+          label: "Type",
+          value: state.type,
+          options: [["", "All types"], ["image", "Image"], ["video", "Video"], ["camera", "Camera"]],
+          onChange: (type) => navigate(listPath({ ...state, type, page: 1 })),
+        }),
+        filterSelect({
+          id: "filter-verdict",
+          label: "Verdict",
+          value: state.verdict,
+          options: [["", "All verdicts"], ["fake", "Fake"], ["real", "Real"]],
+          onChange: (verdict) => navigate(listPath({ ...state, verdict, page: 1 })),
+        }),
+      ),
+      body,
+    ),
+  );
+
+  const params = new URLSearchParams({ page: String(state.page), per_page: String(PER_PAGE) });
+  if (state.type) params.set("type", state.type);
+  if (state.verdict) params.set("verdict", state.verdict);
+  let data;
+  try {
+    data = await api(`/api/history?${params}`, { signal });
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    mount(body, errorState(`Could not load the history: ${error.message}`));
+    return;
+  }
+  if (signal.aborted) return;
+  const items = data.history || [];
+  const pages = Math.max(1, data.pages || 1);
+  if (!items.length && state.page > 1) {
+    navigate(listPath({ ...state, page: Math.min(state.page - 1, pages) }));
+    return;
+  }
+  if (!items.length) {
+    const filtered = state.type || state.verdict;
+    mount(body, emptyState(filtered ? "No detections match these filters." : "No detections yet.", filtered ? null : h("p", {}, "Try an ", h("a", { href: "#/image" }, "image"), ", a ", h("a", { href: "#/video" }, "video"), " or the ", h("a", { href: "#/camera" }, "camera"), ".")));
+    return;
+  }
+  const rows = items.map((item) => {
+    const deleteButton = h("button", { type: "button", class: "button button-ghost button-small", "aria-label": `Delete ${item.detection_type} detection ${item.id}` }, "Delete");
+    deleteButton.addEventListener("click", async () => {
+      if (await deleteItem(item)) navigate(listPath(state));
+    });
+    return h(
+      "tr",
+      { "data-id": item.id, "data-type": item.detection_type },
+      h("td", {}, formatDateTime(item.detection_time)),
+      h("td", {}, capitalise(item.detection_type)),
+      h("td", { class: "hide-narrow" }, item.filename || "—"),
+      h("td", {}, verdictBadge(item.is_fake)),
+      h("td", {}, formatPercent(item.confidence_score)),
+      h("td", { class: "hide-narrow" }, item.model_version || "—"),
+      h("td", { class: "hide-narrow" }, feedbackText(item.feedback)),
+      h("td", {}, h("div", { class: "actions" }, h("a", { class: "button button-ghost button-small", href: `#/history/${item.id}`, "aria-label": `View ${item.detection_type} detection ${item.id}` }, "View"), deleteButton)),
+    );
+  });
+  const prev = h("button", { type: "button", class: "button button-ghost button-small", disabled: state.page <= 1, id: "page-prev" }, "Previous");
+  const next = h("button", { type: "button", class: "button button-ghost button-small", disabled: state.page >= pages, id: "page-next" }, "Next");
+  prev.addEventListener("click", () => navigate(listPath({ ...state, page: state.page - 1 })));
+  next.addEventListener("click", () => navigate(listPath({ ...state, page: state.page + 1 })));
+  const total = data.total ?? data.count ?? items.length;
+  mount(
+    body,
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { id: "history-table" },
+        h("caption", { class: "visually-hidden" }, `Detections, page ${state.page} of ${pages}`),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "When"),
+            h("th", { scope: "col" }, "Type"),
+            h("th", { scope: "col", class: "hide-narrow" }, "File"),
+            h("th", { scope: "col" }, "Verdict"),
+            h("th", { scope: "col" }, "Confidence"),
+            h("th", { scope: "col", class: "hide-narrow" }, "Model"),
+            h("th", { scope: "col", class: "hide-narrow" }, "Feedback"),
+            h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+          ),
+        ),
+        h("tbody", {}, rows),
+      ),
+    ),
+    h("nav", { class: "pagination", "aria-label": "Pages" }, h("span", { class: "hint", id: "history-total" }, `${total} detection${total === 1 ? "" : "s"} · page ${state.page} of ${pages}`), prev, next),
+  );
+}
+
+function feedbackButtons(item, onChange) {
+  const current = feedbackValue(item.feedback);
+  const status = h("p", { class: "hint", "aria-live": "polite" }, current === null ? "Was this verdict right? Your answer feeds the dashboard's accuracy." : `You marked this verdict as ${current ? "correct" : "wrong"}.`);
+  const make = (correct, text) => {
+    const button = h("button", { type: "button", class: "button button-ghost", "aria-pressed": String(current === correct), id: correct ? "feedback-correct" : "feedback-wrong" }, text);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const data = await api(`/api/history/${item.id}/feedback`, { method: "POST", body: { correct } });
+        onChange({ ...item, feedback: data.feedback ?? data.item?.feedback ?? correct });
+      } catch (error) {
+        status.textContent = `Could not save the feedback: ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    return button;
+  };
+  return h("div", { class: "stack", id: "feedback" }, h("div", { class: "row" }, make(true, "Correct"), make(false, "Wrong")), status);
+}
+
+/** The detection record from the detail answer, whatever key the API put it under. */
+function detailItem(data) {
+  return data.item || data.detection || data.history || data.entry || data;
+}
+
+export async function renderHistoryDetail(main, { params, signal }) {
+  const body = h("div", {}, loadingState("Loading the detection…"));
+  mount(main, h("p", {}, h("a", { href: "#/history" }, "← Back to history")), body);
+  let item;
+  try {
+    item = detailItem(await api(`/api/history/${encodeURIComponent(params.id)}`, { signal }));
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    mount(body, errorState(error.status === 404 ? "This detection does not exist (it may have been deleted)." : `Could not load the detection: ${error.message}`));
+    return;
+  }
+  if (signal.aborted) return;
+
+  const media = h("div", { id: "detail-media" }, loadingState("Loading media…"));
+  const mediaPath = item.media_url || `/api/history/${item.id}/media`;
+  fetchMediaUrl(mediaPath, { signal })
+    .then((url) => {
+      signal.addEventListener("abort", () => URL.revokeObjectURL(url), { once: true });
+      const img = h("img", { src: url, alt: `${capitalise(item.detection_type)} ${item.filename || ""}`.trim() });
+      const faces = item.faces || (item.frame && item.frame.faces) || [];
+      mount(media, imageWithFaces(img, faces, { width: item.width, height: item.height }));
+    })
+    .catch((error) => {
+      if (error.name !== "AbortError") mount(media, emptyState(error.status === 404 ? "No stored media for this detection." : `Media unavailable: ${error.message}`));
+    });
+
+  const feedbackSlot = h("div");
+  const drawFeedback = (current) => mount(feedbackSlot, feedbackButtons(current, drawFeedback));
+  drawFeedback(item);
+
+  const deleteButton = h("button", { type: "button", class: "button button-danger", id: "detail-delete" }, "Delete");
+  deleteButton.addEventListener("click", async () => {
+    if (await deleteItem(item)) navigate("/history");
+  });
+
+  const timeline = item.timeline || [];
+  mount(
+    body,
+    h("div", { class: "page-header" }, h("div", {}, h("h1", {}, `${capitalise(item.detection_type)} detection`), h("p", { class: "subtitle" }, formatDateTime(item.detection_time))), deleteButton),
+    h(
+      "div",
+      { class: "grid-2" },
+      h("section", { class: "card", "aria-labelledby": "detail-media-title" }, h("h2", { id: "detail-media-title" }, "Media"), media),
+      h(
+        "section",
+        { class: "card stack", "aria-labelledby": "detail-result-title" },
+        h("h2", { id: "detail-result-title" }, "Result"),
+        verdictBanner(item.is_fake, item.confidence_score ?? item.confidence, { id: "detail-verdict" }),
+        h(
+          "dl",
+          { class: "facts" },
+          h("dt", {}, "File"),
+          h("dd", {}, item.filename || "—"),
+          h("dt", {}, "Model"),
+          h("dd", {}, item.model_version || item.model_used || "—"),
+          item.faces ? [h("dt", {}, "Faces"), h("dd", {}, String(item.faces.length))] : null,
+          item.frames_analyzed !== undefined ? [h("dt", {}, "Frames analysed"), h("dd", {}, String(item.frames_analyzed))] : null,
+          item.duration ? [h("dt", {}, "Duration"), h("dd", {}, `${Number(item.duration).toFixed(1)} s`)] : null,
+        ),
+        feedbackSlot,
+      ),
+    ),
+    timeline.length
+      ? h("section", { class: "card", style: { marginTop: "1rem" }, "aria-labelledby": "detail-timeline-title" }, h("h2", { id: "detail-timeline-title" }, "Timeline"), timelineChart(timeline, { id: "detail-timeline", signal }))
+      : null,
+  );
+}

@@ -1,0 +1,192 @@
+// Video detection: upload with a byte progress bar, follow the background job, then show the verdict,
+// the per-frame timeline and the thumbnail.
+
+import { api, fetchMediaUrl, uploadWithProgress } from "../api.js";
+import { timelineChart } from "../charts.js";
+import { capitalise, emptyState, errorState, formatBytes, formatDuration, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { filePicker } from "../filepicker.js";
+import { detectionError, modelPicker, modelUnavailableNotice } from "../models.js";
+
+const MAX_VIDEO_BYTES = 100 * 1024 * 1024;
+const POLL_MS = 1000;
+const FINISHED = new Set(["completed", "failed", "cancelled"]);
+
+/** Verdict, facts, thumbnail and timeline of a finished video (also used by the history detail view). */
+export function videoResult(video, { signal, idPrefix = "video" } = {}) {
+  const timeline = video.timeline || [];
+  const thumb = h("div", { class: "thumbnail-slot" });
+  if (video.thumbnail_url) {
+    fetchMediaUrl(video.thumbnail_url, { signal })
+      .then((url) => {
+        const img = h("img", { src: url, alt: `First analysed frame of ${video.filename || "the video"}`, id: `${idPrefix}-thumbnail` });
+        signal?.addEventListener("abort", () => URL.revokeObjectURL(url), { once: true });
+        mount(thumb, h("div", { class: "media-frame" }, img));
+      })
+      .catch((error) => error.name !== "AbortError" && mount(thumb, h("p", { class: "hint" }, `Thumbnail unavailable: ${error.message}`)));
+  }
+  return h(
+    "div",
+    { class: "stack" },
+    verdictBanner(video.is_fake, video.confidence, { id: `${idPrefix}-verdict` }),
+    h(
+      "div",
+      { class: "grid-2" },
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, "Model"),
+        h("dd", {}, video.model_used || video.model_key || "—"),
+        h("dt", {}, "Frames analysed"),
+        h("dd", { id: `${idPrefix}-frames` }, String(video.frames_analyzed ?? timeline.length)),
+        h("dt", {}, "Fake / real frames"),
+        h("dd", {}, `${video.fake_frames ?? "—"} / ${video.real_frames ?? "—"}`),
+        video.frames_skipped ? [h("dt", {}, "Frames skipped"), h("dd", {}, String(video.frames_skipped))] : null,
+        h("dt", {}, "Duration"),
+        h("dd", {}, video.duration !== undefined && video.duration !== null ? `${Number(video.duration).toFixed(1)} s` : "—"),
+        h("dt", {}, "Mean fake probability"),
+        h("dd", {}, video.fake_probability !== undefined ? formatPercent(video.fake_probability * 100) : "—"),
+        h("dt", {}, "Time"),
+        h("dd", {}, formatDuration(video.processing_time_ms)),
+      ),
+      thumb,
+    ),
+    h(
+      "section",
+      { "aria-labelledby": `${idPrefix}-timeline-title` },
+      h("h2", { id: `${idPrefix}-timeline-title` }, "Timeline"),
+      timeline.length ? timelineChart(timeline, { id: `${idPrefix}-timeline`, signal }) : emptyState("No frames with a result."),
+    ),
+  );
+}
+
+export function renderVideo(main, { signal }) {
+  let file = null;
+  let upload = null;
+  const picker = modelPicker({ id: "video-model" });
+  const message = h("div", { "aria-live": "polite" });
+  const chosen = h("p", { class: "hint", id: "video-chosen" });
+  const startButton = h("button", { type: "submit", class: "button", disabled: true, id: "detect-video" }, "Upload and detect");
+  const status = h("div", { id: "video-status" }, emptyState("Choose a video, then press Upload and detect."));
+
+  const form = h(
+    "form",
+    { class: "form", id: "video-form" },
+    picker.element,
+    filePicker({
+      id: "video-file",
+      label: "Choose a video",
+      accept: "video/mp4,video/webm,video/quicktime,video/x-msvideo,video/x-matroska,.mp4,.webm,.mov,.avi,.mkv",
+      mimePrefix: "video/",
+      extensions: ["mp4", "webm", "mov", "avi", "mkv", "m4v"],
+      maxBytes: MAX_VIDEO_BYTES,
+      onFile: (picked) => {
+        file = picked;
+        message.replaceChildren();
+        chosen.textContent = `${file.name} · ${formatBytes(file.size)}`;
+        startButton.disabled = false;
+      },
+      onError: (text) => mount(message, errorState(text)),
+    }),
+    chosen,
+    message,
+    h("div", { class: "row" }, startButton),
+  );
+
+  // Every state the page went through, kept on the element: tells tests (and curious users) what happened.
+  const seen = (state) => {
+    const states = (status.dataset.seen || "").split(" ").filter(Boolean);
+    if (states[states.length - 1] !== state) status.dataset.seen = [...states, state].join(" ");
+  };
+
+  const progressRow = (id, label) => {
+    const bar = h("progress", { id, max: 100, value: 0, "aria-labelledby": `${id}-label` });
+    const text = h("span", { class: "hint", id: `${id}-text` });
+    return { bar, text, element: h("div", { class: "progress-row" }, h("span", { class: "label", id: `${id}-label` }, label), bar, text) };
+  };
+
+  const follow = async (videoId, statusUrl, modelKey) => {
+    const processing = progressRow("processing-progress", "Analysing frames");
+    const cancelButton = h("button", { type: "button", class: "button button-ghost button-small" }, "Cancel");
+    cancelButton.addEventListener("click", async () => {
+      cancelButton.disabled = true;
+      try {
+        await api(`/api/videos/${videoId}/cancel`, { method: "POST", signal });
+      } catch (error) {
+        if (error.name !== "AbortError") processing.text.textContent = `Could not cancel: ${error.message}`;
+      }
+    });
+    mount(status, processing.element, h("div", { class: "row" }, cancelButton));
+    processing.text.textContent = "Queued…";
+    while (!signal.aborted) {
+      let video;
+      try {
+        ({ video } = await api(statusUrl, { signal }));
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        mount(status, errorState(`Lost track of the video: ${error.message}`));
+        return;
+      }
+      seen(video.status);
+      processing.bar.value = Number(video.progress) || 0;
+      processing.text.textContent = `${capitalise(video.status)} · ${Math.round(Number(video.progress) || 0)}%${video.message ? ` · ${video.message}` : ""}`;
+      if (FINISHED.has(video.status)) {
+        if (video.status === "completed") mount(status, videoResult(video, { signal }));
+        else if (video.status === "cancelled") mount(status, h("div", { class: "state state-empty", role: "status" }, "The analysis was cancelled."));
+        else if (/download-models|not downloaded/i.test(video.message || "")) mount(status, modelUnavailableNotice(video.model_key || modelKey, video.message));
+        else mount(status, errorState(`The analysis failed: ${video.message || "unknown error"}`));
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!file) return;
+    const modelKey = picker.value();
+    const data = new FormData();
+    data.append("video", file);
+    if (modelKey) data.append("model", modelKey);
+    data.append("async", "true");
+    const uploading = progressRow("upload-progress", "Uploading");
+    status.dataset.seen = "";
+    mount(status, uploading.element);
+    startButton.disabled = true;
+    upload = new AbortController();
+    signal.addEventListener("abort", () => upload.abort(), { once: true });
+    try {
+      const answer = await uploadWithProgress("/api/detect/video", data, {
+        signal: upload.signal,
+        onProgress: (loaded, total) => {
+          seen("uploading");
+          const size = total || file.size;
+          uploading.bar.value = size ? Math.round((loaded / size) * 100) : 0;
+          uploading.text.textContent = `${formatBytes(loaded)} of ${formatBytes(size)}`;
+        },
+      });
+      uploading.bar.value = 100;
+      if (answer.status === 202 || !("is_fake" in answer)) {
+        await follow(answer.video_id, answer.status_url || `/api/videos/${answer.video_id}`, modelKey);
+      } else {
+        // A server that answered synchronously gave the result straight away.
+        mount(status, videoResult(answer, { signal }));
+      }
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      mount(status, detectionError(error, modelKey));
+    } finally {
+      startButton.disabled = false;
+    }
+  });
+
+  mount(
+    main,
+    h("div", { class: "page-header" }, h("div", {}, h("h1", {}, "Video detection"), h("p", { class: "subtitle" }, "Frames are sampled and checked one by one; the majority decides."))),
+    h(
+      "div",
+      { class: "stack" },
+      h("section", { class: "card", "aria-labelledby": "video-input-title" }, h("h2", { id: "video-input-title" }, "Video"), form),
+      h("section", { class: "card", "aria-labelledby": "video-result-title" }, h("h2", { id: "video-result-title" }, "Result"), status),
+    ),
+  );
+}

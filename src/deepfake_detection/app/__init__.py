@@ -1,1 +1,104 @@
-"""Deepfake detection system."""
+"""The Flask API service: ``create_app`` builds it, ``serve`` runs it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as config_module
+from .database import is_sqlite, sqlite_engine_options
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment (or from ``test_config``, which wins)."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("DEEPFAKE_INSTANCE_PATH")
+    instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    cls = config_module.config_class()
+    app.config.from_object(cls)
+    app.config.update(cls.from_env())
+    app.json.sort_keys = False  # keep the documented field order
+    if test_config:
+        app.config.update(test_config)
+    _finish_config(app)
+
+    from . import engine_ext, errors, state
+
+    errors.init_app(app)
+    _init_extensions(app)
+    state.init_app(app)
+    engine_ext.init_app(app)
+
+    from . import models  # noqa: F401  (every table registered before migrations/create_all)
+    from .auth import views as auth_views
+    from .detection import views as detection_views
+    from .health import views as health_views
+    from .history import views as history_views
+    from .jobs import backends
+    from .openapi import views as openapi_views
+    from .stats import views as stats_views
+
+    for feature in (auth_views, detection_views, history_views, stats_views, health_views, openapi_views):
+        feature.init_app(app)
+    backends.init_app(app)
+    _init_web_app(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    """Derive paths, secrets, database options and request limits from the loaded settings."""
+    cfg = app.config
+    config_module.finalise_secrets(cfg, app.instance_path)
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "deepfake_detection.db")
+    if is_sqlite(cfg["SQLALCHEMY_DATABASE_URI"]):
+        options = sqlite_engine_options()
+        options.update(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    else:
+        cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if not cfg.get("UPLOAD_FOLDER"):
+        cfg["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    cfg["UPLOAD_FOLDER"] = os.path.abspath(cfg["UPLOAD_FOLDER"])
+    # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
+    cfg["MAX_CONTENT_LENGTH"] = max(cfg["MAX_IMAGE_SIZE"] * 2, cfg["MAX_VIDEO_SIZE"]) + cfg["UPLOAD_OVERHEAD"]
+    from .state import limiter_storage_uri
+
+    cfg["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(cfg)
+
+    from .storage.service import ensure_folders
+
+    ensure_folders(upload_root=cfg["UPLOAD_FOLDER"])
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind the shared extension objects to this app."""
+    from .extensions import cors, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={
+            r"/api/*": {
+                "origins": app.config["CORS_ORIGINS"],
+                "methods": ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                "allow_headers": ["Content-Type", "Authorization"],
+            }
+        },
+    )
+
+
+def _init_web_app(app: Flask) -> None:
+    """Serve the browser app at /."""
+    from ..web import init_app as init_web
+
+    init_web(app)

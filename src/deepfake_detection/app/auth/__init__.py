@@ -1,0 +1,1 @@
+"""Auth feature of the API service."""

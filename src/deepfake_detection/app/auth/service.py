@@ -1,0 +1,81 @@
+"""Accounts: registration, authentication, token revocation."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import ApiError
+from .models import User
+from .passwords import password_problem
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,80}$")
+# Deliberately loose: one @, something on each side, a dot in the domain. Mail delivery is the real test.
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Compared against when the user does not exist, so unknown names take as long as wrong passwords.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-but-takes-as-long")
+
+
+def register_user(*, session: Session, username: str, email: str, password: str) -> User:
+    """Create a user after validating every field; 400 with field errors, 409 on duplicates."""
+    errors: dict[str, str] = {}
+    if not USERNAME_RE.match(username):
+        errors["username"] = "Username must be 3-80 characters: letters, digits, '_', '.', '-'"
+    if len(email) > 120 or not EMAIL_RE.match(email):
+        errors["email"] = "Email address is not valid"
+    problem = password_problem(password, username=username, email=email)
+    if problem:
+        errors["password"] = problem
+    if errors:
+        raise ApiError(400, next(iter(errors.values())), errors=errors)
+    email = email.lower()
+    existing = session.execute(
+        select(User.username, User.email).where(
+            or_(func.lower(User.username) == username.lower(), User.email == email)
+        )
+    ).first()
+    if existing is not None:
+        raise _duplicate(username_taken=existing.username.lower() == username.lower())
+    user = User(username=username, email=email, password_hash=generate_password_hash(password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # Two registrations raced past the check above; the unique constraint decided.
+        session.rollback()
+        raise _duplicate(username_taken="username" in str(exc.orig).lower()) from exc
+    return user
+
+
+def _duplicate(*, username_taken: bool) -> ApiError:
+    """The 409 for an existing username or email."""
+    if username_taken:
+        return ApiError(409, "Username already exists", errors={"username": "Already taken"})
+    return ApiError(409, "Email already registered", errors={"email": "Already registered"})
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User | None:
+    """The user whose username (or email) and password match, else None."""
+    login = username.strip()
+    user = session.execute(
+        select(User).where(or_(User.username == login, User.email == login.lower()))
+    ).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def get_user(*, session: Session, user_id: int) -> User | None:
+    """The user with this id, or None."""
+    return session.get(User, user_id)
+
+
+def revoke_token(*, store, jti: str, expires_epoch: int) -> None:
+    """Revoke a token until its own expiry."""
+    store.revoke(jti, datetime.fromtimestamp(expires_epoch, tz=timezone.utc))

@@ -1,0 +1,102 @@
+"""/api/auth: register, login, me, logout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask_jwt_extended import create_access_token, get_jwt, jwt_required
+
+from .. import state
+from ..errors import ApiError, error_response
+from ..extensions import db, jwt, limiter
+from ..request_parsing import current_user_id, json_object, string_field
+from . import service
+from .serializers import user_json
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+
+@bp.post("/register")
+def register():
+    """Create an account."""
+    data = json_object()
+    user = service.register_user(
+        session=db.session,
+        username=string_field(data, "username"),
+        email=string_field(data, "email"),
+        # Not stripped: spaces are legitimate password characters.
+        password=_raw_password(data),
+    )
+    return jsonify(success=True, message="User registered successfully", user=user_json(user)), 201
+
+
+@bp.post("/login")
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+def login():
+    """Exchange username (or email) and password for a 24 h access token."""
+    data = json_object()
+    username = string_field(data, "username")
+    user = service.authenticate(session=db.session, username=username, password=_raw_password(data))
+    if user is None:
+        raise ApiError(401, "Invalid username or password")
+    token = create_access_token(identity=str(user.id))
+    return jsonify(success=True, access_token=token, user=user_json(user))
+
+
+@bp.get("/me")
+@jwt_required()
+def me():
+    """The authenticated user."""
+    user = service.get_user(session=db.session, user_id=current_user_id())
+    if user is None:
+        raise ApiError(401, "User no longer exists")
+    return jsonify(success=True, user=user_json(user))
+
+
+@bp.post("/logout")
+@jwt_required()
+def logout():
+    """Revoke the token used for this request."""
+    claims = get_jwt()
+    service.revoke_token(store=state.revoked_tokens(), jti=claims["jti"], expires_epoch=claims["exp"])
+    return jsonify(success=True, message="Logged out")
+
+
+def _raw_password(data: dict) -> str:
+    """The password field, required and a string, unstripped."""
+    value = data.get("password")
+    if not isinstance(value, str) or value == "":
+        raise ApiError(400, "password is required", errors={"password": "This field is required"})
+    return value
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the JWT callbacks (JSON errors, revocation)."""
+    app.register_blueprint(bp)
+
+    @jwt.token_in_blocklist_loader
+    def _is_revoked(_header, payload) -> bool:
+        return state.revoked_tokens().is_revoked(payload["jti"])
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str):
+        return error_response(401, "Missing or malformed Authorization header (expected 'Bearer <token>')")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str):
+        return error_response(401, "Invalid token")
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return error_response(401, "Token has expired, please log in again")
+
+    @jwt.revoked_token_loader
+    def _revoked(_header, _payload):
+        return error_response(401, "Token has been revoked, please log in again")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header, _payload):
+        return error_response(401, "Fresh token required")
+
+    @jwt.user_lookup_error_loader
+    def _no_user(_header, _payload):
+        return error_response(401, "User no longer exists")

@@ -1,0 +1,124 @@
+"""Configuration classes read from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+MB = 1024 * 1024
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the service cannot start with the configuration it was given."""
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer environment variable, failing loudly on garbage."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    """Read a comma-separated environment variable as a list."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class Config:
+    """Embedded default: SQLite, in-process jobs, in-memory state."""
+
+    MODE = "embedded"
+    SECRET_KEY: str | None = None
+    JWT_SECRET_KEY: str | None = None
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=24)
+    JWT_TOKEN_LOCATION = ["headers"]
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    CORS_ORIGINS = ["http://localhost:5173"]
+    UPLOAD_FOLDER: str | None = None
+    MAX_IMAGE_SIZE = 10 * MB
+    MAX_VIDEO_SIZE = 100 * MB
+    # Multipart framing around the file; the per-file limits above are what users see.
+    UPLOAD_OVERHEAD = 256 * 1024
+    JOBS_BACKEND = "inprocess"
+    JOB_WORKERS = 1
+    VIDEO_SYNC_TIMEOUT = 900
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    REVOKED_TOKEN_STORE = "database"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_LOGIN = "10 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+    CAMERA_DEFAULT_MODEL = "deep-fake-v2"
+    CAMERA_SESSION_TTL = 600
+    JSON_SORT_KEYS = False
+
+    @classmethod
+    def from_env(cls) -> dict:
+        """Settings taken from environment variables; unset ones keep the class default."""
+        load_dotenv(override=False)
+        values: dict = {}
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
+                     "REVOKED_TOKEN_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN"):
+            if os.environ.get(name):
+                values[name] = os.environ[name]
+        if os.environ.get("DATABASE_URI"):
+            values["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URI"]
+        if os.environ.get("CORS_ORIGINS"):
+            values["CORS_ORIGINS"] = _env_list("CORS_ORIGINS", "")
+        values["MAX_IMAGE_SIZE"] = _env_int("MAX_IMAGE_SIZE", cls.MAX_IMAGE_SIZE)
+        values["MAX_VIDEO_SIZE"] = _env_int("MAX_VIDEO_SIZE", cls.MAX_VIDEO_SIZE)
+        values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
+        values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
+        return values
+
+
+class ProductionConfig(Config):
+    """Production mode: secrets must be given explicitly (PostgreSQL, Redis, Celery set by env)."""
+
+    MODE = "production"
+    JOBS_BACKEND = "celery"
+
+
+def config_class() -> type[Config]:
+    """Pick the configuration class from DEEPFAKE_MODE."""
+    mode = os.environ.get("DEEPFAKE_MODE", "embedded").strip().lower()
+    if mode == "production":
+        return ProductionConfig
+    if mode in ("", "embedded", "development"):
+        return Config
+    raise ConfigurationError(f"DEEPFAKE_MODE must be 'embedded' or 'production', got {mode!r}")
+
+
+def instance_secret(instance_path: str | Path, name: str) -> str:
+    """Return the secret kept in the instance folder, generating a strong one at first use."""
+    path = Path(instance_path) / f"{name.lower()}.secret"
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    value = secrets.token_urlsafe(64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written owner-only: anyone who reads it can mint tokens.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+def finalise_secrets(config: dict, instance_path: str) -> None:
+    """Fill SECRET_KEY / JWT_SECRET_KEY from the instance folder, or refuse in production mode."""
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        if config.get(name):
+            continue
+        if config.get("MODE") == "production":
+            raise ConfigurationError(
+                f"{name} must be set explicitly in production mode (DEEPFAKE_MODE=production)"
+            )
+        config[name] = instance_secret(instance_path, name)

@@ -1,0 +1,1 @@
+"""Detection feature of the API service."""

@@ -1,0 +1,222 @@
+"""Detection use cases: run the engine, store the media and the records together or not at all."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from ..errors import ApiError
+from ..history.models import DetectionHistory
+from ..jobs import service as jobs_service
+from ..jobs.models import Job
+from ..storage import service as storage
+from . import validation
+from .models import CameraDetection, Image, Video
+
+log = logging.getLogger(__name__)
+
+
+def api_error_from_engine(exc: Exception) -> ApiError:
+    """The HTTP answer for an engine error (bad media 400, unknown model 400, no model 503)."""
+    from ...engine import (DetectionCancelled, InvalidMediaError, ModelLabelError, ModelUnavailableError,
+                           UnknownModelError)
+
+    if isinstance(exc, InvalidMediaError):
+        return ApiError(400, exc.message)
+    if isinstance(exc, UnknownModelError):
+        return ApiError(400, exc.message, errors={"model": exc.message})
+    if isinstance(exc, ModelUnavailableError):
+        return ApiError(503, exc.message, extra={"command": exc.command, "model": exc.key})
+    if isinstance(exc, ModelLabelError):
+        return ApiError(503, exc.message)
+    if isinstance(exc, DetectionCancelled):
+        return ApiError(409, exc.message)
+    return ApiError(500, "Detection failed")
+
+
+def list_models(*, engine) -> list[dict]:
+    """The documented model list plus model_id, default and available (weights cached)."""
+    models = []
+    for spec in engine.models():
+        models.append({
+            "key": spec.key,
+            "name": spec.name,
+            "description": spec.description,
+            "model_id": spec.model_id,
+            "default": bool(spec.is_default),
+            "available": bool(engine.is_cached(spec.key)),
+        })
+    return models
+
+
+def resolve_model_key(*, engine, requested: str | None, default: str | None = None) -> str:
+    """The model key to use; 400 for an unknown one (before any upload is stored)."""
+    key = (requested or "").strip() or default or engine.default_model_key
+    known = [spec.key for spec in engine.models()]
+    if key not in known:
+        message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
+        raise ApiError(400, message, errors={"model": message})
+    return key
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def detect_image(*, session: Session, engine, upload_root: str, user_id: int, data: bytes,
+                 original_name: str | None, model_key: str):
+    """Check, analyse, then store an uploaded image; returns (image, history, verdict)."""
+    extension = storage.extension_of(original_name)
+    validation.check_image_extension(extension)
+    validation.check_image_content(data, extension=extension)
+    try:
+        verdict = engine.detect_image(data, model_key=model_key)
+    except Exception as exc:
+        raise _engine_failure(exc) from None
+    relative = storage.new_relative_path(folder="images", extension=extension)
+    storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
+    try:
+        image = Image(
+            user_id=user_id, filename=storage.display_name(original_name, fallback=f"image.{extension}"),
+            file_path=relative, file_size=len(data), is_fake=verdict.is_fake,
+            confidence_score=verdict.confidence, processing_status="completed", model_used=verdict.model_name,
+            processed_at=_now(), model_key=verdict.model_key, fake_probability=verdict.fake_probability,
+            face_found=verdict.face_found, faces=[face.to_dict() for face in verdict.faces],
+            width=verdict.width, height=verdict.height, processing_time_ms=verdict.processing_time_ms,
+        )
+        session.add(image)
+        session.flush()
+        history = _history(user_id=user_id, kind="image", content_id=image.id, is_fake=verdict.is_fake,
+                           confidence=verdict.confidence, model_name=verdict.model_name)
+        session.add(history)
+        session.commit()
+    except BaseException:
+        # No row without its file, no file without its row.
+        session.rollback()
+        storage.remove(upload_root=upload_root, relative=relative)
+        raise
+    return image, history, verdict
+
+
+def store_video_upload(*, session: Session, upload_root: str, user_id: int, stream, original_name: str | None,
+                       model_key: str, limit: int) -> tuple[Video, Job]:
+    """Store an uploaded video (checked by extension and content) with a queued job for it."""
+    extension = storage.extension_of(original_name)
+    validation.check_video_extension(extension)
+    relative = storage.new_relative_path(folder="videos", extension=extension)
+    try:
+        path, size = storage.write_stream(upload_root=upload_root, relative=relative, stream=stream, limit=limit)
+    except OverflowError:
+        raise ApiError(413, f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
+    try:
+        if size == 0:
+            raise ApiError(400, "The uploaded video is empty")
+        validation.check_video_content(path)
+        video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
+                      file_path=relative, file_size=size, processing_status="queued", model_key=model_key)
+        session.add(video)
+        session.flush()
+        job = jobs_service.create_job(session=session, user_id=user_id, video_id=video.id, model_key=model_key)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        storage.remove(upload_root=upload_root, relative=relative)
+        raise
+    return video, job
+
+
+def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:
+    """Record a finished video analysis (verdict, thumbnail, history row) in the caller's transaction."""
+    thumbnail = None
+    if getattr(verdict, "thumbnail_jpeg", None):
+        thumbnail = storage.new_relative_path(folder="videos", extension="jpg")
+        storage.write_bytes(upload_root=upload_root, relative=thumbnail, data=verdict.thumbnail_jpeg)
+    try:
+        video.is_fake = verdict.is_fake
+        video.confidence_score = verdict.confidence
+        video.fake_probability = verdict.fake_probability
+        video.fake_frames = verdict.fake_frames
+        video.real_frames = verdict.real_frames
+        video.frames_analyzed = verdict.frames_analyzed
+        video.frames_skipped = verdict.frames_skipped
+        video.duration = verdict.duration
+        video.fps = verdict.fps
+        video.timeline = [frame.to_dict() for frame in verdict.timeline]
+        video.model_used = verdict.model_name
+        video.model_key = verdict.model_key
+        video.processing_time_ms = verdict.processing_time_ms
+        video.processing_status = "completed"
+        video.processed_at = _now()
+        video.thumbnail_path = thumbnail
+        history = _history(user_id=video.user_id, kind="video", content_id=video.id, is_fake=verdict.is_fake,
+                           confidence=verdict.confidence, model_name=verdict.model_name)
+        session.add(history)
+        session.flush()
+    except BaseException:
+        storage.remove(upload_root=upload_root, relative=thumbnail)
+        raise
+    return history
+
+
+def detect_camera_frame(*, session: Session, engine, store, upload_root: str, user_id: int, data: bytes,
+                        session_id: str | None, model_key: str, ttl_seconds: int | None = None):
+    """Analyse one webcam frame with per-user/session smoothing; store frame and records."""
+    validation.check_image_content(data, extension=_camera_extension(data))
+    # The smoothing key includes the user id, so one user can never steer another's window.
+    session_key = f"user:{user_id}:session:{session_id or 'default'}"
+    try:
+        verdict = engine.detect_camera_frame(data, session_key=session_key, model_key=model_key, store=store)
+    except Exception as exc:
+        raise _engine_failure(exc) from None
+    extension = _camera_extension(data)
+    relative = storage.new_relative_path(folder="camera", extension=extension)
+    storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
+    try:
+        frame = verdict.frame
+        detection = CameraDetection(
+            user_id=user_id, is_fake=verdict.is_fake, confidence_score=verdict.confidence, frame_path=relative,
+            model_used=verdict.model_name, model_key=verdict.model_key, session_id=session_id,
+            fake_probability=verdict.fake_probability, frame_result=frame.to_dict() if frame is not None else None,
+            window_size=verdict.window_size, frames_in_window=verdict.frames_in_window,
+            fake_votes=verdict.fake_votes,
+        )
+        session.add(detection)
+        session.flush()
+        history = _history(user_id=user_id, kind="camera", content_id=detection.id, is_fake=verdict.is_fake,
+                           confidence=verdict.confidence, model_name=verdict.model_name)
+        session.add(history)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        storage.remove(upload_root=upload_root, relative=relative)
+        raise
+    return detection, history, verdict
+
+
+def _camera_extension(data: bytes) -> str:
+    """Extension for a camera frame, from its magic bytes (browsers send JPEG, PNG or WebP)."""
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "jpg"
+
+
+def _history(*, user_id: int, kind: str, content_id: int, is_fake: bool, confidence: float,
+             model_name: str | None) -> DetectionHistory:
+    """A new history row."""
+    return DetectionHistory(user_id=user_id, detection_type=kind, content_id=content_id, is_fake=bool(is_fake),
+                            confidence_score=float(confidence), model_version=model_name)
+
+
+def _engine_failure(exc: Exception) -> ApiError:
+    """Turn an engine exception into an ApiError, logging the unexpected ones."""
+    from ...engine import EngineError
+
+    if isinstance(exc, ApiError):
+        return exc
+    if not isinstance(exc, EngineError):
+        log.exception("Detection failed unexpectedly", exc_info=exc)
+    return api_error_from_engine(exc)

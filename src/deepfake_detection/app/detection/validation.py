@@ -1,0 +1,97 @@
+"""Upload checks: the extension is allowed AND the content decodes as what the extension claims."""
+
+from __future__ import annotations
+
+import binascii
+import base64
+import io
+import re
+import warnings
+
+from PIL import Image as PILImage
+
+from ..errors import ApiError
+
+# Extension -> the PIL format names its content may have.
+IMAGE_FORMATS = {
+    "jpg": {"JPEG", "MPO"},
+    "jpeg": {"JPEG", "MPO"},
+    "png": {"PNG"},
+    "webp": {"WEBP"},
+    "bmp": {"BMP"},
+    "gif": {"GIF"},
+}
+VIDEO_EXTENSIONS = {"mp4", "avi", "mov", "mkv", "webm", "m4v"}
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
+
+
+def check_image_extension(extension: str) -> None:
+    """400 unless the extension is an allowed image type."""
+    if extension not in IMAGE_FORMATS:
+        allowed = ", ".join(sorted(IMAGE_FORMATS))
+        raise ApiError(400, f"Unsupported image type '.{extension}'. Allowed: {allowed}" if extension
+                       else f"The image file needs an extension. Allowed: {allowed}")
+
+
+def check_video_extension(extension: str) -> None:
+    """400 unless the extension is an allowed video type."""
+    if extension not in VIDEO_EXTENSIONS:
+        allowed = ", ".join(sorted(VIDEO_EXTENSIONS))
+        raise ApiError(400, f"Unsupported video type '.{extension}'. Allowed: {allowed}" if extension
+                       else f"The video file needs an extension. Allowed: {allowed}")
+
+
+def check_image_content(data: bytes, *, extension: str) -> None:
+    """400 when the bytes are empty or are not the image format the extension claims.
+
+    Only the header is read here; full decoding (truncation, bombs) is the engine's job.
+    """
+    if not data:
+        raise ApiError(400, "The uploaded image is empty")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with PILImage.open(io.BytesIO(data)) as image:
+                actual = image.format
+        except PILImage.DecompressionBombError:
+            raise ApiError(400, "The image is too large (decompression bomb)") from None
+        except Exception:
+            raise ApiError(400, "The uploaded file is not a valid image") from None
+    if actual not in IMAGE_FORMATS[extension]:
+        raise ApiError(400, f"The file content is {actual}, not the .{extension} image its name claims")
+
+
+def check_video_content(path) -> None:
+    """400 unless the stored file opens as a video with at least one decodable frame (engine reader)."""
+    from ...engine import InvalidMediaError
+    from ...engine.video import VideoReader
+
+    try:
+        with VideoReader(path) as reader:
+            if next(iter(reader.frames_at([0.0])), None) is None:
+                raise InvalidMediaError("The video has no decodable frame.")
+    except InvalidMediaError as exc:
+        raise ApiError(400, exc.message) from None
+
+
+def decode_base64_image(value: str, *, limit: int) -> bytes:
+    """Bytes of a data URL or bare base64 string; 400 when malformed, 413 past ``limit``."""
+    match = _DATA_URL.match(value)
+    if match:
+        mime = (match.group("mime") or "").lower()
+        if mime and not mime.startswith("image/"):
+            raise ApiError(400, f"The data URL must hold an image, not {mime}")
+        value = value[match.end():]
+    elif value.startswith("data:"):
+        raise ApiError(400, "Malformed data URL: expected data:image/...;base64,<data>")
+    value = "".join(value.split())
+    # Base64 is 4/3 of the bytes: refuse before decoding something huge.
+    if len(value) * 3 // 4 > limit:
+        raise ApiError(413, f"Camera frame too large: the limit is {limit // (1024 * 1024)} MB")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "The image is not valid base64") from None
+    if not data:
+        raise ApiError(400, "The camera frame is empty")
+    return data

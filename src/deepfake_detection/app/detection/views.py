@@ -1,0 +1,172 @@
+"""/api/detect/* and /api/videos/<id>: parse the request, call the service, serialise."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask_jwt_extended import jwt_required
+from sqlalchemy import select
+
+from .. import state
+from ..engine_ext import get_engine
+from ..errors import ApiError
+from ..extensions import db
+from ..history.models import DetectionHistory
+from ..jobs import service as jobs_service
+from ..jobs.backends import get_backend
+from ..jobs.models import COMPLETED
+from ..request_parsing import current_user_id, json_object, string_field
+from . import serializers, service, validation
+from .models import Video
+
+bp = Blueprint("detection", __name__, url_prefix="/api")
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+@bp.before_request
+def _limit_body_size():
+    """Lower the body limit per endpoint, so an oversized upload is refused while it streams in."""
+    cfg = current_app.config
+    limits = {
+        "detection.detect_image": (cfg["MAX_IMAGE_SIZE"], f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
+        "detection.detect_video": (cfg["MAX_VIDEO_SIZE"], f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}"),
+        # Base64 grows a frame by a third.
+        "detection.detect_camera": (cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
+                                    f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
+    }
+    if request.endpoint in limits:
+        limit, message = limits[request.endpoint]
+        request.max_content_length = limit + cfg["UPLOAD_OVERHEAD"]
+        g.upload_limit_message = message
+
+
+@bp.get("/detect/models")
+def models():
+    """The detectors this server offers."""
+    return jsonify(success=True, models=service.list_models(engine=get_engine()),
+                   default=get_engine().default_model_key)
+
+
+@bp.post("/detect/image")
+@jwt_required()
+def detect_image():
+    """Analyse an uploaded image (form field 'image', optional 'model')."""
+    user_id = current_user_id()
+    upload = request.files.get("image")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "No image file provided (multipart form field 'image')", errors={"image": "Required"})
+    limit = current_app.config["MAX_IMAGE_SIZE"]
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, g.upload_limit_message)
+    engine = get_engine()
+    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
+    image, history, verdict = service.detect_image(
+        session=db.session, engine=engine, upload_root=current_app.config["UPLOAD_FOLDER"], user_id=user_id,
+        data=data, original_name=upload.filename, model_key=model_key)
+    return jsonify(serializers.image_result(image, history, verdict))
+
+
+@bp.post("/detect/video")
+@jwt_required()
+def detect_video():
+    """Analyse an uploaded video (form 'video', optional 'model'); waits unless async=true."""
+    user_id = current_user_id()
+    upload = request.files.get("video")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "No video file provided (multipart form field 'video')", errors={"video": "Required"})
+    run_async = (request.form.get("async") or request.args.get("async") or "").strip().lower() in TRUE_WORDS
+    model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
+    cfg = current_app.config
+    video, job = service.store_video_upload(
+        session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
+        original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"])
+    video_id, job_id = video.id, job.id
+    backend = get_backend()
+    backend.submit(job_id)
+    if not run_async:
+        job = jobs_service.wait_for_job(session=db.session, job_id=job_id, timeout=cfg["VIDEO_SYNC_TIMEOUT"],
+                                        waiter=getattr(backend, "wait", None))
+        if job is not None and job.status == COMPLETED:
+            video = db.session.get(Video, video_id, populate_existing=True)
+            body = {"success": True, **serializers.video_result_fields(video, _video_history_id(video_id)),
+                    "job_id": job_id, "filename": video.filename}
+            return jsonify(body)
+        if job is not None and job.status in ("failed", "cancelled"):
+            status = job.error_status or (409 if job.status == "cancelled" else 500)
+            raise ApiError(status, job.message or f"Video detection {job.status}",
+                           extra={"video_id": video_id, "job_id": job_id, "status": job.status})
+    # Asked for async, or the synchronous wait ran out: the client follows the status URL.
+    return jsonify(success=True, video_id=video_id, job_id=job_id, status="queued" if run_async else "processing",
+                   status_url=f"/api/videos/{video_id}"), 202
+
+
+@bp.get("/videos/<int:video_id>")
+@jwt_required()
+def video_status(video_id: int):
+    """Status, progress and (when completed) the result of one of the caller's videos."""
+    video = _own_video(video_id)
+    job = jobs_service.job_for_video(session=db.session, video_id=video_id)
+    return jsonify(success=True, video=serializers.video_status(video, job, _video_history_id(video_id)))
+
+
+@bp.post("/videos/<int:video_id>/cancel")
+@jwt_required()
+def cancel_video(video_id: int):
+    """Cancel the video's job if it is still queued or running."""
+    video = _own_video(video_id)
+    job = jobs_service.job_for_video(session=db.session, video_id=video_id)
+    if job is None or not jobs_service.request_cancel(session=db.session, job=job):
+        raise ApiError(409, "This video is not being processed any more")
+    get_backend().cancel(job.id)
+    return jsonify(success=True, message="Cancellation requested",
+                   video=serializers.video_status(video, job, None))
+
+
+@bp.post("/detect/camera")
+@jwt_required()
+def detect_camera():
+    """Analyse one webcam frame (JSON: image data URL, optional model and session_id)."""
+    user_id = current_user_id()
+    data = json_object()
+    image_value = string_field(data, "image")
+    session_id = string_field(data, "session_id", required=False)
+    if session_id is not None and not SESSION_ID_RE.match(session_id):
+        raise ApiError(400, "session_id must be 1-64 letters, digits or _ . : -",
+                       errors={"session_id": "Invalid format"})
+    cfg = current_app.config
+    frame = validation.decode_base64_image(image_value, limit=cfg["MAX_IMAGE_SIZE"])
+    engine = get_engine()
+    model_key = service.resolve_model_key(engine=engine, requested=string_field(data, "model", required=False),
+                                          default=cfg["CAMERA_DEFAULT_MODEL"])
+    detection, history, verdict = service.detect_camera_frame(
+        session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
+        user_id=user_id, data=frame, session_id=session_id, model_key=model_key)
+    return jsonify(serializers.camera_result(detection, history, verdict))
+
+
+def _own_video(video_id: int) -> Video:
+    """The caller's video, or 404 (also for other users' videos: their existence is not revealed)."""
+    video = db.session.get(Video, video_id)
+    if video is None or video.user_id != current_user_id():
+        raise ApiError(404, "Video not found")
+    return video
+
+
+def _video_history_id(video_id: int) -> int | None:
+    """The history row of a completed video."""
+    return db.session.execute(
+        select(DetectionHistory.id).where(DetectionHistory.detection_type == "video",
+                                          DetectionHistory.content_id == video_id)
+    ).scalar_one_or_none()
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint."""
+    app.register_blueprint(bp)

@@ -1,0 +1,75 @@
+"""One JSON error shape for every failure: {"success": false, "message": ...}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Werkzeug's default descriptions are long HTML-minded sentences; these are what clients see.
+_MESSAGES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "File too large",
+    415: "Unsupported media type",
+    429: "Too many requests, try again later",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error answered as JSON with a status code, a message and optional field errors."""
+
+    def __init__(self, status: int, message: str, *, errors: dict | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.extra = extra or {}
+
+
+def error_response(status: int, message: str, *, errors: dict | None = None, extra: dict | None = None):
+    """Build the JSON error response."""
+    body = {"success": False, "message": message}
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON error handlers."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, errors=exc.errors, extra=exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = _MESSAGES.get(status, exc.name)
+        if status == 429:
+            message = f"Too many requests: limit is {exc.description}. Try again later."
+        elif status == 413:
+            message = g.get("upload_limit_message", message)
+        response = error_response(status, message)
+        # Keep headers the exception carries (Allow on 405, Retry-After on 429).
+        for key, value in exc.get_headers():
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("Unhandled error")
+        return error_response(500, _MESSAGES[500])

@@ -1,0 +1,1 @@
+"""Health feature of the API service."""

@@ -1,0 +1,52 @@
+"""/api/health: database and model-cache status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify
+from sqlalchemy import text
+
+from ..engine_ext import get_engine
+from ..extensions import db
+
+bp = Blueprint("health", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
+
+
+@bp.get("/health")
+def health():
+    """200 when the database answers (models may still be missing: they are listed); 503 otherwise."""
+    database_ok = True
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("Health check: database unreachable")
+        database_ok = False
+    models = []
+    try:
+        engine = get_engine()
+        for spec in engine.models():
+            models.append({"key": spec.key, "model_id": spec.model_id, "cached": bool(engine.is_cached(spec.key)),
+                           "default": bool(spec.is_default)})
+    except Exception:
+        log.exception("Health check: engine unavailable")
+    default_cached = any(m["cached"] for m in models if m["default"])
+    body = {
+        "success": database_ok,
+        "status": "ok" if database_ok and default_cached else ("degraded" if database_ok else "error"),
+        "database": {"ok": database_ok, "backend": db.engine.dialect.name},
+        "models": models,
+        "models_cached": sum(1 for m in models if m["cached"]),
+        "jobs_backend": current_app.config["JOBS_BACKEND"],
+        "mode": current_app.config["MODE"],
+    }
+    if not default_cached:
+        body["message"] = "The default model is not cached yet; fetch it with: deepfake download-models"
+    return jsonify(body), 200 if database_ok else 503
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint."""
+    app.register_blueprint(bp)

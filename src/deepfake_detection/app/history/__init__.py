@@ -1,0 +1,1 @@
+"""History feature of the API service."""

@@ -1,0 +1,1 @@
+"""Jobs feature of the API service."""

@@ -1,0 +1,116 @@
+"""The Celery application of production mode, bound to a Flask app so every task runs in its context."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from celery import Celery, Task
+from flask import Flask
+
+CELERY_KEY = "deepfake_celery"
+TASK_DETECT_VIDEO = "deepfake.detect_video"
+TASK_DETECT_VIDEO_BATCH = "deepfake.detect_video_batch"
+TASK_REAP_STALE_JOBS = "deepfake.reap_stale_jobs"
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """How long a job may run, how often it proves it is alive, and how often it is retried."""
+
+    time_limit: int  # hard limit (s): the pool process running the job is killed
+    soft_time_limit: int  # the job is told to stop and ends `failed` with a message
+    heartbeat_seconds: int  # a running job touches its row this often
+    lease_seconds: int  # a `processing` row untouched this long belongs to a dead worker
+    max_attempts: int  # runs of one job (worker lost counts as an attempt) before it ends `failed`
+    reaper_interval: int  # seconds between sweeps for jobs whose worker died
+    visibility_timeout: int  # broker redelivers an unacknowledged message after this long
+
+
+def _setting(config, name: str, default):
+    """A setting from the Flask config, else the environment, else the default (typed like it)."""
+    value = config.get(name)
+    if value is None or value == "":
+        value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return type(default)(value)
+
+
+def job_limits(config) -> JobLimits:
+    """Read the job limits (JOB_* settings) from a Flask config mapping."""
+    time_limit = _setting(config, "JOB_TIME_LIMIT", 1800)
+    heartbeat = _setting(config, "JOB_HEARTBEAT_SECONDS", 10)
+    return JobLimits(
+        time_limit=time_limit,
+        soft_time_limit=_setting(config, "JOB_SOFT_TIME_LIMIT", max(1, time_limit - max(5, time_limit // 20))),
+        heartbeat_seconds=heartbeat,
+        lease_seconds=_setting(config, "JOB_LEASE_SECONDS", heartbeat * 6),
+        max_attempts=_setting(config, "JOB_MAX_ATTEMPTS", 3),
+        reaper_interval=_setting(config, "JOB_REAPER_INTERVAL", 60),
+        # Longer than any job may run, so a slow job is never handed to a second worker.
+        visibility_timeout=_setting(config, "JOB_VISIBILITY_TIMEOUT", time_limit + 300),
+    )
+
+
+def celery_settings(config) -> dict:
+    """Celery configuration derived from the Flask config (REDIS_URL and the JOB_* limits)."""
+    redis_url = config.get("REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    limits = job_limits(config)
+    transport = {
+        "visibility_timeout": limits.visibility_timeout,
+        # Sweep for messages of dead workers every few seconds rather than every ~100 s.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
+    prefix = _setting(config, "CELERY_KEY_PREFIX", "")
+    if prefix:
+        # Lets several deployments (or test runs) share one Redis database.
+        transport["global_keyprefix"] = prefix
+    return {
+        "broker_url": _setting(config, "CELERY_BROKER_URL", redis_url),
+        "result_backend": _setting(config, "CELERY_RESULT_BACKEND", redis_url),
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"global_keyprefix": prefix} if prefix else {},
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": _setting(config, "CELERY_QUEUE", "deepfake-videos"),
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_expires": 24 * 3600,
+        # A job is acknowledged only when it finished: a killed worker's job goes back to the queue.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One job at a time per process: a long video must not hold others hostage in a prefetch buffer.
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": limits.time_limit,
+        "task_soft_time_limit": limits.soft_time_limit,
+        "task_track_started": True,
+        "worker_send_task_events": False,
+        "beat_schedule": {
+            "reap-stale-jobs": {"task": TASK_REAP_STALE_JOBS, "schedule": float(limits.reaper_interval)},
+        },
+        "include": ["deepfake_detection.app.jobs.celery_tasks"],
+    }
+
+
+def create_celery(app: Flask) -> Celery:
+    """The Celery app for a Flask app (one per Flask app, kept in ``app.extensions``)."""
+    if CELERY_KEY in app.extensions:
+        return app.extensions[CELERY_KEY]
+
+    class FlaskTask(Task):
+        """Runs the task body inside the Flask app context (database session, config, engine)."""
+
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(celery_settings(app.config))
+    celery.flask_app = app  # failure hooks run outside a task body and push its context themselves
+    celery.set_default()
+    app.extensions[CELERY_KEY] = celery
+    # Importing registers the shared tasks on this app (they are looked up by name).
+    from . import celery_tasks  # noqa: F401
+
+    return celery

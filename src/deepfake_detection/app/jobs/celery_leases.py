@@ -1,0 +1,154 @@
+"""Who runs a job under Celery: claim it, keep proving it is alive, and recover it when its worker dies.
+
+A `processing` job's row is touched (``updated_at``) at least every heartbeat by the process
+running it. A row untouched for a whole lease belongs to a dead worker: a redelivered message
+may then take it over, and the reaper requeues it (or fails it after ``max_attempts`` runs).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from .models import CANCELLED, FAILED, PROCESSING, QUEUED, TERMINAL_STATUSES, Job
+
+WORKER_LOST_MESSAGE = (
+    "Video detection gave up after {attempts} attempts: the worker running it stopped each time "
+    "(killed, out of memory, or its machine went away)"
+)
+TIME_LIMIT_MESSAGE = "Video detection was stopped: it ran longer than the {seconds}-second limit"
+
+
+class Claim(enum.Enum):
+    """What a task should do with the job it was handed."""
+
+    RUN = "run"  # this task now owns the job
+    BUSY = "busy"  # a live process runs it; look again after a lease
+    DONE = "done"  # finished, cancelled, deleted, or just failed for too many attempts
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def claim_job(*, session: Session, job_id: int, lease_seconds: int, max_attempts: int) -> Claim:
+    """Take a job for this process unless a live one holds it; fails it when attempts are spent."""
+    job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+    if job is None or job.status in TERMINAL_STATUSES:
+        session.rollback()
+        return Claim.DONE
+    now = _now()
+    if job.status == PROCESSING and _as_utc(job.updated_at) > now - timedelta(seconds=lease_seconds):
+        session.rollback()
+        return Claim.BUSY
+    if job.cancel_requested:
+        _finish(session, job, CANCELLED, "Cancelled by the user")
+        return Claim.DONE
+    if job.attempts >= max_attempts:
+        _finish(session, job, FAILED, WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_status=500)
+        return Claim.DONE
+    # Marked ours in the same locked transaction, so a duplicate delivery sees a fresh lease.
+    job.status, job.updated_at = PROCESSING, now
+    session.commit()
+    return Claim.RUN
+
+
+def fail_job(*, session: Session, job_id: int, message: str, error_status: int = 500) -> bool:
+    """End a job that is not finished yet as `failed` with a message; False when it had finished."""
+    job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+    if job is None or job.status in TERMINAL_STATUSES:
+        session.rollback()
+        return False
+    _finish(session, job, FAILED, message, error_status=error_status)
+    return True
+
+
+def set_failure_message(*, session: Session, job_id: int, message: str) -> None:
+    """Replace the message of a job that ended `failed` (used to name the time limit)."""
+    session.execute(update(Job).where(Job.id == job_id, Job.status == FAILED).values(message=message))
+    session.commit()
+
+
+def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) -> list[int]:
+    """Requeue `processing` jobs whose worker stopped touching them; fail those out of attempts.
+
+    Returns the ids put back to `queued`; the caller sends a task for each.
+    """
+    cutoff = _now() - timedelta(seconds=lease_seconds)
+    stale = session.execute(
+        select(Job).where(Job.status == PROCESSING, Job.updated_at < cutoff)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    requeued = []
+    for job in stale:
+        if job.cancel_requested:
+            _mark(session, job, CANCELLED, "Cancelled by the user")
+        elif job.attempts >= max_attempts:
+            _mark(session, job, FAILED, WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_status=500)
+        else:
+            job.status, job.progress, job.updated_at = QUEUED, 0, _now()
+            job.message = "The worker running this job stopped; it was queued again"
+            _set_video_status(session, job, QUEUED)
+            requeued.append(job.id)
+    session.commit()
+    return requeued
+
+
+class Heartbeat:
+    """Touches a running job's row every few seconds from a background thread."""
+
+    def __init__(self, *, app: Flask, job_id: int, interval: float):
+        self._app, self._job_id, self._interval = app, job_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._interval + 5)
+
+    def _beat(self) -> None:
+        table = Job.__table__
+        with self._app.app_context():
+            while not self._stop.wait(self._interval):
+                try:
+                    # Its own short transaction: the runner's session must not see half of it.
+                    with db.engine.begin() as conn:
+                        conn.execute(update(table).where(table.c.id == self._job_id, table.c.status == PROCESSING)
+                                     .values(updated_at=_now()))
+                except Exception:  # a database hiccup must not kill the job; the next beat retries
+                    self._app.logger.warning("Heartbeat of job %s failed", self._job_id, exc_info=True)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _mark(session: Session, job: Job, status: str, message: str, *, error_status: int | None = None) -> None:
+    """Put a job and its video in a terminal status (caller commits)."""
+    job.status, job.message, job.error_status, job.finished_at = status, message, error_status, _now()
+    _set_video_status(session, job, status)
+
+
+def _finish(session: Session, job: Job, status: str, message: str, *, error_status: int | None = None) -> None:
+    """Terminal status and commit."""
+    _mark(session, job, status, message, error_status=error_status)
+    session.commit()
+
+
+def _set_video_status(session: Session, job: Job, status: str) -> None:
+    """Mirror the job status on its video."""
+    from ..detection.models import Video
+
+    if job.video_id is not None:
+        session.execute(update(Video).where(Video.id == job.video_id).values(processing_status=status))

@@ -1,0 +1,112 @@
+"""Celery tasks: one per video job, one per batch of video jobs, and the reaper of jobs whose worker died."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+from celery.exceptions import TimeLimitExceeded
+from flask import current_app
+
+from ..extensions import db
+from .celery_app import TASK_DETECT_VIDEO, TASK_DETECT_VIDEO_BATCH, TASK_REAP_STALE_JOBS, job_limits
+from .celery_leases import (
+    TIME_LIMIT_MESSAGE,
+    Claim,
+    Heartbeat,
+    claim_job,
+    fail_job,
+    reap_stale_jobs,
+    set_failure_message,
+)
+from .models import FAILED
+
+log = logging.getLogger(__name__)
+
+
+def _run_claimed(job_id: int) -> str:
+    """Claim the job and run it under a heartbeat; returns its outcome or 'busy'."""
+    from .runner import run_video_job
+
+    app = current_app._get_current_object()
+    limits = job_limits(app.config)
+    try:
+        claim = claim_job(session=db.session, job_id=job_id, lease_seconds=limits.lease_seconds,
+                          max_attempts=limits.max_attempts)
+    finally:
+        db.session.remove()
+    if claim is Claim.DONE:
+        return "skipped"
+    if claim is Claim.BUSY:
+        return "busy"
+    started = time.monotonic()
+    with Heartbeat(app=app, job_id=job_id, interval=limits.heartbeat_seconds):
+        outcome = run_video_job(job_id, app=app)
+    if outcome == FAILED and time.monotonic() - started >= limits.soft_time_limit - 1:
+        # The soft limit surfaces inside the runner as a generic failure; say what happened.
+        with app.app_context():
+            set_failure_message(session=db.session, job_id=job_id,
+                                message=TIME_LIMIT_MESSAGE.format(seconds=limits.soft_time_limit))
+            db.session.remove()
+    return outcome
+
+
+def _job_ids(args) -> list[int]:
+    """The job ids a job task was called with (one id, or a list for a batch)."""
+    first = args[0] if args else []
+    return list(first) if isinstance(first, (list, tuple)) else [first]
+
+
+def _on_failure(self, exc, task_id, args, kwargs, einfo):
+    """Task.on_failure: after the hard time limit killed the pool process, fail its jobs clearly.
+
+    Runs in the worker's main process, outside the task body, hence its own app context. A lost
+    worker (WorkerLostError) is not handled here: its message is requeued and the lease decides.
+    """
+    if not isinstance(exc, TimeLimitExceeded):
+        return
+    app = self.app.flask_app
+    with app.app_context():
+        limits = job_limits(app.config)
+        try:
+            for job_id in _job_ids(args):
+                fail_job(session=db.session, job_id=job_id,
+                         message=TIME_LIMIT_MESSAGE.format(seconds=limits.time_limit))
+        finally:
+            db.session.remove()
+
+
+@shared_task(bind=True, name=TASK_DETECT_VIDEO, max_retries=None, on_failure=_on_failure)
+def detect_video(self, job_id: int) -> str:
+    """Run one video job; when a live worker still holds it, look again after a lease."""
+    outcome = _run_claimed(job_id)
+    if outcome == "busy":
+        raise self.retry(countdown=job_limits(current_app.config).lease_seconds)
+    return outcome
+
+
+@shared_task(bind=True, name=TASK_DETECT_VIDEO_BATCH, max_retries=None, on_failure=_on_failure)
+def detect_video_batch(self, job_ids: list[int]) -> dict[str, str]:
+    """Run several video jobs one after another in this worker (fewer broker round trips for short clips)."""
+    outcomes = {str(job_id): _run_claimed(job_id) for job_id in job_ids}
+    busy = [int(job_id) for job_id, outcome in outcomes.items() if outcome == "busy"]
+    for job_id in busy:
+        # Held by another live worker (a duplicate delivery): check each again on its own.
+        detect_video.apply_async(args=[job_id], countdown=job_limits(current_app.config).lease_seconds)
+    return outcomes
+
+
+@shared_task(name=TASK_REAP_STALE_JOBS)
+def reap_stale_jobs_task() -> list[int]:
+    """Requeue (or fail) jobs whose worker stopped heartbeating; scheduled by celery beat."""
+    limits = job_limits(current_app.config)
+    try:
+        requeued = reap_stale_jobs(session=db.session, lease_seconds=limits.lease_seconds,
+                                   max_attempts=limits.max_attempts)
+    finally:
+        db.session.remove()
+    for job_id in requeued:
+        log.warning("Job %s lost its worker; queued again", job_id)
+        detect_video.delay(job_id)
+    return requeued

@@ -1,0 +1,36 @@
+"""Worker entry point: ``celery -A deepfake_detection.app.jobs.celery_worker worker``.
+
+Builds the Flask app from the environment (same variables as the API: DATABASE_URI, REDIS_URL,
+UPLOAD_FOLDER, HF_HOME...) and exposes its Celery app as ``celery``. Each pool process loads the
+default model once when it starts, so the first job does not pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_process_init
+
+from .. import create_app
+from ..engine_ext import get_engine
+from ..extensions import db
+from .celery_app import create_celery
+
+log = logging.getLogger(__name__)
+
+flask_app = create_app()
+celery = create_celery(flask_app)
+
+
+@worker_process_init.connect
+def load_model_once(**_kwargs) -> None:
+    """In each new pool process: fresh database connections, then the default model and face detector."""
+    with flask_app.app_context():
+        # Connections inherited from the parent must not be shared across the fork.
+        db.engine.dispose(close=False)
+        engine = get_engine(flask_app)
+        try:
+            engine.classifier(None)
+            engine.face_detector()
+        except Exception:  # a missing model fails each job with its clear message instead of the worker
+            log.exception("Could not preload the default model; jobs will report the error")

@@ -1,0 +1,8 @@
+"""Every table of the service, imported in one place for Alembic and create_app."""
+
+from .auth.models import RevokedToken, User
+from .detection.models import CameraDetection, Image, Video
+from .history.models import DetectionHistory
+from .jobs.models import Job
+
+__all__ = ["User", "RevokedToken", "Image", "Video", "CameraDetection", "DetectionHistory", "Job"]

@@ -1,0 +1,1 @@
+"""Openapi feature of the API service."""

@@ -1,0 +1,56 @@
+"""State that production mode moves to Redis, behind small interfaces with embedded implementations.
+
+- camera smoothing: the engine's ``SmoothingStore`` protocol (``load``/``save``)
+- revoked tokens: ``RevokedTokenStore`` (``revoke``/``is_revoked``)
+- rate-limit counters: a Flask-Limiter storage URI
+
+``init_app`` builds the configured implementations once per app into ``app.extensions``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from .interfaces import RevokedTokenStore
+from .memory import DatabaseRevokedTokenStore, InMemoryRevokedTokenStore, new_smoothing_store
+
+SMOOTHING_KEY = "deepfake_smoothing_store"
+REVOKED_KEY = "deepfake_revoked_tokens"
+
+
+def limiter_storage_uri(config) -> str:
+    """Storage URI for Flask-Limiter counters (memory:// embedded, redis:// in production)."""
+    return config.get("RATELIMIT_STORAGE_URI") or "memory://"
+
+
+def init_app(app: Flask) -> None:
+    """Create the state stores for this app, honouring any given in the test config."""
+    kind = app.config["REVOKED_TOKEN_STORE"]
+    if REVOKED_KEY not in app.extensions:
+        if kind == "memory":
+            app.extensions[REVOKED_KEY] = InMemoryRevokedTokenStore()
+        elif kind == "database":
+            app.extensions[REVOKED_KEY] = DatabaseRevokedTokenStore()
+        elif kind == "redis":
+            from .redis_stores import RedisRevokedTokenStore  # added by production mode
+
+            app.extensions[REVOKED_KEY] = RedisRevokedTokenStore(app.config["REDIS_URL"])
+        else:
+            raise ValueError(f"REVOKED_TOKEN_STORE must be memory, database or redis, got {kind!r}")
+    if SMOOTHING_KEY not in app.extensions:
+        if app.config.get("SMOOTHING_STORE") == "redis":
+            from .redis_stores import RedisSmoothingStore  # added by production mode
+
+            app.extensions[SMOOTHING_KEY] = RedisSmoothingStore(app.config["REDIS_URL"])
+        else:
+            app.extensions[SMOOTHING_KEY] = new_smoothing_store()
+
+
+def smoothing_store():
+    """The camera smoothing store of the current app."""
+    return current_app.extensions[SMOOTHING_KEY]
+
+
+def revoked_tokens() -> RevokedTokenStore:
+    """The revoked-token store of the current app."""
+    return current_app.extensions[REVOKED_KEY]

@@ -1,0 +1,1 @@
+"""Statistics feature of the API service."""

@@ -1,0 +1,60 @@
+"""Per-user statistics; accuracy comes only from the user's own feedback."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from ..history.models import DETECTION_TYPES, DetectionHistory
+
+DAILY_DAYS = 30
+
+
+def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict:
+    """Totals, honest accuracy (share of feedback marked correct, None without feedback), per type and per day."""
+    h = DetectionHistory
+    mine = h.user_id == user_id
+    total, fake, avg_conf, feedback, correct = session.execute(
+        select(
+            func.count(h.id),
+            func.coalesce(func.sum(case((h.is_fake.is_(True), 1), else_=0)), 0),
+            func.avg(h.confidence_score),
+            func.count(h.feedback_correct),
+            func.coalesce(func.sum(case((h.feedback_correct.is_(True), 1), else_=0)), 0),
+        ).where(mine)
+    ).one()
+    by_type = {kind: 0 for kind in DETECTION_TYPES}
+    for kind, count in session.execute(select(h.detection_type, func.count(h.id)).where(mine)
+                                       .group_by(h.detection_type)):
+        by_type[kind] = count
+    return {
+        "total_detections": total,
+        "fake_count": int(fake),
+        "real_count": total - int(fake),
+        "accuracy": round(100.0 * int(correct) / feedback, 2) if feedback else None,
+        "average_confidence": round(float(avg_conf), 2) if avg_conf is not None else None,
+        "feedback_count": feedback,
+        "by_type": by_type,
+        "daily": _daily(session, user_id, today or datetime.now(timezone.utc).date()),
+    }
+
+
+def _daily(session: Session, user_id: int, today: date) -> list[dict]:
+    """Fake/real counts per UTC day for the last DAILY_DAYS days (oldest first, empty days included).
+
+    Grouped in Python: date functions differ between SQLite and PostgreSQL.
+    """
+    start = today - timedelta(days=DAILY_DAYS - 1)
+    since = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
+    days = {start + timedelta(days=i): {"fake": 0, "real": 0} for i in range(DAILY_DAYS)}
+    rows = session.execute(select(DetectionHistory.detection_time, DetectionHistory.is_fake)
+                           .where(DetectionHistory.user_id == user_id, DetectionHistory.detection_time >= since))
+    for when, is_fake in rows:
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc)
+        bucket = days.get(when.date())
+        if bucket is not None:
+            bucket["fake" if is_fake else "real"] += 1
+    return [{"date": day.isoformat(), **counts} for day, counts in days.items()]

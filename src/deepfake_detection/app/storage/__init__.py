@@ -1,0 +1,1 @@
+"""Storage feature of the API service."""

@@ -1,0 +1,26 @@
+"""Deepfake detection engine: a plain Python library (no Flask, no database).
+
+Public interface documented in docs/architecture.md ("Engine public interface").
+"""
+
+from .camera import InMemorySmoothingStore, SmoothingStore
+from .engine import DetectionEngine
+from .errors import (
+    DetectionCancelled,
+    EngineError,
+    InvalidMediaError,
+    ModelLabelError,
+    ModelUnavailableError,
+    UnknownModelError,
+)
+from .registry import ModelSpec
+from .settings import EngineSettings
+from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
+
+__all__ = [
+    "DetectionEngine", "EngineSettings", "ModelSpec",
+    "ImageVerdict", "FaceResult", "VideoVerdict", "FrameResult", "CameraVerdict",
+    "SmoothingStore", "InMemorySmoothingStore",
+    "EngineError", "InvalidMediaError", "UnknownModelError", "ModelUnavailableError",
+    "ModelLabelError", "DetectionCancelled",
+]

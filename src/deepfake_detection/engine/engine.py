@@ -1,0 +1,203 @@
+"""DetectionEngine: the one object callers use for images, videos and camera frames."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from .analysis import analyse_images
+from .camera import InMemorySmoothingStore, SmoothingStore, smooth
+from .device import Placement, choose_placement
+from .errors import DetectionCancelled, InvalidMediaError
+from .faces import FaceDetector
+from .images import ImageSource, load_rgb
+from .models import Classifier, ModelCache, is_cached
+from .registry import ModelRegistry, ModelSpec
+from .settings import EngineSettings
+from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of
+from .video import VideoReader, sample_times
+
+THUMBNAIL_MAX_SIDE = 320
+# Frames decoded, face-detected and classified together; bounds memory on long videos.
+VIDEO_CHUNK_FRAMES = 16
+
+
+def _elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+def _thumbnail_jpeg(rgb: np.ndarray) -> bytes:
+    image = Image.fromarray(rgb)
+    image.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class DetectionEngine:
+    """Cheap to create; models and the face detector load lazily, once, thread-safely."""
+
+    def __init__(self, settings: EngineSettings | None = None):
+        self.settings = settings or EngineSettings.from_env()
+        self.registry = ModelRegistry(self.settings)
+        self._placement: Placement | None = None
+        self._models: ModelCache | None = None
+        self._detector: FaceDetector | None = None
+        self._lock = threading.Lock()
+        self._camera_store = InMemorySmoothingStore()
+
+    # --- models -------------------------------------------------------------------------
+    @property
+    def default_model_key(self) -> str:
+        return self.registry.default_key
+
+    def models(self) -> list[ModelSpec]:
+        """Every selectable model."""
+        return self.registry.all()
+
+    def model(self, key: str | None = None) -> ModelSpec:
+        """The spec for key (default when None); UnknownModelError if unknown."""
+        return self.registry.get(key)
+
+    def is_cached(self, key: str) -> bool:
+        """Whether the model's weights are on disk (no network)."""
+        return is_cached(self.registry.get(key), self.settings)
+
+    @property
+    def placement(self) -> Placement:
+        """Device and precision, decided on first use."""
+        with self._lock:
+            if self._placement is None:
+                if self.settings.torch_threads > 0:
+                    import torch
+
+                    torch.set_num_threads(self.settings.torch_threads)
+                self._placement = choose_placement(self.settings)
+                self._models = ModelCache(self.settings, self._placement)
+            return self._placement
+
+    def classifier(self, key: str | None = None) -> Classifier:
+        """The loaded classifier for key, loading it on first use."""
+        spec = self.registry.get(key)
+        _ = self.placement
+        return self._models.get(spec)
+
+    def loaded_models(self) -> list[str]:
+        """Keys of models currently in memory."""
+        return self._models.loaded_keys() if self._models else []
+
+    def face_detector(self) -> FaceDetector | None:
+        """The shared face detector, or None when face detection is switched off."""
+        if not self.settings.face_detection:
+            return None
+        with self._lock:
+            if self._detector is None:
+                self._detector = FaceDetector(min_score=self.settings.face_min_score,
+                                              min_size=self.settings.face_min_size,
+                                              max_faces=self.settings.max_faces)
+            return self._detector
+
+    # --- images -------------------------------------------------------------------------
+    def detect_image(self, source: ImageSource, *, model_key: str | None = None) -> ImageVerdict:
+        """Verdict for one image: the most-fake face decides; the whole image when no face."""
+        start = time.perf_counter()
+        spec = self.registry.get(model_key)
+        rgb = load_rgb(source, max_pixels=self.settings.max_image_pixels)
+        classifier = self.classifier(spec.key)
+        [result] = analyse_images([rgb], classifier=classifier, detector=self.face_detector(),
+                                  settings=self.settings)
+        p = result.fake_probability
+        return ImageVerdict(
+            is_fake=p >= 0.5, confidence=confidence_of(p), fake_probability=round(p, 6),
+            model_key=spec.key, model_name=spec.name, face_found=result.face_found,
+            faces=result.faces, width=int(rgb.shape[1]), height=int(rgb.shape[0]),
+            processing_time_ms=_elapsed_ms(start),
+        )
+
+    # --- camera -------------------------------------------------------------------------
+    def detect_camera_frame(self, source: ImageSource, *, session_key: str, model_key: str | None = None,
+                            store: SmoothingStore | None = None) -> CameraVerdict:
+        """Classify one live frame and smooth the verdict over the session's recent frames."""
+        if not session_key:
+            raise ValueError("session_key is required (and must include the user id)")
+        frame = self.detect_image(source, model_key=model_key)
+        store = store or self._camera_store
+        key = f"{session_key}|{frame.model_key}"  # switching models starts a fresh window
+        state = smooth(store.load(key), frame.fake_probability, window=self.settings.camera_window,
+                       hysteresis=self.settings.camera_hysteresis)
+        store.save(key, state, self.settings.camera_ttl_seconds)
+        mean = state["mean"]
+        is_fake = state["is_fake"]
+        probabilities = state["probabilities"]
+        return CameraVerdict(
+            is_fake=is_fake, confidence=round((mean if is_fake else 1.0 - mean) * 100.0, 2),
+            fake_probability=round(mean, 6), frame=frame, window_size=self.settings.camera_window,
+            frames_in_window=len(probabilities), fake_votes=sum(p >= 0.5 for p in probabilities),
+            model_key=frame.model_key, model_name=frame.model_name,
+        )
+
+    # --- video --------------------------------------------------------------------------
+    def detect_video(self, path: str | os.PathLike, *, model_key: str | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     should_cancel: Callable[[], bool] | None = None) -> VideoVerdict:
+        """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second)."""
+        start = time.perf_counter()
+        spec = self.registry.get(model_key)
+        classifier = self.classifier(spec.key)
+        detector = self.face_detector()
+        timeline: list[FrameResult] = []
+        thumbnail_source: tuple[float, np.ndarray] | None = None
+        first_frame: np.ndarray | None = None
+        with VideoReader(path) as reader:
+            targets = sample_times(reader.info.duration, sample_fps=self.settings.video_sample_fps,
+                                   max_frames=self.settings.video_max_frames)
+            total = len(targets)
+            if progress is not None:
+                progress(0, total)
+            frames = reader.frames_at(targets, should_cancel=should_cancel)
+            done = 0
+            while True:
+                chunk = [f for _, f in zip(range(VIDEO_CHUNK_FRAMES), frames)]
+                if not chunk:
+                    break
+                if should_cancel is not None and should_cancel():
+                    raise DetectionCancelled()
+                results = analyse_images([f.rgb for f in chunk], classifier=classifier, detector=detector,
+                                         settings=self.settings)
+                for sampled, result in zip(chunk, results):
+                    p = result.fake_probability
+                    timeline.append(FrameResult(time=sampled.time, fake_probability=round(p, 6),
+                                                is_fake=p >= 0.5, faces=len(result.faces)))
+                    if first_frame is None:
+                        first_frame = sampled.rgb
+                    if thumbnail_source is None or p > thumbnail_source[0]:
+                        thumbnail_source = (p, sampled.rgb)
+                done = min(total, done + len(chunk))
+                if progress is not None:
+                    progress(done, total)
+            skipped = reader.skipped
+            info = reader.info
+        if not timeline:
+            raise InvalidMediaError("The video has no decodable frame.")
+        if progress is not None and done < total:
+            progress(total, total)  # fewer frames than planned (stream ended early): report completion
+        fake_frames = sum(f.is_fake for f in timeline)
+        real_frames = len(timeline) - fake_frames
+        mean = float(np.mean([f.fake_probability for f in timeline]))
+        # Majority vote as documented; an exact tie falls back to the mean probability.
+        is_fake = fake_frames > real_frames or (fake_frames == real_frames and mean >= 0.5)
+        thumb = thumbnail_source[1] if is_fake else first_frame
+        return VideoVerdict(
+            is_fake=is_fake, confidence=round((mean if is_fake else 1.0 - mean) * 100.0, 2),
+            fake_probability=round(mean, 6), fake_frames=fake_frames, real_frames=real_frames,
+            frames_analyzed=len(timeline), frames_skipped=skipped,
+            duration=info.duration, fps=info.fps, timeline=timeline,
+            thumbnail_jpeg=_thumbnail_jpeg(thumb), model_key=spec.key, model_name=spec.name,
+            processing_time_ms=_elapsed_ms(start),
+        )

@@ -1,0 +1,145 @@
+"""Load detectors (lazily, once per process, thread-safely) and run them in batches."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import torch
+
+from .device import Placement
+from .errors import ModelUnavailableError
+from .labels import fake_class_indices
+from .registry import ModelSpec
+from .settings import EngineSettings
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+
+
+def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
+    """True when config, image processor config and weights are on disk (never touches the network)."""
+    local = spec.local_path
+    if local is not None:
+        return (local / "config.json").is_file() and any((local / f).is_file() for f in WEIGHT_FILES)
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        found = try_to_load_from_cache(spec.model_id, filename, cache_dir=settings.cache_dir,
+                                       revision=spec.revision)
+        return isinstance(found, str)
+
+    return cached("config.json") and cached("preprocessor_config.json") and any(map(cached, WEIGHT_FILES))
+
+
+def _processor_backend() -> str:
+    """transformers' torchvision image processors when installed, else its PIL ones."""
+    import importlib.util
+
+    return "torchvision" if importlib.util.find_spec("torchvision") else "pil"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class Classifier:
+    """A loaded image classifier that answers fake probabilities, batch by batch."""
+
+    def __init__(self, spec: ModelSpec, model, processor, placement: Placement, batch_size: int):
+        self.spec = spec
+        self.model = model
+        self.processor = processor
+        self.placement = placement
+        self.batch_size = batch_size
+        self.fake_indices = fake_class_indices(model.config.id2label, model_label=f"'{spec.key}' ({spec.model_id})")
+        size = getattr(processor, "size", None) or {}
+        get = size.get if isinstance(size, dict) else lambda k: getattr(size, k, None)
+        height, width = get("height"), get("width")
+        self.input_size = (int(width), int(height)) if height and width else None
+
+    def _preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
+        if self.input_size is not None:
+            # Shrinking with INTER_AREA here is faster than the processor's PIL resize on big inputs.
+            images = [img if (img.shape[1], img.shape[0]) == self.input_size
+                      else cv2.resize(img, self.input_size, interpolation=cv2.INTER_AREA) for img in images]
+        batch = self.processor(images=images, return_tensors="pt")["pixel_values"]
+        return batch.to(self.placement.device, dtype=self.placement.dtype)
+
+    def _forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        with self.placement.inference():
+            return self.model(pixel_values=pixel_values).logits.float()
+
+    def _postprocess(self, logits: torch.Tensor) -> np.ndarray:
+        probs = logits.softmax(dim=-1)
+        return probs[:, self.fake_indices].sum(dim=-1).clamp(0.0, 1.0).cpu().numpy()
+
+    def fake_probabilities(self, images: list[np.ndarray]) -> np.ndarray:
+        """Fake probability (0-1) for each RGB uint8 image, computed in batches."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            out.append(self._postprocess(self._forward(self._preprocess(chunk))))
+        return np.concatenate(out) if out else np.zeros((0,), dtype=np.float32)
+
+
+def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placement) -> Classifier:
+    """Load model and image processor from a local dir or the HF cache (downloading if allowed)."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    local = spec.local_path
+    if local is not None:
+        if not (local / "config.json").is_file():
+            raise ModelUnavailableError(spec.key, spec.model_id, "the directory has no config.json")
+        source, kwargs = str(local), {}
+    else:
+        source = spec.model_id
+        kwargs = {"cache_dir": str(settings.cache_dir) if settings.cache_dir else None,
+                  "revision": spec.revision}
+        if is_cached(spec, settings):
+            kwargs["local_files_only"] = True  # no network round-trip when everything is on disk
+        elif settings.offline:
+            raise ModelUnavailableError(spec.key, spec.model_id,
+                                        "it is not in the model cache and HF_HUB_OFFLINE is set")
+    try:
+        model = AutoModelForImageClassification.from_pretrained(source, **kwargs)
+        processor = AutoImageProcessor.from_pretrained(source, backend=_processor_backend(), **kwargs)
+    except Exception as exc:  # any loading failure becomes one typed, named error
+        raise ModelUnavailableError(spec.key, spec.model_id, f"loading failed: {_short(exc)}") from exc
+    model = model.to(placement.device, dtype=placement.dtype).eval()
+    return Classifier(spec, model, processor, placement, settings.batch_size)
+
+
+class ModelCache:
+    """Each model loads once per process; concurrent first requests wait for one load."""
+
+    def __init__(self, settings: EngineSettings, placement: Placement):
+        self._settings = settings
+        self._placement = placement
+        self._loaded: dict[str, Classifier] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.load_count = 0
+
+    def get(self, spec: ModelSpec) -> Classifier:
+        """The loaded classifier for spec, loading it on first use."""
+        found = self._loaded.get(spec.key)
+        if found is not None:
+            return found
+        with self._guard:
+            lock = self._locks.setdefault(spec.key, threading.Lock())
+        with lock:
+            found = self._loaded.get(spec.key)
+            if found is None:
+                found = load_classifier(spec, self._settings, self._placement)
+                self.load_count += 1
+                self._loaded[spec.key] = found
+            return found
+
+    def loaded_keys(self) -> list[str]:
+        """Keys of models currently in memory."""
+        return list(self._loaded)
+
+

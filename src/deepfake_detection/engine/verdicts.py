@@ -1,0 +1,105 @@
+"""Result dataclasses; to_dict() gives the JSON-safe form used by the API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+def percent(probability: float) -> float:
+    """0-1 probability as a percentage with 2 decimals."""
+    return round(float(probability) * 100.0, 2)
+
+
+def confidence_of(fake_probability: float) -> float:
+    """Confidence as the spec defines it: percentage of the predicted class."""
+    p = float(fake_probability)
+    return percent(p if p >= 0.5 else 1.0 - p)
+
+
+@dataclass
+class FaceResult:
+    """One classified face; box is in pixels of the original image."""
+
+    box: dict
+    detection_score: float
+    fake_probability: float
+    is_fake: bool
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ImageVerdict:
+    """Verdict for one image (or one camera frame)."""
+
+    is_fake: bool
+    confidence: float
+    fake_probability: float
+    model_key: str
+    model_name: str
+    face_found: bool
+    faces: list[FaceResult]
+    width: int
+    height: int
+    processing_time_ms: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FrameResult:
+    """One sampled video frame on the timeline."""
+
+    time: float
+    fake_probability: float
+    is_fake: bool
+    faces: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VideoVerdict:
+    """Verdict for a video: majority vote over sampled frames."""
+
+    is_fake: bool
+    confidence: float
+    fake_probability: float
+    fake_frames: int
+    real_frames: int
+    frames_analyzed: int
+    frames_skipped: int
+    duration: float
+    fps: float
+    timeline: list[FrameResult]
+    model_key: str
+    model_name: str
+    processing_time_ms: float
+    thumbnail_jpeg: bytes = field(default=b"", repr=False)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("thumbnail_jpeg")
+        return data
+
+
+@dataclass
+class CameraVerdict:
+    """Smoothed live verdict plus the raw result of this frame."""
+
+    is_fake: bool
+    confidence: float
+    fake_probability: float
+    frame: ImageVerdict
+    window_size: int
+    frames_in_window: int
+    fake_votes: int
+    model_key: str
+    model_name: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)

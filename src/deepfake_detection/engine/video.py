@@ -1,0 +1,193 @@
+"""Sample frames from a video with PyAV: one per second by default, seeking past unused frames."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+
+from .errors import DetectionCancelled, InvalidMediaError
+
+
+@dataclass
+class VideoInfo:
+    """What the container says about the video stream (duration measured if not declared)."""
+
+    duration: float
+    fps: float
+    width: int
+    height: int
+    start: float = 0.0
+    keyframes: list[float] = field(default_factory=list)
+
+
+@dataclass
+class SampledFrame:
+    """A decoded, upright RGB frame at a sampled time."""
+
+    time: float
+    rgb: np.ndarray
+
+
+def sample_times(duration: float, *, sample_fps: float, max_frames: int) -> list[float]:
+    """Target times: sample_fps per second; when that exceeds max_frames, spread max_frames evenly."""
+    if duration <= 0 or sample_fps <= 0:
+        return [0.0]
+    count = max(1, math.ceil(duration * sample_fps - 1e-9))
+    if count <= max_frames:
+        return [round(i / sample_fps, 6) for i in range(count)]
+    step = duration / max_frames
+    return [round(i * step, 6) for i in range(max_frames)]
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    rotation = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+    # PyAV reports the display matrix angle counterclockwise, which is np.rot90's direction.
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation)) if rotation else rgb
+
+
+class VideoReader:
+    """Open a video file and yield frames at target times; corrupt packets are skipped and counted."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        if not os.path.isfile(self.path):
+            raise InvalidMediaError(f"No such video file: {os.path.basename(self.path)}")
+        if os.path.getsize(self.path) == 0:
+            raise InvalidMediaError("The video is empty (0 bytes).")
+        self.skipped = 0
+        self.container = self._open()
+        try:
+            self.stream = self.container.streams.video[0]
+        except IndexError:
+            self.close()
+            raise InvalidMediaError("The file has no video stream.") from None
+        self.stream.thread_type = "AUTO"
+        self.info = self._probe()
+
+    def _open(self):
+        try:
+            return av.open(self.path, mode="r", metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidMediaError(f"The file is not a readable video ({type(exc).__name__}).") from None
+
+    def close(self) -> None:
+        """Release the container."""
+        try:
+            self.container.close()
+        except Exception:  # closing a broken container must never mask the real error
+            pass
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _probe(self) -> VideoInfo:
+        stream, base = self.stream, self.stream.time_base
+        start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
+        keyframes: list[float] = []
+        times: list[float] = []
+        try:
+            entries = stream.index_entries
+            for entry in entries:
+                t = float(entry.timestamp * base) - start
+                times.append(t)
+                if entry.is_keyframe:
+                    keyframes.append(max(0.0, t))
+        except Exception:  # containers without an index: we will simply decode sequentially
+            keyframes, times = [], []
+        duration = 0.0
+        if stream.duration is not None and base:
+            duration = float(stream.duration * base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else 0.0
+        if duration <= 0 and len(times) > 1:
+            duration = max(times) - min(times) + (1.0 / fps if fps else 0.0)
+        if duration <= 0:
+            duration = self._measure_duration()
+        if not fps and stream.frames and duration > 0:
+            fps = stream.frames / duration
+        return VideoInfo(duration=round(duration, 3), fps=round(fps, 3), width=stream.width,
+                         height=stream.height, start=start, keyframes=sorted(set(keyframes)))
+
+    def _measure_duration(self) -> float:
+        """No declared duration (e.g. a raw stream): demux once, read packet times, rewind."""
+        last, base = 0.0, self.stream.time_base
+        try:
+            for packet in self.container.demux(self.stream):
+                if packet.pts is not None and base:
+                    last = max(last, float((packet.pts + (packet.duration or 0)) * base))
+        except av.error.FFmpegError:
+            pass
+        self.container.close()
+        self.container = self._open()
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        return last
+
+    def _decode_from(self, seek_to: float | None) -> Iterator[av.VideoFrame]:
+        if seek_to is not None:
+            offset = int((seek_to + self.info.start) / self.stream.time_base)
+            self.container.seek(offset, stream=self.stream, backward=True)
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self.skipped += 1
+                continue
+            for frame in frames:
+                if frame.is_corrupt:
+                    self.skipped += 1
+                    continue
+                yield frame
+
+    def frames_at(self, targets: list[float], *, should_cancel: Callable[[], bool] | None = None
+                  ) -> Iterator[SampledFrame]:
+        """Yield at most one frame per target time (the first frame at or after it)."""
+        keyframes = self.info.keyframes
+        position = -math.inf  # time of the last decoded frame
+        frames: Iterator[av.VideoFrame] | None = None
+        index = 0
+        eps = 1e-3
+        while index < len(targets):
+            if should_cancel is not None and should_cancel():
+                raise DetectionCancelled()
+            target = targets[index]
+            # Seek when a keyframe lies between where we are and the target: the frames in between
+            # would be decoded only to be thrown away.
+            k = bisect.bisect_right(keyframes, target + eps) - 1
+            if frames is None or (k >= 0 and keyframes[k] > position + eps and index > 0):
+                try:
+                    frames = self._decode_from(keyframes[k] if (k >= 0 and index > 0) else None)
+                except av.error.FFmpegError:
+                    frames = self._decode_from(None) if frames is None else frames
+            found = None
+            for frame in frames:
+                t = float(frame.time) - self.info.start if frame.time is not None else position + 1e-3
+                position = t
+                if t + eps >= target:
+                    found = frame
+                    break
+            if found is None:
+                return  # end of stream: the remaining targets lie past the last frame
+            # One frame can serve only one target; later targets it already passed are dropped.
+            try:
+                rgb = _upright(found)
+            except (av.error.FFmpegError, ValueError):
+                self.skipped += 1
+                rgb = None
+            if rgb is not None:
+                yield SampledFrame(time=round(max(0.0, position), 3), rgb=rgb)
+            index += 1
+            while index < len(targets) and targets[index] <= position + eps:
+                index += 1

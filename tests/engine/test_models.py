@@ -1,0 +1,168 @@
+"""Registry, loading from the HF cache and local dirs, label mapping by name, typed errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from deepfake_detection.engine import (DetectionEngine, EngineSettings, ModelLabelError,
+                                       ModelUnavailableError)
+from deepfake_detection.engine.device import choose_placement
+from deepfake_detection.engine.labels import fake_class_indices
+from tests.support import media
+from tests.support.tiny_models import TINY_MODELS, build_local_model, unmappable_local_model
+
+
+def make_engine(**overrides) -> DetectionEngine:
+    env = dict(os.environ)
+    env.update(overrides)
+    return DetectionEngine(EngineSettings.from_env(env))
+
+
+def test_registry_lists_the_documented_models(engine):
+    specs = {m.key: m for m in engine.models()}
+    assert list(specs)[:3] == ["dima806", "deep-fake-v2", "open-deepfake"]
+    assert specs["dima806"].model_id == "dima806/deepfake_vs_real_image_detection"
+    assert specs["dima806"].name == "Dima806 Deepfake Detector"
+    assert specs["dima806"].description == "General purpose detection"
+    assert specs["deep-fake-v2"].model_id == "prithivMLmods/Deep-Fake-Detector-v2-Model"
+    assert specs["deep-fake-v2"].name == "Deep Fake Detector v2"
+    assert specs["deep-fake-v2"].description == "Advanced detection with Vision Transformer"
+    assert specs["open-deepfake"].model_id == "prithivMLmods/open-deepfake-detection"
+    assert specs["open-deepfake"].name == "Open Deepfake Detection"
+    assert specs["open-deepfake"].description == "SigLIP-based detection"
+    assert engine.default_model_key == "dima806"
+    assert [m.key for m in engine.models() if m.is_default] == ["dima806"]
+    json.dumps([m.to_dict() for m in engine.models()])
+
+
+def test_all_three_are_cached_in_the_tiny_hub(engine):
+    assert all(engine.is_cached(m.key) for m in engine.models())
+
+
+@pytest.mark.parametrize("id2label, fake", [
+    ({0: "Real", 1: "Fake"}, [1]),
+    ({0: "Realism", 1: "Deepfake"}, [1]),
+    ({0: "Fake", 1: "Real"}, [0]),
+    ({"0": "authentic", "1": "AI-generated"}, [1]),
+])
+def test_labels_are_mapped_by_name(id2label, fake):
+    assert fake_class_indices(id2label, model_label="m") == fake
+
+
+@pytest.mark.parametrize("id2label", [{0: "LABEL_0", 1: "LABEL_1"}, {0: "cat", 1: "Fake"}, {0: "Fake"}, {}])
+def test_unmappable_labels_are_refused(id2label):
+    with pytest.raises(ModelLabelError):
+        fake_class_indices(id2label, model_label="m")
+
+
+@pytest.mark.parametrize("tiny", TINY_MODELS, ids=lambda t: t.model_id)
+def test_loaded_models_keep_their_own_label_order(engine, tiny):
+    key = {m.model_id: m.key for m in engine.models()}[tiny.model_id]
+    classifier = engine.classifier(key)
+    assert classifier.model.config.id2label == tiny.id2label
+    expected_fake = [i for i, name in tiny.id2label.items() if name in ("Fake", "Deepfake")]
+    assert classifier.fake_indices == expected_fake
+    assert engine.detect_image(media.face_photo(True), model_key=key).is_fake is True
+
+
+def test_operator_adds_a_local_model_directory(tmp_path):
+    local = build_local_model(tmp_path / "my-model", id2label={0: "authentic", 1: "synthetic"})
+    extra = json.dumps([{"key": "mine", "model_id": str(local), "name": "My detector"}])
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS=extra)
+    spec = eng.model("mine")
+    assert spec.name == "My detector" and spec.local_path == local
+    assert eng.is_cached("mine") is True
+    assert eng.detect_image(media.face_photo(True), model_key="mine").is_fake is True
+    assert eng.detect_image(media.face_photo(False), model_key="mine").is_fake is False
+
+
+def test_extra_models_short_form_and_revisions(tmp_path):
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS=f"a=org/model-a@abc123; b={tmp_path}",
+                      DEEPFAKE_MODEL_REVISIONS="dima806=0000000000000000000000000000000000000001")
+    assert eng.model("a").model_id == "org/model-a" and eng.model("a").revision == "abc123"
+    assert eng.model("b").local_path == tmp_path
+    assert eng.model("dima806").revision == "0000000000000000000000000000000000000001"
+    assert eng.detect_image(media.face_photo(True)).is_fake is True
+
+
+def test_bad_extra_model_config_is_rejected():
+    with pytest.raises(ValueError, match="key=model_id"):
+        make_engine(DEEPFAKE_EXTRA_MODELS="no-equals-sign")
+    with pytest.raises(ValueError, match="DEEPFAKE_DEFAULT_MODEL"):
+        make_engine(DEEPFAKE_DEFAULT_MODEL="missing")
+
+
+def test_unmappable_local_model_is_refused_at_load(tmp_path):
+    local = unmappable_local_model(tmp_path / "bad")
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS=f"bad={local}")
+    with pytest.raises(ModelLabelError, match="LABEL_0"):
+        eng.detect_image(media.face_photo(), model_key="bad")
+
+
+def test_uncached_model_offline_names_the_fetch_command():
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS="ghost=nobody/not-downloaded")
+    assert eng.is_cached("ghost") is False
+    with pytest.raises(ModelUnavailableError) as err:
+        eng.detect_image(media.face_photo(), model_key="ghost")
+    assert err.value.command == "deepfake download-models --model ghost"
+    assert "nobody/not-downloaded" in err.value.message and err.value.command in err.value.message
+
+
+def test_missing_local_directory_is_unavailable(tmp_path):
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS=f"gone={tmp_path / 'nothing-here'}")
+    with pytest.raises(ModelUnavailableError, match="no config.json"):
+        eng.detect_image(media.face_photo(), model_key="gone")
+
+
+def test_broken_weights_become_a_typed_error(tmp_path):
+    local = build_local_model(tmp_path / "broken")
+    (local / "model.safetensors").write_bytes(b"not safetensors")
+    eng = make_engine(DEEPFAKE_EXTRA_MODELS=f"broken={local}")
+    with pytest.raises(ModelUnavailableError, match="loading failed"):
+        eng.detect_image(media.face_photo(), model_key="broken")
+
+
+def test_concurrent_first_requests_load_once():
+    eng = make_engine()
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(eng.detect_image(media.face_photo(True), model_key="open-deepfake").is_fake)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [True] * 4
+    assert eng._models.load_count == 1 and eng.loaded_models() == ["open-deepfake"]
+
+
+def test_precision_setting():
+    import torch
+
+    fp32 = choose_placement(EngineSettings(precision="fp32"))
+    assert fp32.autocast is None and fp32.dtype == torch.float32 and fp32.label == "cpu/float32"
+    bf16 = choose_placement(EngineSettings(precision="bf16"))
+    assert bf16.autocast == torch.bfloat16 and bf16.label == "cpu/bfloat16-autocast"
+    with pytest.raises(ValueError):
+        choose_placement(EngineSettings(precision="int3"))
+
+
+def test_fp32_and_bf16_agree_on_the_tiny_models():
+    photos = [media.face_photo(f) for f in (False, True)] + [media.no_face_image(f) for f in (False, True)]
+    fp32 = make_engine(DEEPFAKE_PRECISION="fp32")
+    bf16 = make_engine(DEEPFAKE_PRECISION="bf16")
+    for photo in photos:
+        a, b = fp32.detect_image(photo), bf16.detect_image(photo)
+        assert a.is_fake == b.is_fake
+        assert abs(a.fake_probability - b.fake_probability) < 0.05

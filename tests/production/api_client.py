@@ -1,0 +1,57 @@
+"""Drive a production-mode API (PostgreSQL, Redis, Celery) through the Flask test client."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.production.services import Deployment, wait_until
+from tests.support.media import write_video
+
+
+def production_app(deployment: Deployment, **overrides):
+    """An API process of the deployment (create_app with its settings)."""
+    from deepfake_detection.app import create_app
+
+    return create_app({**deployment.app_config(), **overrides})
+
+
+def new_user(client) -> dict:
+    """Register and log in a fresh user; returns the Authorization header."""
+    name = f"user{uuid.uuid4().hex[:10]}"
+    password = "correct horse battery staple " + name
+    response = client.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com",
+                                                        "password": password})
+    assert response.status_code == 201, response.get_json()
+    response = client.post("/api/auth/login", json={"username": name, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+def make_video(folder: Path, *, seconds: float, fake: bool = False, fps: int = 5, size=(160, 120)) -> Path:
+    """A real H.264 clip of the test media factory."""
+    path = folder / f"clip-{uuid.uuid4().hex[:8]}.mp4"
+    return write_video(path, seconds=seconds, fps=fps, size=size, fake=fake)
+
+
+def upload_async(client, headers: dict, video: Path) -> int:
+    """POST /api/detect/video with async=true; returns the video id."""
+    with open(video, "rb") as handle:
+        response = client.post("/api/detect/video", headers=headers, content_type="multipart/form-data",
+                               data={"video": (handle, video.name), "async": "true"})
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["video_id"]
+
+
+def video_status(client, headers: dict, video_id: int) -> dict:
+    response = client.get(f"/api/videos/{video_id}", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["video"]
+
+
+def wait_for_final(client, headers: dict, video_id: int, *, timeout: float = 120) -> dict:
+    """Poll the status URL until the job is completed, failed or cancelled."""
+    return wait_until(
+        lambda: (lambda v: v if v["status"] in ("completed", "failed", "cancelled") else None)(
+            video_status(client, headers, video_id)),
+        timeout=timeout, interval=0.2, what=f"video {video_id} to finish")

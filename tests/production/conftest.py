@@ -1,0 +1,78 @@
+"""Fixtures of the production-mode tests: fresh PostgreSQL databases, a Redis prefix, worker processes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.production import services
+
+pytestmark = pytest.mark.production
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test in this folder as a production-mode test."""
+    for item in items:
+        if "tests/production/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.production)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """PostgreSQL must answer (skip without it, fail under CI)."""
+    services.check_postgres()
+
+
+@pytest.fixture(scope="session")
+def redis_service():
+    """Redis must answer (skip without it, fail under CI)."""
+    services.check_redis()
+
+
+@pytest.fixture
+def fresh_database(postgres):
+    """An empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
+    name, url = services.create_database()
+    yield url
+    services.drop_database(name)
+
+
+@pytest.fixture
+def redis_prefix(redis_service):
+    """A Redis key prefix of this test alone, cleaned afterwards."""
+    prefix = f"dftest-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    services.flush_prefix(prefix)
+
+
+def migrate(deployment: services.Deployment) -> None:
+    """Apply the migrations to the deployment's database, as `flask db upgrade` does."""
+    from flask_migrate import upgrade
+
+    from deepfake_detection.app import create_app
+
+    app = create_app(deployment.app_config())
+    with app.app_context():
+        upgrade()
+        from deepfake_detection.app.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, tiny_hf_home):
+    """A migrated PostgreSQL database, a Redis prefix and a shared upload folder for one test module."""
+    services.check_postgres()
+    services.check_redis()
+    name, url = services.create_database()
+    prefix = f"dftest-{uuid.uuid4().hex[:10]}:"
+    dep = services.Deployment(root=tmp_path_factory.mktemp("deployment"), database_url=url, prefix=prefix)
+    try:
+        migrate(dep)
+        yield dep
+    finally:
+        dep.stop_all()
+        services.drop_database(name)  # WITH (FORCE) closes connections this process still pools
+        services.flush_prefix(prefix)
+

@@ -84,6 +84,10 @@ class ProductionConfig(Config):
 
     MODE = "production"
     JOBS_BACKEND = "celery"
+    # Production mode (issue 5): state every API process must agree on lives in Redis (REDIS_URL).
+    REVOKED_TOKEN_STORE = "redis"
+    SMOOTHING_STORE = "redis"
+    RATELIMIT_STORAGE_URI = None  # derived from REDIS_URL by state.limiter_storage_uri
 
 
 def config_class() -> type[Config]:

@@ -20,7 +20,13 @@ REVOKED_KEY = "deepfake_revoked_tokens"
 
 def limiter_storage_uri(config) -> str:
     """Storage URI for Flask-Limiter counters (memory:// embedded, redis:// in production)."""
-    return config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if config.get("RATELIMIT_STORAGE_URI"):
+        return config["RATELIMIT_STORAGE_URI"]
+    if config.get("MODE") == "production":  # production mode: counters shared by all API processes
+        from .redis_stores import limiter_storage_uri as redis_storage_uri
+
+        return redis_storage_uri(config["REDIS_URL"])
+    return "memory://"
 
 
 def init_app(app: Flask) -> None:
@@ -34,14 +40,16 @@ def init_app(app: Flask) -> None:
         elif kind == "redis":
             from .redis_stores import RedisRevokedTokenStore  # added by production mode
 
-            app.extensions[REVOKED_KEY] = RedisRevokedTokenStore(app.config["REDIS_URL"])
+            app.extensions[REVOKED_KEY] = RedisRevokedTokenStore(
+                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
         else:
             raise ValueError(f"REVOKED_TOKEN_STORE must be memory, database or redis, got {kind!r}")
     if SMOOTHING_KEY not in app.extensions:
         if app.config.get("SMOOTHING_STORE") == "redis":
             from .redis_stores import RedisSmoothingStore  # added by production mode
 
-            app.extensions[SMOOTHING_KEY] = RedisSmoothingStore(app.config["REDIS_URL"])
+            app.extensions[SMOOTHING_KEY] = RedisSmoothingStore(
+                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
         else:
             app.extensions[SMOOTHING_KEY] = new_smoothing_store()
 

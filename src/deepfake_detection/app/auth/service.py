@@ -76,6 +76,18 @@ def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def user_exists(subject) -> bool:
+    """True when a JWT subject names an existing user (own short connection, no request transaction)."""
+    from ..extensions import db
+
+    try:
+        user_id = int(subject)
+    except (TypeError, ValueError):
+        return False
+    with db.engine.connect() as conn:
+        return conn.execute(select(User.id).where(User.id == user_id)).first() is not None
+
+
 def revoke_token(*, store, jti: str, expires_epoch: int) -> None:
     """Revoke a token until its own expiry."""
     store.revoke(jti, datetime.fromtimestamp(expires_epoch, tz=timezone.utc))

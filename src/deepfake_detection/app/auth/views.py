@@ -75,7 +75,8 @@ def init_app(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _is_revoked(_header, payload) -> bool:
-        return state.revoked_tokens().is_revoked(payload["jti"])
+        # A token whose user is gone is as dead as a revoked one.
+        return state.revoked_tokens().is_revoked(payload["jti"]) or not service.user_exists(payload.get("sub"))
 
     @jwt.unauthorized_loader
     def _missing(reason: str):

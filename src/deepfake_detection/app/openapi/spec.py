@@ -1,1 +1,215 @@
-def build_spec(): return {"openapi": "3.0.3", "info": {"title": "x", "version": "0"}, "paths": {}}
+"""The OpenAPI 3 description of the API, built with apispec from the schemas below."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from apispec import APISpec
+
+BEARER = [{"bearerAuth": []}]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+def _errors(*codes: int) -> dict:
+    texts = {400: "Invalid input", 401: "Missing, invalid, expired or revoked token", 404: "Not found (or not yours)",
+             409: "Conflict", 413: "Upload too large", 429: "Rate limit exceeded",
+             503: "Model not available (the message names the fetch command)"}
+    return {str(code): _error(texts[code]) for code in codes}
+
+
+def _obj(properties: dict, required: list[str] | None = None, **extra) -> dict:
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+NUM = {"type": "number"}
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {**schema, "nullable": True}
+
+
+SCHEMAS = {
+    "Error": _obj({"success": {"type": "boolean", "enum": [False]}, "message": STR,
+                   "errors": {"type": "object", "additionalProperties": STR}}, ["success", "message"]),
+    "User": _obj({"id": INT, "username": STR, "email": STR, "created_at": _nullable(STR)}, ["id", "username", "email"]),
+    "Model": _obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL, "available": BOOL},
+                  ["key", "name", "description"]),
+    "Box": _obj({"x": NUM, "y": NUM, "width": NUM, "height": NUM}),
+    "Face": _obj({"box": _ref("Box"), "detection_score": _nullable(NUM), "fake_probability": NUM, "is_fake": BOOL,
+                  "confidence": NUM}),
+    "ImageResult": _obj({
+        "success": BOOL, "is_fake": BOOL, "confidence": NUM, "image_id": INT, "model_used": STR, "model_key": STR,
+        "fake_probability": NUM, "face_found": BOOL, "faces": {"type": "array", "items": _ref("Face")},
+        "width": INT, "height": INT, "processing_time_ms": NUM, "history_id": INT, "filename": STR,
+        "media_url": _nullable(STR)}, ["success", "is_fake", "confidence", "image_id", "model_used"]),
+    "FrameResult": _obj({"time": NUM, "fake_probability": NUM, "is_fake": BOOL, "faces": INT}),
+    "VideoResult": _obj({
+        "success": BOOL, "is_fake": BOOL, "confidence": NUM, "video_id": INT, "model_used": STR, "model_key": STR,
+        "fake_probability": NUM, "fake_frames": INT, "real_frames": INT, "frames_analyzed": INT,
+        "frames_skipped": INT, "duration": _nullable(NUM), "fps": _nullable(NUM),
+        "timeline": {"type": "array", "items": _ref("FrameResult")}, "thumbnail_url": _nullable(STR),
+        "processing_time_ms": NUM, "history_id": _nullable(INT), "job_id": INT, "filename": STR},
+        ["success", "is_fake", "confidence", "video_id", "model_used"]),
+    "VideoAccepted": _obj({"success": BOOL, "video_id": INT, "job_id": INT, "status": STR, "status_url": STR},
+                          ["success", "video_id", "job_id", "status", "status_url"]),
+    "VideoStatus": _obj({
+        "id": INT, "filename": STR, "file_size": INT, "upload_date": STR,
+        "status": {"type": "string", "enum": ["queued", "processing", "completed", "failed", "cancelled"]},
+        "progress": INT, "message": _nullable(STR), "job_id": _nullable(INT), "model_key": _nullable(STR)},
+        ["id", "filename", "status", "progress"], additionalProperties=True),
+    "CameraRequest": _obj({
+        "image": {"type": "string", "description": "data:image/jpeg;base64,... or bare base64"},
+        "model": {"type": "string", "default": "deep-fake-v2"},
+        "session_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}}, ["image"]),
+    "CameraResult": _obj({
+        "success": BOOL, "is_fake": BOOL, "confidence": NUM, "model_used": STR, "model_key": STR,
+        "fake_probability": NUM, "frame": {"type": "object", "nullable": True}, "window_size": INT,
+        "frames_in_window": INT, "fake_votes": INT, "session_id": _nullable(STR), "detection_id": INT,
+        "history_id": INT}, ["success", "is_fake", "confidence", "model_used"]),
+    "HistoryItem": _obj({
+        "id": INT, "detection_type": {"type": "string", "enum": ["image", "video", "camera"]}, "content_id": INT,
+        "is_fake": BOOL, "confidence_score": NUM, "detection_time": STR, "model_version": _nullable(STR),
+        "feedback": _nullable(BOOL), "filename": _nullable(STR), "media_url": _nullable(STR),
+        "detail": {"type": "object", "nullable": True}},
+        ["id", "detection_type", "content_id", "is_fake", "confidence_score", "detection_time"]),
+    "Stats": _obj({
+        "success": BOOL, "total_detections": INT, "fake_count": INT, "real_count": INT,
+        "accuracy": {**NUM, "nullable": True, "description": "% of feedback marked correct; null without feedback"},
+        "average_confidence": _nullable(NUM), "feedback_count": INT,
+        "by_type": _obj({"image": INT, "video": INT, "camera": INT}),
+        "daily": {"type": "array", "items": _obj({"date": STR, "fake": INT, "real": INT})}},
+        ["success", "total_detections", "fake_count", "real_count", "accuracy"]),
+}
+
+ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def _paths() -> dict:
+    credentials = _obj({"username": STR, "password": STR}, ["username", "password"])
+    return {
+        "/api/auth/register": {"post": {
+            "tags": ["auth"], "summary": "Register a user",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
+                {"username": STR, "email": STR, "password": {"type": "string", "minLength": 8}},
+                ["username", "email", "password"])}}},
+            "responses": {"201": _json(_obj({"success": BOOL, "message": STR, "user": _ref("User")}), "Created"),
+                          **_errors(400, 409)}}},
+        "/api/auth/login": {"post": {
+            "tags": ["auth"], "summary": "Log in (rate-limited)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
+            "responses": {"200": _json(_obj({"success": BOOL, "access_token": STR, "user": _ref("User")}), "Token"),
+                          "401": _error("Invalid username or password"), **_errors(400, 429)}}},
+        "/api/auth/me": {"get": {
+            "tags": ["auth"], "summary": "The current user", "security": BEARER,
+            "responses": {"200": _json(_obj({"success": BOOL, "user": _ref("User")}), "User"), **_errors(401)}}},
+        "/api/auth/logout": {"post": {
+            "tags": ["auth"], "summary": "Revoke the current token", "security": BEARER,
+            "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Revoked"), **_errors(401)}}},
+        "/api/detect/models": {"get": {
+            "tags": ["detection"], "summary": "Available models",
+            "responses": {"200": _json(_obj({"success": BOOL, "models": {"type": "array", "items": _ref("Model")},
+                                             "default": STR}), "Models")}}},
+        "/api/detect/image": {"post": {
+            "tags": ["detection"], "summary": "Detect a deepfake image", "security": BEARER,
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _obj(
+                {"image": {"type": "string", "format": "binary"}, "model": {"type": "string", "default": "dima806"}},
+                ["image"])}}},
+            "responses": {"200": _json(_ref("ImageResult"), "Verdict"), **_errors(400, 401, 413, 503)}}},
+        "/api/detect/video": {"post": {
+            "tags": ["detection"], "summary": "Detect a deepfake video (waits unless async=true)", "security": BEARER,
+            "parameters": [{"in": "query", "name": "async", "schema": {"type": "boolean"}}],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _obj(
+                {"video": {"type": "string", "format": "binary"}, "model": {"type": "string", "default": "dima806"},
+                 "async": {"type": "string", "enum": ["true", "false"]}}, ["video"])}}},
+            "responses": {"200": _json(_ref("VideoResult"), "Verdict"),
+                          "202": _json(_ref("VideoAccepted"), "Accepted; follow status_url"),
+                          **_errors(400, 401, 409, 413, 503)}}},
+        "/api/videos/{video_id}": {"get": {
+            "tags": ["detection"], "summary": "Video job status, progress and result", "security": BEARER,
+            "parameters": [{**ID_PARAM, "name": "video_id"}],
+            "responses": {"200": _json(_obj({"success": BOOL, "video": _ref("VideoStatus")}), "Status"),
+                          **_errors(401, 404)}}},
+        "/api/videos/{video_id}/cancel": {"post": {
+            "tags": ["detection"], "summary": "Cancel a queued or running video job", "security": BEARER,
+            "parameters": [{**ID_PARAM, "name": "video_id"}],
+            "responses": {"200": _json(_obj({"success": BOOL, "message": STR, "video": _ref("VideoStatus")}),
+                                       "Cancellation requested"), **_errors(401, 404, 409)}}},
+        "/api/detect/camera": {"post": {
+            "tags": ["detection"], "summary": "Detect one webcam frame (smoothed per session)", "security": BEARER,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CameraRequest")}}},
+            "responses": {"200": _json(_ref("CameraResult"), "Smoothed verdict"), **_errors(400, 401, 413, 503)}}},
+        "/api/history": {"get": {
+            "tags": ["history"], "summary": "The user's detections (all, or one page)", "security": BEARER,
+            "parameters": [
+                {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1}},
+                {"in": "query", "name": "per_page", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                {"in": "query", "name": "type", "schema": {"type": "string", "enum": ["image", "video", "camera"]}},
+                {"in": "query", "name": "verdict", "schema": {"type": "string", "enum": ["fake", "real"]}}],
+            "responses": {"200": _json(_obj({
+                "success": BOOL, "history": {"type": "array", "items": _ref("HistoryItem")}, "count": INT,
+                "total": INT, "page": _nullable(INT), "per_page": _nullable(INT), "pages": INT}), "History"),
+                **_errors(400, 401)}}},
+        "/api/history/{history_id}": {
+            "get": {"tags": ["history"], "summary": "One detection with its detail", "security": BEARER,
+                    "parameters": [{**ID_PARAM, "name": "history_id"}],
+                    "responses": {"200": _json(_obj({"success": BOOL, "item": _ref("HistoryItem")}), "Item"),
+                                  **_errors(401, 404)}},
+            "delete": {"tags": ["history"], "summary": "Delete a detection and its stored media", "security": BEARER,
+                       "parameters": [{**ID_PARAM, "name": "history_id"}],
+                       "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"),
+                                     **_errors(401, 404)}}},
+        "/api/history/{history_id}/feedback": {"post": {
+            "tags": ["history"], "summary": "Mark a verdict correct or wrong", "security": BEARER,
+            "parameters": [{**ID_PARAM, "name": "history_id"}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _obj({"correct": BOOL},
+                                                                                             ["correct"])}}},
+            "responses": {"200": _json(_obj({"success": BOOL, "message": STR, "item": _ref("HistoryItem")}),
+                                       "Recorded"), **_errors(400, 401, 404)}}},
+        "/api/history/{history_id}/media": {"get": {
+            "tags": ["history"], "summary": "Stored image, video thumbnail or camera frame", "security": BEARER,
+            "parameters": [{**ID_PARAM, "name": "history_id"}],
+            "responses": {"200": {"description": "The media file",
+                                  "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                          **_errors(401, 404)}}},
+        "/api/stats": {"get": {
+            "tags": ["stats"], "summary": "The user's statistics", "security": BEARER,
+            "responses": {"200": _json(_ref("Stats"), "Statistics"), **_errors(401)}}},
+        "/api/health": {"get": {
+            "tags": ["health"], "summary": "Database and model-cache status",
+            "responses": {"200": _json(_obj({"success": BOOL, "status": STR, "database": {"type": "object"},
+                                             "models": {"type": "array", "items": {"type": "object"}}}), "Healthy"),
+                          "503": _error("Database unreachable")}}},
+    }
+
+
+@lru_cache(maxsize=1)
+def build_spec() -> dict:
+    """The OpenAPI document as a dict."""
+    spec = APISpec(
+        title="Deepfake Detection API", version="1.0.0", openapi_version="3.0.3",
+        info={"description": "Self-hosted deepfake detection. Errors are {\"success\": false, \"message\": ...}."},
+    )
+    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for name, schema in SCHEMAS.items():
+        spec.components.schema(name, schema)
+    for path, operations in _paths().items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,198 @@
+"""Auth endpoints: register, login, me, logout, token failures, rate limit, secrets."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+
+import jwt as pyjwt
+import pytest
+
+from deepfake_detection.app import create_app
+from deepfake_detection.app.config import ConfigurationError
+
+from .helpers import JWT_SECRET, PASSWORD, assert_error, register_and_login
+
+
+def test_register_answers_the_documented_shape(client):
+    response = client.post("/api/auth/register",
+                           json={"username": "john_doe", "email": "john@example.com", "password": PASSWORD})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["success"] is True
+    assert body["message"] == "User registered successfully"
+    assert body["user"]["username"] == "john_doe"
+    assert body["user"]["email"] == "john@example.com"
+    assert isinstance(body["user"]["id"], int)
+    assert "password" not in str(body) and "password_hash" not in body["user"]
+
+
+@pytest.mark.parametrize("password, expected", [
+    ("short1!", "at least 8"),
+    ("password123", "too common"),
+    ("qwertyuiop", "too common"),
+    ("aaaaaaaaaaaa", "repeated"),
+    ("x" * 129, "at most"),
+])
+def test_register_rejects_weak_passwords_with_a_clear_message(client, password, expected):
+    body = assert_error(client.post("/api/auth/register",
+                                    json={"username": "weak", "email": "weak@example.com", "password": password}), 400)
+    assert expected in body["message"]
+    assert "password" in body["errors"]
+
+
+def test_register_rejects_password_equal_to_username(client):
+    body = assert_error(client.post("/api/auth/register", json={
+        "username": "longusername", "email": "l@example.com", "password": "longusername"}), 400)
+    assert "username" in body["message"]
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"email": "a@example.com", "password": PASSWORD}, "username"),
+    ({"username": "abc", "password": PASSWORD}, "email"),
+    ({"username": "abc", "email": "a@example.com"}, "password"),
+    ({"username": "a b", "email": "a@example.com", "password": PASSWORD}, "username"),
+    ({"username": "abc", "email": "not-an-email", "password": PASSWORD}, "email"),
+    ({"username": 12345, "email": "a@example.com", "password": PASSWORD}, "username"),
+    ({"username": "abc", "email": "a@example.com", "password": 12345678}, "password"),
+])
+def test_register_validates_each_field(client, payload, field):
+    body = assert_error(client.post("/api/auth/register", json=payload), 400)
+    assert field in body["errors"]
+
+
+@pytest.mark.parametrize("data, content_type", [
+    ("{not json", "application/json"),
+    ("[1, 2, 3]", "application/json"),
+    ('"a string"', "application/json"),
+    ("", "application/json"),
+    ("username=a&password=b", "application/x-www-form-urlencoded"),
+])
+def test_malformed_json_bodies_are_400(client, data, content_type):
+    for path in ("/api/auth/register", "/api/auth/login"):
+        assert_error(client.post(path, data=data, content_type=content_type), 400)
+
+
+def test_duplicate_username_and_email_are_409(client):
+    register_and_login(client, "taken")
+    body = assert_error(client.post("/api/auth/register", json={
+        "username": "TAKEN", "email": "new@example.com", "password": PASSWORD}), 409)
+    assert "Username" in body["message"]
+    body = assert_error(client.post("/api/auth/register", json={
+        "username": "fresh", "email": "Taken@Example.com", "password": PASSWORD}), 409)
+    assert "Email" in body["message"]
+
+
+def test_login_returns_token_and_user(client):
+    session = register_and_login(client, "alice")
+    response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
+    body = response.get_json()
+    assert response.status_code == 200 and body["success"] is True
+    assert body["user"] == {"id": session.id, "username": "alice", "email": "alice@example.com",
+                            "created_at": body["user"]["created_at"]}
+    claims = pyjwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == str(session.id)
+    assert claims["exp"] - claims["iat"] == 24 * 3600
+
+
+def test_login_by_email_works(client):
+    register_and_login(client, "bob")
+    response = client.post("/api/auth/login", json={"username": "bob@example.com", "password": PASSWORD})
+    assert response.status_code == 200
+
+
+def test_wrong_password_and_unknown_user_are_the_same_401(client):
+    register_and_login(client, "carol")
+    wrong = assert_error(client.post("/api/auth/login", json={"username": "carol", "password": "nope-nope"}), 401)
+    unknown = assert_error(client.post("/api/auth/login", json={"username": "nobody", "password": "nope-nope"}), 401)
+    assert wrong["message"] == unknown["message"]
+
+
+def test_me_returns_the_user(client, user):
+    response = client.get("/api/auth/me", headers=user.headers)
+    assert response.status_code == 200
+    assert response.get_json()["user"]["username"] == user.username
+
+
+def test_logout_revokes_the_token_and_survives_a_restart(make_app, tmp_path):
+    app = make_app()
+    client = app.test_client()
+    session = register_and_login(client)
+    assert client.post("/api/auth/logout", headers=session.headers).status_code == 200
+    body = assert_error(client.get("/api/auth/me", headers=session.headers), 401)
+    assert "revoked" in body["message"]
+    # A second app on the same database (a restart) still refuses it.
+    restarted = create_app({**app.config, "DETECTION_ENGINE": None})
+    assert_error(restarted.test_client().get("/api/auth/me", headers=session.headers), 401)
+    # Logging in again gives a working token.
+    response = client.post("/api/auth/login", json={"username": session.username, "password": PASSWORD})
+    token = response.get_json()["access_token"]
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def _token(app, *, secret: str, expires_delta: timedelta | None = None, sub: str = "1", **claims) -> str:
+    now = int(time.time())
+    payload = {"sub": sub, "iat": now, "nbf": now, "jti": f"t{now}{sub}", "type": "access", "fresh": False,
+               "exp": now + int((expires_delta or timedelta(hours=1)).total_seconds()), **claims}
+    return pyjwt.encode(payload, secret, algorithm="HS256")
+
+
+def test_expired_tampered_and_foreign_tokens_are_401(client, user, app):
+    expired = _token(app, secret=JWT_SECRET, sub=str(user.id), expires_delta=timedelta(seconds=-10))
+    body = assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {expired}"}), 401)
+    assert "expired" in body["message"]
+
+    foreign = _token(app, secret="someone-elses-secret-" + "x" * 40, sub=str(user.id))
+    assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {foreign}"}), 401)
+
+    header, payload, signature = user.token.split(".")
+    other = _token(app, secret="whatever" * 8, sub="999").split(".")[1]
+    tampered = ".".join([header, other, signature])
+    assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {tampered}"}), 401)
+
+    none_alg = pyjwt.encode({"sub": str(user.id), "exp": int(time.time()) + 60}, None, algorithm="none")
+    assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {none_alg}"}), 401)
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic abc", "Bearer not.a.jwt", "Token x"])
+def test_missing_or_malformed_authorization_is_401(client, header):
+    headers = {} if header is None else {"Authorization": header}
+    for method, path in (("get", "/api/auth/me"), ("get", "/api/history"), ("get", "/api/stats"),
+                         ("post", "/api/auth/logout"), ("post", "/api/detect/image")):
+        assert_error(getattr(client, method)(path, headers=headers), 401)
+
+
+def test_token_of_a_user_that_does_not_exist_is_401(client):
+    ghost = _token(None, secret=JWT_SECRET, sub="4242")
+    assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {ghost}"}), 401)
+
+
+def test_login_is_rate_limited_with_json_429(make_app):
+    client = make_app(RATELIMIT_LOGIN="3 per minute").test_client()
+    for _ in range(3):
+        assert_error(client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"}), 401)
+    body = assert_error(client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"}), 429)
+    assert "3 per 1 minute" in body["message"]
+
+
+def test_secrets_are_generated_once_and_kept_in_the_instance_folder(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DEEPFAKE_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    config = {"INSTANCE_PATH": str(tmp_path / "inst"), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
+    first = create_app(dict(config))
+    second = create_app(dict(config))
+    assert len(first.config["JWT_SECRET_KEY"]) >= 64
+    assert first.config["JWT_SECRET_KEY"] == second.config["JWT_SECRET_KEY"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] != first.config["JWT_SECRET_KEY"]
+    mode = os.stat(tmp_path / "inst" / "jwt_secret_key.secret").st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_production_mode_refuses_to_start_without_explicit_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPFAKE_MODE", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY must be set"):
+        create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
+    assert not (tmp_path / "inst" / "secret_key.secret").exists()

@@ -9,13 +9,9 @@ import { navigate } from "../router.js";
 
 const PER_PAGE = 10;
 
-/** The API's feedback as true (correct), false (wrong) or null (none), whatever shape it has. */
+/** The API's feedback: true (marked correct), false (marked wrong) or null (none yet). */
 function feedbackValue(feedback) {
-  if (feedback === null || feedback === undefined) return null;
-  if (typeof feedback === "boolean") return feedback;
-  if (typeof feedback === "object") return feedbackValue(feedback.correct ?? feedback.is_correct ?? null);
-  if (typeof feedback === "string") return ["correct", "true", "yes"].includes(feedback.toLowerCase()) ? true : ["wrong", "incorrect", "false", "no"].includes(feedback.toLowerCase()) ? false : null;
-  return null;
+  return typeof feedback === "boolean" ? feedback : null;
 }
 
 function feedbackText(feedback) {
@@ -201,7 +197,7 @@ function feedbackButtons(item, onChange) {
       button.disabled = true;
       try {
         const data = await api(`/api/history/${item.id}/feedback`, { method: "POST", body: { correct } });
-        onChange({ ...item, feedback: data.feedback ?? data.item?.feedback ?? correct });
+        onChange({ ...item, feedback: data.item ? data.item.feedback : correct });
       } catch (error) {
         status.textContent = `Could not save the feedback: ${error.message}`;
         button.disabled = false;
@@ -212,23 +208,19 @@ function feedbackButtons(item, onChange) {
   return h("div", { class: "stack", id: "feedback" }, h("div", { class: "row" }, make(true, "Correct"), make(false, "Wrong")), status);
 }
 
-/** The detection record from the detail answer, whatever key the API put it under. */
-function detailItem(data) {
-  return data.item || data.detection || data.history || data.entry || data;
-}
-
 export async function renderHistoryDetail(main, { params, signal }) {
   const body = h("div", {}, loadingState("Loading the detection…"));
   mount(main, h("p", {}, h("a", { href: "#/history" }, "← Back to history")), body);
   let item;
   try {
-    item = detailItem(await api(`/api/history/${encodeURIComponent(params.id)}`, { signal }));
+    ({ item } = await api(`/api/history/${encodeURIComponent(params.id)}`, { signal }));
   } catch (error) {
     if (error.name === "AbortError") return;
     mount(body, errorState(error.status === 404 ? "This detection does not exist (it may have been deleted)." : `Could not load the detection: ${error.message}`));
     return;
   }
   if (signal.aborted) return;
+  const detail = item.detail || {};
 
   const media = h("div", { id: "detail-media" }, loadingState("Loading media…"));
   const mediaPath = item.media_url || `/api/history/${item.id}/media`;
@@ -236,8 +228,10 @@ export async function renderHistoryDetail(main, { params, signal }) {
     .then((url) => {
       signal.addEventListener("abort", () => URL.revokeObjectURL(url), { once: true });
       const img = h("img", { src: url, alt: `${capitalise(item.detection_type)} ${item.filename || ""}`.trim() });
-      const faces = item.faces || (item.frame && item.frame.faces) || [];
-      mount(media, imageWithFaces(img, faces, { width: item.width, height: item.height }));
+      // Image faces refer to the image; camera faces to the stored frame; video thumbnails have none.
+      const frame = detail.frame || {};
+      const faces = detail.faces || frame.faces || [];
+      mount(media, imageWithFaces(img, faces, { width: detail.width || frame.width, height: detail.height || frame.height }));
     })
     .catch((error) => {
       if (error.name !== "AbortError") mount(media, emptyState(error.status === 404 ? "No stored media for this detection." : `Media unavailable: ${error.message}`));
@@ -252,7 +246,7 @@ export async function renderHistoryDetail(main, { params, signal }) {
     if (await deleteItem(item)) navigate("/history");
   });
 
-  const timeline = item.timeline || [];
+  const timeline = detail.timeline || [];
   mount(
     body,
     h("div", { class: "page-header" }, h("div", {}, h("h1", {}, `${capitalise(item.detection_type)} detection`), h("p", { class: "subtitle" }, formatDateTime(item.detection_time))), deleteButton),
@@ -272,9 +266,12 @@ export async function renderHistoryDetail(main, { params, signal }) {
           h("dd", {}, item.filename || "—"),
           h("dt", {}, "Model"),
           h("dd", {}, item.model_version || item.model_used || "—"),
-          item.faces ? [h("dt", {}, "Faces"), h("dd", {}, String(item.faces.length))] : null,
-          item.frames_analyzed !== undefined ? [h("dt", {}, "Frames analysed"), h("dd", {}, String(item.frames_analyzed))] : null,
-          item.duration ? [h("dt", {}, "Duration"), h("dd", {}, `${Number(item.duration).toFixed(1)} s`)] : null,
+          detail.faces ? [h("dt", {}, "Faces"), h("dd", { id: "detail-faces" }, String(detail.faces.length))] : null,
+          detail.frame && detail.frame.faces ? [h("dt", {}, "Faces in frame"), h("dd", {}, String(detail.frame.faces.length))] : null,
+          detail.window_size ? [h("dt", {}, "Smoothing window"), h("dd", {}, `${detail.frames_in_window} of ${detail.window_size} frames, ${detail.fake_votes} fake`)] : null,
+          detail.frames_analyzed !== undefined ? [h("dt", {}, "Frames analysed"), h("dd", {}, String(detail.frames_analyzed))] : null,
+          detail.duration ? [h("dt", {}, "Duration"), h("dd", {}, `${Number(detail.duration).toFixed(1)} s`)] : null,
+          detail.fake_probability !== undefined && detail.fake_probability !== null ? [h("dt", {}, "Fake probability"), h("dd", {}, formatPercent(detail.fake_probability * 100))] : null,
         ),
         feedbackSlot,
       ),

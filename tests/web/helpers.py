@@ -1,0 +1,61 @@
+"""Shared steps for the browser tests: accounts, tokens and screenshots in both themes."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import requests
+
+PASSWORD = "Violet-Harbour-Lantern-73"
+_counter = itertools.count(1)
+
+
+def unique_user(prefix: str = "user") -> dict:
+    """A fresh username/email/password triple."""
+    n = next(_counter)
+    return {"username": f"{prefix}{n}", "email": f"{prefix}{n}@example.com", "password": PASSWORD}
+
+
+def api_token(base_url: str, user: dict) -> str:
+    """Register the user through the API and return a fresh access token."""
+    response = requests.post(f"{base_url}/api/auth/register", json=user, timeout=30)
+    assert response.status_code == 201, response.text
+    response = requests.post(
+        f"{base_url}/api/auth/login", json={"username": user["username"], "password": user["password"]}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def open_signed_in(page, token: str, route: str = "/dashboard") -> None:
+    """Open the app at a route with the token already in localStorage (as after a log-in)."""
+    page.goto("/")
+    page.evaluate("token => localStorage.setItem('token', token)", token)
+    page.goto(f"/#{route}")
+
+
+def nav(page, name: str) -> None:
+    """Follow a link of the main navigation bar."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def api_get(page, path: str) -> dict:
+    """GET an API path with the page's own token (what the app itself would see)."""
+    token = page.evaluate("localStorage.getItem('token')")
+    response = page.request.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert response.ok, response.text()
+    return response.json()
+
+
+def screenshot_both_themes(page, directory: Path, name: str) -> None:
+    """Save the current page in light and dark mode, switching with the app's own toggle."""
+    for theme in ("light", "dark"):
+        if page.evaluate("document.documentElement.dataset.theme") != theme:
+            page.click("#theme-toggle")
+        page.wait_for_function("t => document.documentElement.dataset.theme === t", arg=theme)
+        # Charts redraw on the next animation frame after a theme change.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.screenshot(path=str(directory / f"{name}-{theme}.png"), full_page=True)
+    page.click("#theme-toggle")
+    page.wait_for_function("document.documentElement.dataset.theme === 'light'")

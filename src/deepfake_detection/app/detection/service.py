@@ -113,7 +113,7 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
     try:
         if size == 0:
             raise ApiError(400, "The uploaded video is empty")
-        validation.check_video_content(path)
+        validation.check_video_content(path, extension=extension)
         video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
                       file_path=relative, file_size=size, processing_status="queued", model_key=model_key)
         session.add(video)

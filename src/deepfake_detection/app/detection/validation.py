@@ -21,7 +21,12 @@ IMAGE_FORMATS = {
     "bmp": {"BMP"},
     "gif": {"GIF"},
 }
-VIDEO_EXTENSIONS = {"mp4", "avi", "mov", "mkv", "webm", "m4v"}
+# Extension -> the FFmpeg demuxer names its content may have.
+VIDEO_FORMATS = {
+    "mp4": {"mp4", "mov"}, "m4v": {"mp4", "mov"}, "mov": {"mov", "mp4"},
+    "avi": {"avi"}, "mkv": {"matroska"}, "webm": {"webm", "matroska"},
+}
+VIDEO_EXTENSIONS = set(VIDEO_FORMATS)
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
 
 
@@ -61,13 +66,16 @@ def check_image_content(data: bytes, *, extension: str) -> None:
         raise ApiError(400, f"The file content is {actual}, not the .{extension} image its name claims")
 
 
-def check_video_content(path) -> None:
-    """400 unless the stored file opens as a video with at least one decodable frame (engine reader)."""
+def check_video_content(path, *, extension: str) -> None:
+    """400 unless the file is the container its extension claims, with a decodable frame (engine reader)."""
     from ...engine import InvalidMediaError
     from ...engine.video import VideoReader
 
     try:
         with VideoReader(path) as reader:
+            demuxers = set(reader.container.format.name.split(","))
+            if not demuxers & VIDEO_FORMATS[extension]:
+                raise ApiError(400, f"The file content is not a .{extension} video")
             if next(iter(reader.frames_at([0.0])), None) is None:
                 raise InvalidMediaError("The video has no decodable frame.")
     except InvalidMediaError as exc:

@@ -19,7 +19,7 @@ from ..extensions import db
 from .models import CANCELLED, FAILED, PROCESSING, QUEUED, TERMINAL_STATUSES, Job
 
 WORKER_LOST_MESSAGE = (
-    "Video detection gave up after {attempts} attempts: the worker running it stopped each time "
+    "Video detection gave up after {attempts} attempt(s): the worker running it stopped each time "
     "(killed, out of memory, or its machine went away)"
 )
 TIME_LIMIT_MESSAGE = "Video detection was stopped: it ran longer than the {seconds}-second limit"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from celery import shared_task
@@ -10,7 +11,12 @@ from celery.exceptions import TimeLimitExceeded
 from flask import current_app
 
 from ..extensions import db
-from .celery_app import TASK_DETECT_VIDEO, TASK_DETECT_VIDEO_BATCH, TASK_REAP_STALE_JOBS, job_limits
+from .celery_app import (
+    TASK_DETECT_VIDEO,
+    TASK_DETECT_VIDEO_BATCH,
+    TASK_REAP_STALE_JOBS,
+    job_limits,
+)
 from .celery_leases import (
     TIME_LIMIT_MESSAGE,
     Claim,
@@ -40,6 +46,8 @@ def _run_claimed(job_id: int) -> str:
         return "skipped"
     if claim is Claim.BUSY:
         return "busy"
+    # Operators (and the tests) find which process ran a job from this line.
+    log.info("Job %s claimed by pid %s", job_id, os.getpid())
     started = time.monotonic()
     with Heartbeat(app=app, job_id=job_id, interval=limits.heartbeat_seconds):
         outcome = run_video_job(job_id, app=app)

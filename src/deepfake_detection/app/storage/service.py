@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -21,7 +22,8 @@ def ensure_folders(*, upload_root: str) -> None:
 
 def display_name(original: str | None, *, fallback: str) -> str:
     """A harmless display name for an uploaded file (path parts and odd characters removed)."""
-    name = secure_filename(original or "")[:200]
+    # secure_filename drops separators; collapsing dot runs keeps ".." out of what clients display.
+    name = re.sub(r"\.{2,}", ".", secure_filename(original or ""))[:200].strip("._")
     return name or fallback
 
 

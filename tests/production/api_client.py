@@ -51,7 +51,8 @@ def video_status(client, headers: dict, video_id: int) -> dict:
 
 def wait_for_final(client, headers: dict, video_id: int, *, timeout: float = 120) -> dict:
     """Poll the status URL until the job is completed, failed or cancelled."""
-    return wait_until(
-        lambda: (lambda v: v if v["status"] in ("completed", "failed", "cancelled") else None)(
-            video_status(client, headers, video_id)),
-        timeout=timeout, interval=0.2, what=f"video {video_id} to finish")
+    def final():
+        video = video_status(client, headers, video_id)
+        return video if video["status"] in ("completed", "failed", "cancelled") else None
+
+    return wait_until(final, timeout=timeout, interval=0.2, what=f"video {video_id} to finish")

@@ -61,13 +61,17 @@ def migrate(deployment: services.Deployment) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, tiny_hf_home):
-    """A migrated PostgreSQL database, a Redis prefix and a shared upload folder for one test module."""
+def deployment(request, tmp_path_factory, tiny_hf_home):
+    """A migrated PostgreSQL database, a Redis prefix and a shared upload folder for one test module.
+
+    A module may set ``DEPLOYMENT_ENV`` (a dict of settings) to change limits for its workers.
+    """
     services.check_postgres()
     services.check_redis()
     name, url = services.create_database()
     prefix = f"dftest-{uuid.uuid4().hex[:10]}:"
-    dep = services.Deployment(root=tmp_path_factory.mktemp("deployment"), database_url=url, prefix=prefix)
+    dep = services.Deployment(root=tmp_path_factory.mktemp("deployment"), database_url=url, prefix=prefix,
+                                 extra_env=dict(getattr(request.module, "DEPLOYMENT_ENV", {})))
     try:
         migrate(dep)
         yield dep

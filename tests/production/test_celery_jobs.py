@@ -7,9 +7,16 @@ import signal
 import threading
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 
-from tests.production.api_client import make_video, new_user, production_app, upload_async, video_status, wait_for_final
+from tests.production.api_client import (
+    make_video,
+    new_user,
+    production_app,
+    upload_async,
+    video_status,
+    wait_for_final,
+)
 from tests.production.services import wait_until
 
 
@@ -81,3 +88,140 @@ def test_synchronous_request_waits_for_the_worker(api, workers, tmp_path):
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["is_fake"] is True and body["frames_analyzed"] == 2
+
+
+def claimed_by(processes, job_id: int, *, attempt_logs_before: int = 0):
+    """The worker whose log says it claimed the job, and the pool pid that runs it."""
+    import re
+
+    pattern = re.compile(rf"Job {job_id} claimed by pid (\d+)")
+    for worker in processes:
+        pids = pattern.findall(worker.log())
+        if len(pids) > attempt_logs_before:
+            return worker, int(pids[-1])
+    return None
+
+
+def wait_until_running(client, headers, video_id: int) -> None:
+    """Until the worker reports progress, i.e. it is in the middle of the job."""
+    def half_way() -> bool:
+        video = video_status(client, headers, video_id)
+        return video["status"] == "processing" and 5 <= video["progress"] < 90
+
+    wait_until(half_way, timeout=60, interval=0.05, what="the job to be half-way")
+
+
+def test_kill_9_of_the_pool_process_mid_job_and_the_job_still_completes(api, workers, db_engine, tmp_path):
+    w1, w2 = workers("w1", "w2")
+    client = api.test_client()
+    headers = new_user(client)
+    # About 200 sampled frames at 640x360: several seconds of work for the tiny model.
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360), fake=True))
+    wait_until_running(client, headers, video_id)
+    job_id = job_row(db_engine, video_id)["id"]
+    worker, pid = wait_until(lambda: claimed_by([w1, w2], job_id), timeout=10, what="the claiming worker")
+
+    os.kill(pid, signal.SIGKILL)
+
+    final = wait_for_final(client, headers, video_id, timeout=120)
+    assert final["status"] == "completed", final
+    assert final["is_fake"] is True and final["frames_analyzed"] == 200
+    row = job_row(db_engine, video_id)
+    assert row["attempts"] == 2 and row["progress"] == 100
+    assert worker.alive(), "the worker's main process replaces its lost pool process"
+
+
+def test_kill_9_of_a_whole_worker_mid_job_and_another_worker_completes_it(api, workers, db_engine, tmp_path):
+    w1, w2 = workers("w1", "w2")
+    client = api.test_client()
+    headers = new_user(client)
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360)))
+    wait_until_running(client, headers, video_id)
+    job_id = job_row(db_engine, video_id)["id"]
+    worker, _ = wait_until(lambda: claimed_by([w1, w2], job_id), timeout=10, what="the claiming worker")
+    survivor = w2 if worker is w1 else w1
+
+    worker.kill_hard()  # main process and pool process, as if the machine went away
+
+    final = wait_for_final(client, headers, video_id, timeout=120)
+    assert final["status"] == "completed", final
+    assert final["is_fake"] is False and final["frames_analyzed"] == 200
+    assert job_row(db_engine, video_id)["attempts"] == 2
+    assert claimed_by([survivor], job_id), "the surviving worker finished the job"
+
+
+def test_twenty_concurrent_jobs_over_two_workers_all_complete_without_lost_rows(api, workers, db_engine, tmp_path):
+    w1, w2 = workers("w1", "w2")
+    headers = new_user(api.test_client())
+    clips = [make_video(tmp_path, seconds=2, fake=i % 2 == 0) for i in range(20)]
+    video_ids: list[int] = []
+    lock = threading.Lock()
+
+    def upload(chunk):
+        client = api.test_client()
+        for clip in chunk:
+            video_id = upload_async(client, headers, clip)
+            with lock:
+                video_ids.append(video_id)
+
+    threads = [threading.Thread(target=upload, args=(clips[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(video_ids)) == 20
+
+    client = api.test_client()
+    finals = {video_id: wait_for_final(client, headers, video_id, timeout=180) for video_id in video_ids}
+
+    assert all(v["status"] == "completed" for v in finals.values()), finals
+    assert sorted(v["is_fake"] for v in finals.values()) == [False] * 10 + [True] * 10
+    with db_engine.connect() as conn:
+        params = {"ids": video_ids}
+        jobs = conn.execute(text("SELECT status, attempts FROM job WHERE video_id = ANY(:ids)"), params).all()
+        history = conn.execute(text("SELECT count(*) FROM detection_history WHERE detection_type = 'video' "
+                                    "AND content_id = ANY(:ids)"), params).scalar()
+    assert len(jobs) == 20 and {tuple(j) for j in jobs} == {("completed", 1)}
+    assert history == 20
+    claimed = {w.name: len([j for j in video_ids if claimed_by([w], job_row(db_engine, j)["id"])]) for w in (w1, w2)}
+    assert sum(claimed.values()) == 20 and min(claimed.values()) >= 1, claimed
+
+
+def test_cancel_reaches_a_job_running_on_a_worker(api, workers, db_engine, tmp_path):
+    workers("w1", "w2")
+    client = api.test_client()
+    headers = new_user(client)
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360)))
+    wait_until_running(client, headers, video_id)
+
+    response = client.post(f"/api/videos/{video_id}/cancel", headers=headers)
+
+    assert response.status_code == 200, response.get_json()
+    final = wait_for_final(client, headers, video_id, timeout=60)
+    assert final["status"] == "cancelled" and final["progress"] < 100
+
+
+def test_a_batch_task_runs_several_jobs_in_one_worker(api, workers, db_engine, tmp_path):
+    from deepfake_detection.app.detection.service import store_video_upload
+    from deepfake_detection.app.extensions import db
+    from deepfake_detection.app.jobs.backends import get_backend
+
+    workers("w1", "w2")
+    client = api.test_client()
+    headers = new_user(client)
+    user_id = client.get("/api/auth/me", headers=headers).get_json()["user"]["id"]
+    with api.app_context():
+        job_ids, video_ids = [], []
+        for fake in (True, False, True):
+            with open(make_video(tmp_path, seconds=2, fake=fake), "rb") as stream:
+                video, job = store_video_upload(session=db.session, upload_root=api.config["UPLOAD_FOLDER"],
+                                                user_id=user_id, stream=stream, original_name="clip.mp4",
+                                                model_key="dima806", limit=api.config["MAX_VIDEO_SIZE"])
+            job_ids.append(job.id)
+            video_ids.append(video.id)
+        db.session.remove()
+        get_backend().submit_batch(job_ids)
+
+    finals = [wait_for_final(client, headers, video_id) for video_id in video_ids]
+    assert [v["status"] for v in finals] == ["completed"] * 3
+    assert [v["is_fake"] for v in finals] == [True, False, True]

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.support import media
 from tests.support.tiny_models import ensure_tiny_model_cache
@@ -19,6 +20,8 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # A model the server knows but has not downloaded: the web app must name the fetch command.
 MISSING_MODEL = "missing-model"
 SERVER_START_TIMEOUT = 120
+# Two shared CPU cores and a first model load: give assertions room, they return as soon as they hold.
+expect.set_options(timeout=20_000)
 
 
 class LiveServer:
@@ -95,8 +98,6 @@ def browser(fake_camera_file):
     """Debian's headless Chromium driven by Playwright, with the fake camera fed from a file."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -91,6 +91,7 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     expect(page.locator("#camera-verdict")).to_have_attribute("data-verdict", re.compile("^(fake|real)$"))
     expect(page.locator("#camera-frames")).to_have_text(re.compile(r"^[2-9]|\d\d"), timeout=30_000)
     expect(page.locator("#camera-window")).to_contain_text("frames")
+    expect(page.locator("#camera-faces .face-box").first).to_be_visible()
     screenshot_both_themes(page, shots, "05-camera")
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_role("button", name="Start camera")).to_be_enabled()

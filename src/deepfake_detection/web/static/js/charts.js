@@ -100,6 +100,9 @@ export function timelineChart(timeline, { id = "timeline-chart", signal } = {}) 
       },
       options: {
         maintainAspectRatio: false,
+        // Points at 0% or 100% would be cut in half by the chart area.
+        clip: false,
+        layout: { padding: { top: 6 } },
         scales: {
           y: { min: 0, max: 100, title: { display: true, text: "Fake probability (%)" } },
           x: { title: { display: true, text: "Time" } },

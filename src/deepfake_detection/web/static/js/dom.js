@@ -105,7 +105,7 @@ export function formatBytes(bytes) {
     value /= 1024;
     unit += 1;
   }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+  return `${value.toFixed(unit ? 1 : 0).replace(/\.0$/, "")} ${units[unit]}`;
 }
 
 /** Capitalise the first letter ("image" → "Image"). */
@@ -118,13 +118,14 @@ export function flash(message, { error = false } = {}) {
   const area = document.getElementById("flash");
   if (!area) return;
   mount(area, h("div", { class: `flash${error ? " flash-error" : ""}` }, message));
-  area.dataset.shownAt = String(Date.now());
+  // The message belongs to the page it was shown for (call it after navigate() to target the new page).
+  area.dataset.route = window.location.hash;
 }
 
-/** Called on navigation: a message shown just before it (e.g. "logged out") stays, older ones go. */
+/** Called on navigation: the message stays on its own page and goes when the user moves on. */
 export function expireFlash() {
   const area = document.getElementById("flash");
-  if (area && Date.now() - Number(area.dataset.shownAt || 0) > 1500) area.replaceChildren();
+  if (area && area.dataset.route !== window.location.hash) area.replaceChildren();
 }
 
 export function clearFlash() {

@@ -1,6 +1,34 @@
-// Face boxes drawn over an image, positioned in percent of the analysed image so they scale with it.
+// Face boxes drawn over an image or video, positioned in percent of the analysed picture so they scale.
 
 import { formatPercent, h } from "./dom.js";
+
+/** Replace the boxes in layer (an element covering the picture) with one per face of a width × height picture. */
+export function drawFaceBoxes(layer, faces, width, height) {
+  for (const old of layer.querySelectorAll(".face-box")) old.remove();
+  if (!width || !height) return;
+  faces.forEach((face, index) => {
+    const box = face.box || face;
+    const verdict = face.is_fake ? "fake" : "real";
+    const text = `${verdict.toUpperCase()} ${formatPercent(face.confidence)}`;
+    layer.append(
+      h(
+        "div",
+        {
+          class: `face-box is-${verdict}`,
+          role: "img",
+          "aria-label": `Face ${index + 1}: ${text}`,
+          style: {
+            left: `${(box.x / width) * 100}%`,
+            top: `${(box.y / height) * 100}%`,
+            width: `${(box.width / width) * 100}%`,
+            height: `${(box.height / height) * 100}%`,
+          },
+        },
+        h("span", { class: "face-box-label", "aria-hidden": "true" }, text),
+      ),
+    );
+  });
+}
 
 /**
  * Wrap img in a frame with one box per face. width/height are the pixel size the boxes refer to
@@ -8,34 +36,8 @@ import { formatPercent, h } from "./dom.js";
  */
 export function imageWithFaces(img, faces = [], { width, height } = {}) {
   const frame = h("div", { class: "media-frame" }, img);
-  const place = (w, h_) => {
-    for (const old of frame.querySelectorAll(".face-box")) old.remove();
-    if (!w || !h_) return;
-    faces.forEach((face, index) => {
-      const box = face.box || face;
-      const verdict = face.is_fake ? "fake" : "real";
-      const text = `Face ${index + 1}: ${verdict.toUpperCase()} ${formatPercent(face.confidence)}`;
-      frame.append(
-        h(
-          "div",
-          {
-            class: `face-box is-${verdict}`,
-            role: "img",
-            "aria-label": text,
-            style: {
-              left: `${(box.x / w) * 100}%`,
-              top: `${(box.y / h_) * 100}%`,
-              width: `${(box.width / w) * 100}%`,
-              height: `${(box.height / h_) * 100}%`,
-            },
-          },
-          h("span", { class: "face-box-label", "aria-hidden": "true" }, `${verdict.toUpperCase()} ${formatPercent(face.confidence)}`),
-        ),
-      );
-    });
-  };
-  if (width && height) place(width, height);
-  else if (img.complete && img.naturalWidth) place(img.naturalWidth, img.naturalHeight);
-  else img.addEventListener("load", () => place(img.naturalWidth, img.naturalHeight), { once: true });
+  if (width && height) drawFaceBoxes(frame, faces, width, height);
+  else if (img.complete && img.naturalWidth) drawFaceBoxes(frame, faces, img.naturalWidth, img.naturalHeight);
+  else img.addEventListener("load", () => drawFaceBoxes(frame, faces, img.naturalWidth, img.naturalHeight), { once: true });
   return frame;
 }

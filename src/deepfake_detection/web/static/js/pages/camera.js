@@ -2,6 +2,7 @@
 
 import { api } from "../api.js";
 import { errorState, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { drawFaceBoxes } from "../faces.js";
 import { detectionError, modelPicker } from "../models.js";
 
 const MAX_FRAME_WIDTH = 640;
@@ -34,6 +35,13 @@ export function renderCamera(main, { signal }) {
   const video = h("video", { id: "camera-video", autoplay: true, muted: true, playsinline: true, "aria-label": "Camera preview" });
   video.muted = true;
   const placeholder = h("div", { class: "camera-placeholder" }, "The camera is off. Press Start camera.");
+  // Boxes of the faces found in the last analysed frame, over the live picture.
+  const faceLayer = h("div", { class: "face-layer", id: "camera-faces" });
+  const view = h("div", { class: "camera-view" }, video, faceLayer, placeholder);
+  // The view takes the camera's own shape, so the picture is neither cropped nor letterboxed.
+  video.addEventListener("loadedmetadata", () => {
+    if (video.videoWidth) view.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  });
   const canvas = document.createElement("canvas");
   const startButton = h("button", { type: "button", class: "button", id: "camera-start" }, "Start camera");
   const stopButton = h("button", { type: "button", class: "button button-ghost", id: "camera-stop", disabled: true }, "Stop");
@@ -63,6 +71,7 @@ export function renderCamera(main, { signal }) {
     if (stream) for (const track of stream.getTracks()) track.stop();
     stream = null;
     video.srcObject = null;
+    faceLayer.replaceChildren();
     placeholder.hidden = false;
     startButton.disabled = false;
     stopButton.disabled = true;
@@ -71,6 +80,7 @@ export function renderCamera(main, { signal }) {
 
   const showVerdict = (answer) => {
     const faces = (answer.frame && answer.frame.faces) || [];
+    if (answer.frame) drawFaceBoxes(faceLayer, faces, answer.frame.width, answer.frame.height);
     mount(
       live,
       h("p", { class: "hint" }, h("span", { class: "live-dot", "aria-hidden": "true" }), "Live, smoothed over recent frames"),
@@ -174,7 +184,7 @@ export function renderCamera(main, { signal }) {
         "section",
         { class: "card stack", "aria-labelledby": "camera-title" },
         h("h2", { id: "camera-title" }, "Camera"),
-        h("div", { class: "camera-view" }, video, placeholder),
+        view,
         h("div", { class: "row" }, startButton, stopButton),
         h("div", { class: "row" }, picker.element, h("div", { class: "field" }, h("label", { for: "camera-rate" }, "Frame rate"), rate)),
         message,

@@ -33,6 +33,12 @@ function statCards(stats) {
   );
 }
 
+/** "2026-11-24" → "Nov 24" in the reader's locale (the date is a calendar day, not a moment). */
+function shortDate(isoDay) {
+  const [year, month, day] = isoDay.split("-").map(Number);
+  return new Date(year, month - 1, day).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+
 function dailyChart(daily, signal) {
   if (!daily.length) return emptyState("No detections in this period yet.");
   const total = daily.reduce((sum, day) => sum + day.fake + day.real, 0);
@@ -44,7 +50,7 @@ function dailyChart(daily, signal) {
     build: (c) => ({
       type: "bar",
       data: {
-        labels: daily.map((day) => day.date),
+        labels: daily.map((day) => shortDate(day.date)),
         datasets: [
           { label: "Fake", data: daily.map((day) => day.fake), backgroundColor: c.fake, borderRadius: 4 },
           { label: "Real", data: daily.map((day) => day.real), backgroundColor: c.real, borderRadius: 4 },
@@ -52,7 +58,10 @@ function dailyChart(daily, signal) {
       },
       options: {
         maintainAspectRatio: false,
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        scales: {
+          x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     }),
@@ -134,7 +143,7 @@ export async function renderDashboard(main, { signal }) {
     h(
       "section",
       { class: "card", style: { marginTop: "1rem" }, "aria-labelledby": "recent-title" },
-      h("div", { class: "page-header" }, h("h2", { id: "recent-title" }, "Recent detections"), h("a", { href: "#/history" }, "See all history")),
+      h("div", { class: "section-head" }, h("h2", { id: "recent-title" }, "Recent detections"), h("a", { href: "#/history" }, "See all history")),
       recentList(recent.history || []),
     ),
   );

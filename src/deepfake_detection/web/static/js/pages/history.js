@@ -48,16 +48,17 @@ function confirmDelete(item) {
   });
 }
 
-async function deleteItem(item) {
-  if (!(await confirmDelete(item))) return false;
+/** Confirm, delete, then go to `after` and say what happened there. */
+async function deleteItem(item, after) {
+  if (!(await confirmDelete(item))) return;
   try {
     await api(`/api/history/${item.id}`, { method: "DELETE" });
-    flash(`Deleted the ${item.detection_type} detection.`);
-    return true;
   } catch (error) {
     flash(`Could not delete: ${error.message}`, { error: true });
-    return false;
+    return;
   }
+  navigate(after);
+  flash(`Deleted the ${item.detection_type} detection.`);
 }
 
 function filterSelect({ id, label, value, options, onChange }) {
@@ -135,13 +136,11 @@ export async function renderHistoryList(main, { query, signal }) {
   }
   const rows = items.map((item) => {
     const deleteButton = h("button", { type: "button", class: "button button-ghost button-small", "aria-label": `Delete ${item.detection_type} detection ${item.id}` }, "Delete");
-    deleteButton.addEventListener("click", async () => {
-      if (await deleteItem(item)) navigate(listPath(state));
-    });
+    deleteButton.addEventListener("click", () => deleteItem(item, listPath(state)));
     return h(
       "tr",
       { "data-id": item.id, "data-type": item.detection_type },
-      h("td", {}, formatDateTime(item.detection_time)),
+      h("td", { class: "nowrap" }, formatDateTime(item.detection_time)),
       h("td", {}, capitalise(item.detection_type)),
       h("td", { class: "hide-narrow" }, item.filename || "—"),
       h("td", {}, verdictBadge(item.is_fake)),
@@ -242,9 +241,7 @@ export async function renderHistoryDetail(main, { params, signal }) {
   drawFeedback(item);
 
   const deleteButton = h("button", { type: "button", class: "button button-danger", id: "detail-delete" }, "Delete");
-  deleteButton.addEventListener("click", async () => {
-    if (await deleteItem(item)) navigate("/history");
-  });
+  deleteButton.addEventListener("click", () => deleteItem(item, "/history"));
 
   const timeline = detail.timeline || [];
   mount(

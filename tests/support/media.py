@@ -106,21 +106,56 @@ def video_frames(*, seconds: float, fps: int, size: tuple[int, int], fake: bool 
 
 def write_video(path: str | Path, *, seconds: float, fps: int = 30, size: tuple[int, int] = (320, 240),
                 fake: bool | Sequence[bool] = False, codec: str = "h264", rotation: int = 0,
-                gop: int | None = None) -> Path:
-    """Write a real H.264 (or other codec) video with PyAV; fake may be a per-second list."""
+                gop: int | None = None, container_format: str | None = None) -> Path:
+    """Write a real H.264 (or other codec) video with PyAV; fake may be a per-second list.
+
+    size is the displayed size. With rotation (90/180/270, counterclockwise as PyAV reports it)
+    the frames are stored sideways plus display-matrix metadata, as phones do, so a player that
+    honours the metadata shows them upright.
+    """
     import av
 
     path = Path(path)
-    with av.open(str(path), mode="w") as container:
+    turns = (rotation // 90) % 4
+    width, height = size if turns % 2 == 0 else (size[1], size[0])
+    with av.open(str(path), mode="w", format=container_format) as container:
         stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = size
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if gop is not None:
             stream.codec_context.gop_size = gop
         if rotation:
             stream.set_display_rotation(rotation)
         for _, rgb in video_frames(seconds=seconds, fps=fps, size=size, fake=fake):
+            stored = np.ascontiguousarray(np.rot90(rgb, k=-turns)) if turns else rgb
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_vfr_video(path: str | Path, *, frame_times: Sequence[float], size: tuple[int, int] = (320, 240),
+                    fake: bool | Sequence[bool] = False) -> Path:
+    """Write an H.264 MP4 whose frames sit at the given (irregular) times: variable frame rate."""
+    from fractions import Fraction
+
+    import av
+
+    path = Path(path)
+    base = _fit(_astronaut(), size)
+    tinted = tint(base)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("h264", rate=30)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for t in frame_times:
+            rgb = tinted if _fake_for_second(fake, int(t)) else base
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = int(round(t * 1000))
+            frame.time_base = Fraction(1, 1000)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

@@ -3,7 +3,7 @@
 Rule (documented in the README): keep the fake probabilities of the last N frames of one
 session (N = DEEPFAKE_CAMERA_WINDOW, default 5). The smoothed probability is their mean. The
 shown verdict turns FAKE only when the mean reaches 0.5 + h and back to REAL only when it falls
-to 0.5 - h (h = DEEPFAKE_CAMERA_HYSTERESIS, default 0.1); in between it keeps its last value,
+to 0.5 - h (h = DEEPFAKE_CAMERA_HYSTERESIS, default 0.05); in between it keeps its last value,
 so a single odd frame never flips the display. The first frame of a session decides at 0.5.
 """
 

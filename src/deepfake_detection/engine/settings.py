@@ -59,7 +59,7 @@ class EngineSettings:
     video_sample_fps: float = 1.0
     video_max_frames: int = 300
     camera_window: int = 5
-    camera_hysteresis: float = 0.1
+    camera_hysteresis: float = 0.05
     camera_ttl_seconds: int = 600
     extra: dict = field(default_factory=dict)
 
@@ -87,6 +87,6 @@ class EngineSettings:
             video_sample_fps=_number(env, "DEEPFAKE_VIDEO_SAMPLE_FPS", 1.0, float),
             video_max_frames=max(1, _number(env, "DEEPFAKE_VIDEO_MAX_FRAMES", 300, int)),
             camera_window=max(1, _number(env, "DEEPFAKE_CAMERA_WINDOW", 5, int)),
-            camera_hysteresis=_number(env, "DEEPFAKE_CAMERA_HYSTERESIS", 0.1, float),
+            camera_hysteresis=_number(env, "DEEPFAKE_CAMERA_HYSTERESIS", 0.05, float),
             camera_ttl_seconds=max(1, _number(env, "DEEPFAKE_CAMERA_TTL", 600, int)),
         )

@@ -62,6 +62,7 @@ class VideoReader:
         if os.path.getsize(self.path) == 0:
             raise InvalidMediaError("The video is empty (0 bytes).")
         self.skipped = 0
+        self.decoded = 0  # frames the decoder produced, for tests and the benchmark
         self.container = self._open()
         try:
             self.stream = self.container.streams.video[0]
@@ -91,49 +92,48 @@ class VideoReader:
         self.close()
 
     def _probe(self) -> VideoInfo:
+        """Demux (without decoding) once: exact keyframe times, duration and frame rate, then rewind.
+
+        Reading packets is cheap next to decoding, and it is more trustworthy than the declared
+        duration (wrong for some VFR files, absent for raw streams) or the index (decode order).
+        """
         stream, base = self.stream, self.stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
         keyframes: list[float] = []
-        times: list[float] = []
+        end, packets, summed = 0.0, 0, 0.0
         try:
-            entries = stream.index_entries
-            for entry in entries:
-                t = float(entry.timestamp * base) - start
-                times.append(t)
-                if entry.is_keyframe:
-                    keyframes.append(max(0.0, t))
-        except Exception:  # containers without an index: we will simply decode sequentially
-            keyframes, times = [], []
-        duration = 0.0
-        if stream.duration is not None and base:
-            duration = float(stream.duration * base)
-        elif self.container.duration:
-            duration = self.container.duration / av.time_base
+            for packet in self.container.demux(stream):
+                if packet.size == 0:
+                    continue  # the flush packet
+                packets += 1
+                length = float(packet.duration * base) if packet.duration and base else 0.0
+                summed += length
+                if packet.pts is not None and base:
+                    t = float(packet.pts * base) - start
+                    end = max(end, t + length)
+                    if packet.is_keyframe:
+                        keyframes.append(max(0.0, t))
+        except av.error.FFmpegError:
+            pass  # a damaged tail: what was read so far still describes the video
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 0.0
-        if duration <= 0 and len(times) > 1:
-            duration = max(times) - min(times) + (1.0 / fps if fps else 0.0)
-        if duration <= 0:
-            duration = self._measure_duration()
-        if not fps and stream.frames and duration > 0:
-            fps = stream.frames / duration
-        return VideoInfo(duration=round(duration, 3), fps=round(fps, 3), width=stream.width,
-                         height=stream.height, start=start, keyframes=sorted(set(keyframes)))
-
-    def _measure_duration(self) -> float:
-        """No declared duration (e.g. a raw stream): demux once, read packet times, rewind."""
-        last, base = 0.0, self.stream.time_base
-        try:
-            for packet in self.container.demux(self.stream):
-                if packet.pts is not None and base:
-                    last = max(last, float((packet.pts + (packet.duration or 0)) * base))
-        except av.error.FFmpegError:
-            pass
+        duration = end or summed
+        if duration <= 0 and stream.duration is not None and base:
+            duration = float(stream.duration * base)
+        if duration <= 0 and packets and fps:
+            duration = packets / fps
+        if packets and duration > 0 and (not fps or not end):
+            fps = packets / duration
+        self.frame_interval = duration / packets if packets and duration > 0 else (1.0 / fps if fps else 0.04)
         self.container.close()
         self.container = self._open()
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
-        return last
+        if packets == 0:
+            self.close()
+            raise InvalidMediaError("The video has no decodable frame.")
+        return VideoInfo(duration=round(duration, 3), fps=round(fps, 3), width=stream.width,
+                         height=stream.height, start=start, keyframes=sorted(set(keyframes)))
 
     def _decode_from(self, seek_to: float | None) -> Iterator[av.VideoFrame]:
         if seek_to is not None:
@@ -146,6 +146,7 @@ class VideoReader:
                 self.skipped += 1
                 continue
             for frame in frames:
+                self.decoded += 1
                 if frame.is_corrupt:
                     self.skipped += 1
                     continue
@@ -173,7 +174,10 @@ class VideoReader:
                     frames = self._decode_from(None) if frames is None else frames
             found = None
             for frame in frames:
-                t = float(frame.time) - self.info.start if frame.time is not None else position + 1e-3
+                if frame.time is not None:
+                    t = float(frame.time) - self.info.start
+                else:  # raw streams carry no timestamps: count frames instead
+                    t = max(position, -self.frame_interval) + self.frame_interval
                 position = t
                 if t + eps >= target:
                     found = frame

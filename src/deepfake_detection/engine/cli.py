@@ -1,0 +1,165 @@
+"""`deepfake` command line: scan files or folders, list models, download models ahead of time."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import EngineError
+from .settings import EngineSettings
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".3gp", ".h264", ".y4m"}
+CSV_COLUMNS = ["path", "type", "verdict", "confidence", "fake_probability", "faces_or_frames", "model", "error"]
+
+EXIT_REAL, EXIT_FAKE, EXIT_ERROR = 0, 1, 2
+
+
+def _engine():
+    from .engine import DetectionEngine
+
+    return DetectionEngine(EngineSettings.from_env())
+
+
+def _collect(paths: tuple[Path, ...]) -> list[Path]:
+    """Explicit files as given; folders walked recursively for known image/video suffixes."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file()
+                            and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        else:
+            files.append(path)
+    return files
+
+
+def _scan_one(engine, path: Path, model_key: str | None) -> dict:
+    kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+    row = {"path": str(path), "type": kind}
+    try:
+        verdict = engine.detect_video(path, model_key=model_key) if kind == "video" else \
+            engine.detect_image(path, model_key=model_key)
+    except EngineError as exc:
+        return {**row, "verdict": "ERROR", "error": exc.message}
+    result = verdict.to_dict()
+    count = result["frames_analyzed"] if kind == "video" else len(result["faces"])
+    return {**row, "verdict": "FAKE" if verdict.is_fake else "REAL", "confidence": verdict.confidence,
+            "fake_probability": verdict.fake_probability, "faces_or_frames": count,
+            "model": verdict.model_key, "error": "", "result": result}
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Deepfake detection for images and videos with HuggingFace detectors."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_key", default=None, help="Model key (see `deepfake models`).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
+    """Scan image/video files or folders. Exit code: 0 all real, 1 any fake, 2 any error."""
+    from tqdm import tqdm
+
+    engine = _engine()
+    try:
+        engine.model(model_key)
+    except EngineError as exc:
+        raise click.UsageError(exc.message) from None
+    files = _collect(paths)
+    if not files:
+        click.echo("No image or video files found.", err=True)
+        sys.exit(EXIT_ERROR)
+    rows = []
+    for path in tqdm(files, desc="Scanning", unit="file", file=sys.stderr, disable=None):
+        try:
+            rows.append(_scan_one(engine, path, model_key))
+        except EngineError as exc:  # e.g. the model itself is unavailable: same for every file
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(EXIT_ERROR)
+    if fmt == "json":
+        click.echo(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _print_table(rows, CSV_COLUMNS)
+    verdicts = {r["verdict"] for r in rows}
+    sys.exit(EXIT_ERROR if "ERROR" in verdicts else EXIT_FAKE if "FAKE" in verdicts else EXIT_REAL)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def models(fmt: str) -> None:
+    """List the models, the default one and whether each is in the local cache."""
+    engine = _engine()
+    rows = [{**m.to_dict(), "cached": engine.is_cached(m.key)} for m in engine.models()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [{"key": r["key"] + (" (default)" if r["is_default"] else ""),
+              "cached": "yes" if r["cached"] else "no", "name": r["name"], "model_id": r["model_id"]}
+             for r in rows]
+    _print_table(table, ["key", "cached", "name", "model_id"])
+    click.echo(f"\nCache: {engine.settings.cache_dir}")
+
+
+def _allow_patterns(repo_id: str, revision: str | None) -> list[str]:
+    """Config, processor and weights only; .bin weights only when the repo has no safetensors."""
+    from huggingface_hub import HfApi
+
+    files = HfApi().list_repo_files(repo_id, revision=revision)
+    weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
+    return ["*.json", "*.txt", *weights]
+
+
+@main.command("download-models")
+@click.option("--model", "model_key", default=None, help="Only this model (default: all).")
+def download_models(model_key: str | None) -> None:
+    """Fetch models into the HuggingFace cache ahead of time, with a progress bar."""
+    from huggingface_hub import snapshot_download
+
+    engine = _engine()
+    try:
+        specs = [engine.model(model_key)] if model_key else engine.models()
+    except EngineError as exc:
+        raise click.UsageError(exc.message) from None
+    failed = False
+    for spec in specs:
+        if spec.local_path is not None:
+            click.echo(f"{spec.key}: local directory {spec.model_id}, nothing to download.")
+            continue
+        if engine.settings.offline:
+            cached = "already cached" if engine.is_cached(spec.key) else "NOT cached"
+            click.echo(f"{spec.key}: {cached}; cannot download while HF_HUB_OFFLINE is set.", err=True)
+            failed = failed or not engine.is_cached(spec.key)
+            continue
+        click.echo(f"{spec.key}: downloading {spec.model_id} into {engine.settings.cache_dir}")
+        try:
+            snapshot_download(spec.model_id, revision=spec.revision, cache_dir=engine.settings.cache_dir,
+                              allow_patterns=_allow_patterns(spec.model_id, spec.revision))
+        except Exception as exc:  # network, auth, missing repo: report and carry on with the others
+            click.echo(f"{spec.key}: download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+                       err=True)
+            failed = True
+            continue
+        click.echo(f"{spec.key}: ready" if engine.is_cached(spec.key) else f"{spec.key}: incomplete")
+    sys.exit(EXIT_ERROR if failed else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

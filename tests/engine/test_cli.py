@@ -1,0 +1,101 @@
+"""The `deepfake` command line: scan, models, download-models."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from deepfake_detection.engine.cli import main
+from tests.support import media
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scan")
+    media.face_photo(False).save(root / "real.jpg")
+    (root / "nested").mkdir()
+    media.no_face_image(True).save(root / "nested" / "fake.png")
+    media.write_video(root / "clip.mp4", seconds=2, fps=10, fake=False)
+    (root / "notes.txt").write_text("ignored: not media")
+    return root
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_scan_folder_json(folder):
+    result = run("scan", str(folder), "--format", "json")
+    assert result.exit_code == 1, "a fake file means exit code 1"
+    rows = {os.path.basename(r["path"]): r for r in json.loads(result.stdout)}
+    assert set(rows) == {"real.jpg", "fake.png", "clip.mp4"}
+    assert rows["real.jpg"]["verdict"] == "REAL" and rows["real.jpg"]["faces_or_frames"] == 1
+    assert rows["fake.png"]["verdict"] == "FAKE"
+    assert rows["clip.mp4"]["type"] == "video" and rows["clip.mp4"]["faces_or_frames"] == 2
+    assert rows["clip.mp4"]["result"]["frames_analyzed"] == 2
+
+
+def test_scan_all_real_table_exit_zero(folder):
+    result = run("scan", str(folder / "real.jpg"), str(folder / "clip.mp4"), "--model", "open-deepfake")
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["PATH", "TYPE", "VERDICT"]
+    assert all("REAL" in line and "open-deepfake" in line for line in lines[1:])
+
+
+def test_scan_csv_with_an_error_exits_two(folder, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(media.truncated_jpeg())
+    result = run("scan", str(folder / "real.jpg"), str(broken), "--format", "csv")
+    assert result.exit_code == 2
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["verdict"] for r in rows] == ["REAL", "ERROR"]
+    assert "truncated or corrupt" in rows[1]["error"]
+
+
+def test_scan_unknown_model_and_empty_folder(tmp_path):
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--model", "nope"])
+    assert result.exit_code == 2 and "Unknown model 'nope'" in result.output
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)])
+    assert result.exit_code == 2 and "No image or video files found" in result.output
+
+
+def test_models_lists_cache_status(monkeypatch):
+    monkeypatch.setenv("DEEPFAKE_EXTRA_MODELS", "ghost=nobody/not-downloaded")
+    result = run("models", "--format", "json")
+    rows = {r["key"]: r for r in json.loads(result.stdout)}
+    assert rows["dima806"]["cached"] is True and rows["dima806"]["is_default"] is True
+    assert rows["ghost"]["cached"] is False
+    table = run("models").stdout
+    assert "dima806 (default)" in table and "ghost" in table
+
+
+def test_download_models_offline_says_what_is_missing(monkeypatch):
+    monkeypatch.setenv("DEEPFAKE_EXTRA_MODELS", "ghost=nobody/not-downloaded")
+    ok = CliRunner().invoke(main, ["download-models", "--model", "dima806"])
+    assert ok.exit_code == 0 and "already cached" in ok.output
+    missing = CliRunner().invoke(main, ["download-models", "--model", "ghost"])
+    assert missing.exit_code == 2 and "NOT cached" in missing.output
+
+
+def test_download_models_reports_network_failure(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: fails fast
+    monkeypatch.setenv("DEEPFAKE_EXTRA_MODELS", "ghost=nobody/not-downloaded")
+    result = CliRunner().invoke(main, ["download-models", "--model", "ghost"])
+    assert result.exit_code == 2 and "download failed" in result.output
+
+
+def test_console_script_entry_point(folder):
+    proc = subprocess.run([sys.executable, "-m", "deepfake_detection.engine.cli", "scan",
+                           str(folder / "nested" / "fake.png"), "--format", "json"],
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)[0]["verdict"] == "FAKE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..detection.models import CameraDetection, Image, Video
@@ -94,8 +94,7 @@ def delete_item(*, session: Session, user_id: int, history_id: int, upload_root:
     if content is not None:
         if isinstance(content, Video):
             # A running job notices its row is gone (should_cancel) and stops.
-            for job in session.execute(select(Job).where(Job.video_id == content.id)).scalars():
-                session.delete(job)
+            session.execute(delete(Job).where(Job.video_id == content.id))
         session.delete(content)
     session.delete(row)
     session.commit()

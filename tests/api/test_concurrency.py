@@ -1,0 +1,59 @@
+"""Concurrent requests from threads on one SQLite database: no errors, no lost rows."""
+
+from __future__ import annotations
+
+import base64
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from deepfake_detection.app.detection.models import CameraDetection, Image
+from deepfake_detection.app.extensions import db
+from deepfake_detection.app.history.models import DetectionHistory
+from tests.support import media
+
+from .helpers import register_and_login
+
+THREADS = 8
+ROUNDS = 4
+
+
+def test_parallel_users_detect_and_read_without_errors_or_lost_rows(app):
+    jpeg = media.image_bytes(media.face_photo(fake=True))
+    frame = "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo())).decode()
+
+    def work(index: int) -> list[int]:
+        client = app.test_client()
+        user = register_and_login(client, f"parallel{index}")
+        statuses = []
+        for round_ in range(ROUNDS):
+            statuses.append(client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
+                                        data={"image": (io.BytesIO(jpeg), f"p{round_}.jpg")}).status_code)
+            statuses.append(client.post("/api/detect/camera", headers=user.headers,
+                                        json={"image": frame, "session_id": "s"}).status_code)
+            statuses.append(client.get("/api/history", headers=user.headers).status_code)
+            statuses.append(client.get("/api/stats", headers=user.headers).status_code)
+        history = client.get("/api/history", headers=user.headers).get_json()
+        assert history["total"] == 2 * ROUNDS
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        results = list(pool.map(work, range(THREADS)))
+    assert all(status == 200 for statuses in results for status in statuses), results
+    with app.app_context():
+        count = lambda model: db.session.execute(select(func.count(model.id))).scalar_one()  # noqa: E731
+        assert count(Image) == THREADS * ROUNDS
+        assert count(CameraDetection) == THREADS * ROUNDS
+        assert count(DetectionHistory) == 2 * THREADS * ROUNDS
+
+
+def test_racing_registrations_of_one_name_give_one_201_and_409s(app):
+    def register(_):
+        client = app.test_client()
+        return client.post("/api/auth/register", json={
+            "username": "samename", "email": "same@example.com", "password": "Correct-Horse-Battery-9"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(register, range(6)))
+    assert statuses == [201] + [409] * 5

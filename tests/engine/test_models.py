@@ -153,7 +153,9 @@ def test_precision_setting():
     fp32 = choose_placement(EngineSettings(precision="fp32"))
     assert fp32.autocast is None and fp32.dtype == torch.float32 and fp32.label == "cpu/float32"
     bf16 = choose_placement(EngineSettings(precision="bf16"))
-    assert bf16.autocast == torch.bfloat16 and bf16.label == "cpu/bfloat16-autocast"
+    assert bf16.dtype == torch.bfloat16 and bf16.autocast is None and bf16.label == "cpu/bfloat16"
+    autocast = choose_placement(EngineSettings(precision="bf16-autocast"))
+    assert autocast.autocast == torch.bfloat16 and autocast.label == "cpu/bfloat16-autocast"
     with pytest.raises(ValueError):
         choose_placement(EngineSettings(precision="int3"))
 

@@ -1,0 +1,277 @@
+"""Engine speed and memory benchmark, CPU only, no download needed.
+
+Builds full-size, randomly initialised models of the real architectures (ViT-base/16 at 224 for
+dima806 and Deep-Fake-Detector-v2, SigLIP-base/16 at 224 for open-deepfake-detection) into a
+temporary HuggingFace cache under the real model ids, writes a 60 s 1280x720 30 fps H.264 clip
+and a 1280x720 face photo, then measures, in one run:
+
+  * photo: p50/p90 of DetectionEngine.detect_image on the JPEG, model warm (target p50 <= 100 ms);
+  * video: DetectionEngine.detect_video at 1 frame/s (target <= 3 s), against a straightforward
+    baseline that decodes every frame and classifies one sampled frame at a time in fp32
+    (target: engine >= 4x faster);
+  * memory: RSS of a fresh process with all three models resident (target <= 1.8 GB);
+  * bf16 vs fp32: verdict agreement and largest fake-probability difference on the same inputs.
+
+Usage:  python bench/engine_bench.py [--quick] [--threads N] [--json results.json]
+Random weights mean the verdicts themselves are meaningless; only time, memory and the bf16/fp32
+agreement are measured. Figures go in the README section "Engine: speed and memory".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+REVISION = "0000000000000000000000000000000000000224"
+MODELS = (
+    ("dima806/deepfake_vs_real_image_detection", "vit", {0: "Real", 1: "Fake"}),
+    ("prithivMLmods/Deep-Fake-Detector-v2-Model", "vit", {0: "Realism", 1: "Deepfake"}),
+    ("prithivMLmods/open-deepfake-detection", "siglip", {0: "Fake", 1: "Real"}),
+)
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in MB, from /proc."""
+    values = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(("VmRSS", "VmHWM")):
+                key, value = line.split(":")
+                values[key] = int(value.split()[0]) / 1024
+    return round(values.get("VmRSS", 0), 1), round(values.get("VmHWM", 0), 1)
+
+
+def build_models(hf_home: Path) -> None:
+    """Full-size random models under the real ids, in the standard hub cache layout."""
+    import torch
+    from transformers import (SiglipConfig, SiglipForImageClassification, SiglipImageProcessor,
+                              ViTConfig, ViTForImageClassification, ViTImageProcessor)
+
+    torch.manual_seed(0)
+    for model_id, arch, id2label in MODELS:
+        repo = hf_home / "hub" / ("models--" + model_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / REVISION
+        if (snapshot / "model.safetensors").exists():
+            continue
+        label2id = {v: k for k, v in id2label.items()}
+        if arch == "vit":  # ViTConfig() defaults are ViT-base/16 at 224
+            model = ViTForImageClassification(ViTConfig(id2label=id2label, label2id=label2id))
+            processor = ViTImageProcessor(size={"height": 224, "width": 224})
+        else:  # SiglipVisionConfig() defaults are SigLIP-base/16 at 224
+            model = SiglipForImageClassification(SiglipConfig(id2label=id2label, label2id=label2id))
+            processor = SiglipImageProcessor(size={"height": 224, "width": 224})
+        snapshot.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(snapshot)
+        processor.save_pretrained(snapshot)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(REVISION)
+        del model
+        gc.collect()
+
+
+def make_engine(precision: str, threads: int):
+    from deepfake_detection.engine import DetectionEngine, EngineSettings
+
+    env = dict(os.environ, DEEPFAKE_PRECISION=precision, DEEPFAKE_TORCH_THREADS=str(threads))
+    return DetectionEngine(EngineSettings.from_env(env))
+
+
+def bench_photo(engine, photo_jpeg: bytes, runs: int) -> dict:
+    engine.detect_image(photo_jpeg)  # warm: model loaded, first-call allocations done
+    engine.detect_image(photo_jpeg)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        verdict = engine.detect_image(photo_jpeg)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 1),
+            "p90_ms": round(times[int(0.9 * (len(times) - 1))], 1),
+            "runs": runs, "face_found": verdict.face_found}
+
+
+def baseline_video(video: Path, threads: int) -> dict:
+    """Decode every frame; every fps-th one: face crop, then one fp32 forward at batch 1."""
+    import av
+    import torch
+
+    from deepfake_detection.engine.analysis import analyse_images
+
+    engine = make_engine("fp32", threads)
+    classifier = engine.classifier()
+    classifier.batch_size = 1
+    detector = engine.face_detector()
+    start = time.perf_counter()
+    analysed = 0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        step = int(round(float(stream.average_rate)))
+        for index, frame in enumerate(container.decode(stream)):
+            rgb = frame.to_ndarray(format="rgb24")  # what cv2.VideoCapture.read() would hand over
+            if index % step:
+                continue
+            analyse_images([rgb], classifier=classifier, detector=detector, settings=engine.settings)
+            analysed += 1
+    seconds = time.perf_counter() - start
+    del engine, classifier
+    gc.collect()
+    torch.set_num_threads(threads)
+    return {"seconds": round(seconds, 2), "frames_analyzed": analysed}
+
+
+def engine_video(engine, video: Path) -> dict:
+    from deepfake_detection.engine.video import VideoReader
+
+    with VideoReader(video) as reader:
+        decode_start = time.perf_counter()
+        targets = [float(i) for i in range(int(reader.info.duration))]
+        sampled = sum(1 for _ in reader.frames_at(targets))
+        decode_s = time.perf_counter() - decode_start
+        decoded = reader.decoded
+    start = time.perf_counter()
+    verdict = engine.detect_video(video)
+    seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "frames_analyzed": verdict.frames_analyzed,
+            "faces_per_frame": round(sum(f.faces for f in verdict.timeline) / max(1, len(verdict.timeline)), 2),
+            "sampling_only_seconds": round(decode_s, 2), "frames_decoded_for_sampling": decoded,
+            "frames_sampled": sampled}
+
+
+def agreement(threads: int, images: list) -> dict:
+    """Same inputs through fp32 and bf16 engines: verdict agreement and probability gap."""
+    result = {}
+    fp32, bf16 = make_engine("fp32", threads), make_engine("bf16", threads)
+    for key in ("dima806", "deep-fake-v2", "open-deepfake"):
+        a = [fp32.detect_image(img, model_key=key) for img in images]
+        b = [bf16.detect_image(img, model_key=key) for img in images]
+        same = sum(x.is_fake == y.is_fake for x, y in zip(a, b))
+        gaps = [abs(x.fake_probability - y.fake_probability) for x, y in zip(a, b)]
+        margins = [abs(x.fake_probability - 0.5) for x in a]
+        result[key] = {"agree": f"{same}/{len(a)}", "max_prob_gap": round(max(gaps), 4),
+                       "median_fp32_margin": round(statistics.median(margins), 4)}
+    return result
+
+
+def rss_three_models(hf_home: Path, threads: int, photo: Path) -> dict:
+    """A fresh process loads all three models and classifies one photo with each."""
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from bench.engine_bench import make_engine, rss_mb\n"
+        f"e = make_engine('auto', {threads})\n"
+        "for k in ('dima806', 'deep-fake-v2', 'open-deepfake'):\n"
+        f"    e.detect_image({str(photo)!r}, model_key=k)\n"
+        "rss, peak = rss_mb()\n"
+        "print(json.dumps({'rss_mb': rss, 'peak_rss_mb': peak, 'loaded': e.loaded_models()}))\n"
+    )
+    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    from deepfake_detection.engine.device import cpu_supports_bf16
+
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import torch
+
+    return {"cpu": model, "cores": os.cpu_count(), "bf16_cpu": cpu_supports_bf16(),
+            "python": platform.python_version(), "torch": torch.__version__}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 s video, few runs: checks the script works")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    hf_home = args.workdir / "hf_home"
+    os.environ["HF_HOME"] = str(hf_home)  # before transformers/huggingface_hub are imported
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+    import torch
+
+    from tests.support import media
+
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    seconds = 10 if args.quick else 60
+    results: dict = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                     "machine": machine(), "threads": args.threads, "video_seconds": seconds}
+
+    t = time.perf_counter()
+    build_models(hf_home)
+    results["build_models_seconds"] = round(time.perf_counter() - t, 1)
+    photo_path = args.workdir / "face_720p.jpg"
+    photo = media.face_photo(False, size=(1280, 720))
+    photo.save(photo_path, quality=90)
+    photo_jpeg = photo_path.read_bytes()
+    video = args.workdir / f"clip_{seconds}s_720p30.mp4"
+    if not video.exists():
+        media.write_video(video, seconds=seconds, fps=30, size=(1280, 720),
+                          fake=[i % 4 == 3 for i in range(seconds)])
+    print(f"models and media ready ({results['build_models_seconds']} s)", file=sys.stderr)
+
+    engine = make_engine("auto", args.threads)
+    results["placement"] = engine.placement.label
+    results["photo"] = bench_photo(engine, photo_jpeg, runs=5 if args.quick else 30)
+    print("photo", results["photo"], file=sys.stderr)
+    results["video_engine"] = engine_video(engine, video)
+    print("video (engine)", results["video_engine"], file=sys.stderr)
+    del engine
+    gc.collect()
+    results["video_baseline"] = baseline_video(video, args.threads)
+    print("video (baseline)", results["video_baseline"], file=sys.stderr)
+    results["video_speedup"] = round(results["video_baseline"]["seconds"] / results["video_engine"]["seconds"], 2)
+
+    samples = [media.face_photo(f, size=(1280, 720)) for f in (False, True)]
+    samples += [media.no_face_image(f) for f in (False, True)] + [media.two_faces_photo()]
+    if not args.quick:
+        from PIL import Image
+
+        samples += [Image.open(io.BytesIO(media.image_bytes(media.face_photo(bool(i % 2)).rotate(i * 7))))
+                    for i in range(1, 16)]
+    results["bf16_vs_fp32"] = agreement(args.threads, samples)
+    print("bf16 vs fp32", results["bf16_vs_fp32"], file=sys.stderr)
+    results["memory_three_models"] = rss_three_models(hf_home, args.threads, photo_path)
+    print("memory", results["memory_three_models"], file=sys.stderr)
+
+    targets = {"photo_p50_ms<=100": results["photo"]["p50_ms"] <= 100,
+               "video_s<=3": results["video_engine"]["seconds"] <= 3 or args.quick,
+               "video_speedup>=4": results["video_speedup"] >= 4,
+               "rss_mb<=1800": results["memory_three_models"]["rss_mb"] <= 1800}
+    results["targets_met"] = targets
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,12 +13,11 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.support import media
 from tests.support.tiny_models import ensure_tiny_model_cache
+from tests.web.helpers import MISSING_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-# A model the server knows but has not downloaded: the web app must name the fetch command.
-MISSING_MODEL = "missing-model"
 SERVER_START_TIMEOUT = 120
 # Two shared CPU cores and a first model load: give assertions room, they return as soon as they hold.
 expect.set_options(timeout=20_000)

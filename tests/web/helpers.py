@@ -8,6 +8,8 @@ from pathlib import Path
 import requests
 
 PASSWORD = "Violet-Harbour-Lantern-73"
+# A model the live server knows but has not downloaded: the web app must name the fetch command.
+MISSING_MODEL = "missing-model"
 _counter = itertools.count(1)
 
 

@@ -65,6 +65,8 @@ function setupLogout() {
 }
 
 function guard(match, raw) {
+  // Storage may have changed behind our back (another tab, an expired token): redraw the top bar.
+  updateTopbar();
   if (!match.isPublic && !isSignedIn()) {
     rememberReturnPath(raw);
     return "/login";

@@ -21,13 +21,14 @@ export function downloadCommand(key) {
   return `deepfake download-models --model ${key}`;
 }
 
-/** Explains that a model is not downloaded and names the command that fetches it. */
-export function modelUnavailableNotice(key, message) {
+/** Explains that a model is not downloaded and names the command that fetches it; detail is the server's own words. */
+export function modelUnavailableNotice(key, detail) {
   const command = downloadCommand(key || "KEY");
   return h(
     "div",
     { class: "state state-warn model-unavailable", role: "alert" },
-    h("strong", {}, message || `The model "${key}" is not downloaded on the server yet.`),
+    h("strong", {}, `The model "${key}" is not downloaded on the server yet.`),
+    detail ? h("span", { class: "notice-detail" }, detail) : null,
     h("span", {}, "An administrator can fetch it with: ", h("code", {}, command)),
   );
 }
@@ -49,7 +50,7 @@ export function modelPicker({ id = "model-select" } = {}) {
   let models = [];
   const showNotice = () => {
     const model = models.find((m) => m.key === select.value);
-    if (model && model.available === false) mount(notice, modelUnavailableNotice(model.key, `"${model.name}" is not downloaded on the server yet.`));
+    if (model && model.available === false) mount(notice, modelUnavailableNotice(model.key));
     else notice.replaceChildren();
   };
   select.addEventListener("change", showNotice);

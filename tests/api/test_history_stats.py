@@ -155,3 +155,9 @@ def test_missing_ids_are_404(client, user):
                          ("get", "/api/history/999/media"), ("get", "/api/history/abc")):
         assert_error(getattr(client, method)(path, headers=user.headers), 404)
     assert_error(client.post("/api/history/999/feedback", headers=user.headers, json={"correct": True}), 404)
+
+
+def test_ids_beyond_the_integer_range_are_404_not_500(client, user):
+    for path in ("/api/history/99999999999999999999", "/api/videos/99999999999999999999",
+                 "/api/history/2147483648/media"):
+        assert_error(client.get(path, headers=user.headers), 404)

@@ -52,6 +52,7 @@ class Config:
     VIDEO_SYNC_TIMEOUT = 900
     REDIS_URL = "redis://127.0.0.1:6379/0"
     REVOKED_TOKEN_STORE = "database"
+    SMOOTHING_STORE = "memory"
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_HEADERS_ENABLED = True
@@ -65,7 +66,7 @@ class Config:
         load_dotenv(override=False)
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
-                     "REVOKED_TOKEN_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN"):
+                     "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN"):
             if os.environ.get(name):
                 values[name] = os.environ[name]
         if os.environ.get("DATABASE_URI"):

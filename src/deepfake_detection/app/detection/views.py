@@ -107,7 +107,7 @@ def detect_video():
                    status_url=f"/api/videos/{video_id}"), 202
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<int(max=2147483647):video_id>")
 @jwt_required()
 def video_status(video_id: int):
     """Status, progress and (when completed) the result of one of the caller's videos."""
@@ -116,7 +116,7 @@ def video_status(video_id: int):
     return jsonify(success=True, video=serializers.video_status(video, job, _video_history_id(video_id)))
 
 
-@bp.post("/videos/<int:video_id>/cancel")
+@bp.post("/videos/<int(max=2147483647):video_id>/cancel")
 @jwt_required()
 def cancel_video(video_id: int):
     """Cancel the video's job if it is still queued or running."""

@@ -42,7 +42,9 @@ def health():
         "jobs_backend": current_app.config["JOBS_BACKEND"],
         "mode": current_app.config["MODE"],
     }
-    if not default_cached:
+    if not database_ok:
+        body["message"] = "The database is not reachable"
+    elif not default_cached:
         body["message"] = "The default model is not cached yet; fetch it with: deepfake download-models"
     return jsonify(body), 200 if database_ok else 503
 

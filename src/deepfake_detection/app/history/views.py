@@ -27,7 +27,7 @@ def list_history():
                    per_page=result.per_page, pages=result.pages)
 
 
-@bp.get("/<int:history_id>")
+@bp.get("/<int(max=2147483647):history_id>")
 @jwt_required()
 def get_item(history_id: int):
     """One of the caller's detections with its detail."""
@@ -35,7 +35,7 @@ def get_item(history_id: int):
     return jsonify(success=True, item=history_detail(row, content))
 
 
-@bp.delete("/<int:history_id>")
+@bp.delete("/<int(max=2147483647):history_id>")
 @jwt_required()
 def delete_item(history_id: int):
     """Delete one of the caller's detections with its stored media."""
@@ -44,7 +44,7 @@ def delete_item(history_id: int):
     return jsonify(success=True, message="Detection deleted")
 
 
-@bp.post("/<int:history_id>/feedback")
+@bp.post("/<int(max=2147483647):history_id>/feedback")
 @jwt_required()
 def feedback(history_id: int):
     """Mark a verdict correct or wrong: {"correct": true|false}."""
@@ -57,7 +57,7 @@ def feedback(history_id: int):
     return jsonify(success=True, message="Feedback recorded", item=history_item(row, content))
 
 
-@bp.get("/<int:history_id>/media")
+@bp.get("/<int(max=2147483647):history_id>/media")
 @jwt_required()
 def media(history_id: int):
     """The stored image, video thumbnail or camera frame of one of the caller's detections."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 from PIL import Image
@@ -118,6 +119,14 @@ def test_cancel(engine, mixed_video):
     with pytest.raises(DetectionCancelled):
         engine.detect_video(mixed_video, progress=lambda d, t: seen.append(d),
                             should_cancel=cancel_after_first_progress)
+    assert not [t for t in threading.enumerate() if t.name == "video-prefetch"], "decoder thread stopped"
+
+
+def test_callbacks_run_on_the_callers_thread(engine, mixed_video):
+    threads = set()
+    engine.detect_video(mixed_video, progress=lambda d, t: threads.add(threading.get_ident()),
+                        should_cancel=lambda: threads.add(threading.get_ident()) or False)
+    assert threads == {threading.get_ident()}
 
 
 @pytest.mark.parametrize("writer", ["empty", "noise", "text", "truncated_head", "audio_only", "zeroed_frames"])

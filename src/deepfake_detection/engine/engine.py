@@ -21,11 +21,11 @@ from .models import Classifier, ModelCache, is_cached
 from .registry import ModelRegistry, ModelSpec
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of
-from .video import VideoReader, sample_times
+from .video import Prefetcher, VideoReader, sample_times
 
 THUMBNAIL_MAX_SIDE = 320
-# Frames decoded, face-detected and classified together; bounds memory on long videos.
-VIDEO_CHUNK_FRAMES = 16
+# Frames face-detected and classified together (one model batch); the next ones decode meanwhile.
+VIDEO_CHUNK_FRAMES = 8
 
 
 def _elapsed_ms(start: float) -> float:
@@ -160,27 +160,29 @@ class DetectionEngine:
             total = len(targets)
             if progress is not None:
                 progress(0, total)
-            frames = reader.frames_at(targets, should_cancel=should_cancel)
             done = 0
-            while True:
-                chunk = [f for _, f in zip(range(VIDEO_CHUNK_FRAMES), frames)]
-                if not chunk:
-                    break
-                if should_cancel is not None and should_cancel():
-                    raise DetectionCancelled()
-                results = analyse_images([f.rgb for f in chunk], classifier=classifier, detector=detector,
-                                         settings=self.settings)
-                for sampled, result in zip(chunk, results):
-                    p = result.fake_probability
-                    timeline.append(FrameResult(time=sampled.time, fake_probability=round(p, 6),
-                                                is_fake=p >= 0.5, faces=len(result.faces)))
-                    if first_frame is None:
-                        first_frame = sampled.rgb
-                    if thumbnail_source is None or p > thumbnail_source[0]:
-                        thumbnail_source = (p, sampled.rgb)
-                done = min(total, done + len(chunk))
-                if progress is not None:
-                    progress(done, total)
+            # should_cancel and progress run on the caller's thread only (they may use its DB session).
+            with Prefetcher(reader.frames_at(targets), depth=2 * VIDEO_CHUNK_FRAMES) as prefetched:
+                frames = iter(prefetched)
+                while True:
+                    chunk = [f for _, f in zip(range(VIDEO_CHUNK_FRAMES), frames)]
+                    if not chunk:
+                        break
+                    if should_cancel is not None and should_cancel():
+                        raise DetectionCancelled()
+                    results = analyse_images([f.rgb for f in chunk], classifier=classifier,
+                                             detector=detector, settings=self.settings)
+                    for sampled, result in zip(chunk, results):
+                        p = result.fake_probability
+                        timeline.append(FrameResult(time=sampled.time, fake_probability=round(p, 6),
+                                                    is_fake=p >= 0.5, faces=len(result.faces)))
+                        if first_frame is None:
+                            first_frame = sampled.rgb
+                        if thumbnail_source is None or p > thumbnail_source[0]:
+                            thumbnail_source = (p, sampled.rgb)
+                    done = min(total, done + len(chunk))
+                    if progress is not None:
+                        progress(done, total)
             skipped = reader.skipped
             info = reader.info
         if not timeline:

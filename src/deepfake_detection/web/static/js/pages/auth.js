@@ -124,7 +124,13 @@ export function renderSignup(main) {
   const fields = {
     username: field({ name: "username", label: "Username", autocomplete: "username" }),
     email: field({ name: "email", label: "Email", type: "email", autocomplete: "email" }),
-    password: field({ name: "password", label: "Password", type: "password", autocomplete: "new-password" }),
+    password: field({
+      name: "password",
+      label: "Password",
+      type: "password",
+      autocomplete: "new-password",
+      hint: "At least 8 characters; a long passphrase works best. Common passwords and your name are refused.",
+    }),
     confirm: field({ name: "confirm", label: "Confirm password", type: "password", autocomplete: "new-password" }),
   };
   const form = authForm({

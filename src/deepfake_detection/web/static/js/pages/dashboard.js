@@ -40,8 +40,8 @@ function shortDate(isoDay) {
 }
 
 function dailyChart(daily, signal) {
-  if (!daily.length) return emptyState("No detections in this period yet.");
   const total = daily.reduce((sum, day) => sum + day.fake + day.real, 0);
+  if (!total) return emptyState(daily.length ? `No detections in the last ${daily.length} days.` : "No detections yet.");
   return chartBox({
     id: "daily-chart",
     signal,

@@ -47,13 +47,13 @@ def check_redis() -> None:
         service_missing("Redis", exc)
 
 
-def create_database() -> tuple[str, str]:
-    """Create an empty PostgreSQL database; returns (name, SQLAlchemy URL)."""
+def create_database(*, template: str | None = None) -> tuple[str, str]:
+    """Create a PostgreSQL database (empty, or a copy of ``template``); returns (name, SQLAlchemy URL)."""
     import psycopg
 
     name = f"deepfake_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return name, f"{base}/{name}"
 

@@ -66,7 +66,9 @@ class Config:
         load_dotenv(override=False)
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
-                     "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN"):
+                     "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",
+                     # production mode: key prefixes so several deployments can share one Redis
+                     "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX"):
             if os.environ.get(name):
                 values[name] = os.environ[name]
         if os.environ.get("DATABASE_URI"):

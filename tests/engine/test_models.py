@@ -168,3 +168,17 @@ def test_fp32_and_bf16_agree_on_the_tiny_models():
         a, b = fp32.detect_image(photo), bf16.detect_image(photo)
         assert a.is_fake == b.is_fake
         assert abs(a.fake_probability - b.fake_probability) < 0.05
+
+
+@pytest.mark.parametrize("key", ["dima806", "open-deepfake"])
+def test_fast_preprocessing_matches_the_image_processor(engine, key):
+    import numpy as np
+
+    classifier = engine.classifier(key)
+    assert classifier._normalisation is not None
+    crops = [np.asarray(media.face_photo(True))[40:240, 150:300], np.asarray(media.no_face_image())]
+    ours = classifier._preprocess(crops).float()
+    resized = [classifier._resize(c) for c in crops]
+    theirs = classifier.processor(images=resized, return_tensors="pt")["pixel_values"]
+    assert ours.shape == theirs.shape
+    assert (ours - theirs).abs().max() < 2e-2  # bf16 rounding at most

@@ -59,13 +59,36 @@ class Classifier:
         get = size.get if isinstance(size, dict) else lambda k: getattr(size, k, None)
         height, width = get("height"), get("width")
         self.input_size = (int(width), int(height)) if height and width else None
+        self._normalisation = self._plain_normalisation(processor)
+
+    def _plain_normalisation(self, processor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(scale*1/std, mean/std) when the processor only resizes, rescales and normalises, else None."""
+        needed = ("do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+        if self.input_size is None or getattr(processor, "do_center_crop", False) or \
+                getattr(processor, "do_pad", False) or not all(hasattr(processor, n) for n in needed):
+            return None
+        scale = float(processor.rescale_factor) if processor.do_rescale else 1.0
+        mean = torch.tensor(processor.image_mean if processor.do_normalize else [0.0] * 3).view(1, 3, 1, 1)
+        std = torch.tensor(processor.image_std if processor.do_normalize else [1.0] * 3).view(1, 3, 1, 1)
+        return scale / std, mean / std
+
+    def _resize(self, img: np.ndarray) -> np.ndarray:
+        width, height = self.input_size
+        if (img.shape[1], img.shape[0]) == (width, height):
+            return img
+        # INTER_AREA to shrink (faster and cleaner than PIL on big inputs); bicubic to enlarge, like the processor.
+        shrink = img.shape[1] >= width and img.shape[0] >= height
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
     def _preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         if self.input_size is not None:
-            # Shrinking with INTER_AREA here is faster than the processor's PIL resize on big inputs.
-            images = [img if (img.shape[1], img.shape[0]) == self.input_size
-                      else cv2.resize(img, self.input_size, interpolation=cv2.INTER_AREA) for img in images]
-        batch = self.processor(images=images, return_tensors="pt")["pixel_values"]
+            images = [self._resize(img) for img in images]
+        if self._normalisation is not None:
+            # Same arithmetic as the processor (rescale, then normalise) without its PIL round trip.
+            factor, offset = self._normalisation
+            batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() * factor - offset
+        else:
+            batch = self.processor(images=images, return_tensors="pt")["pixel_values"]
         return batch.to(self.placement.device, dtype=self.placement.dtype)
 
     def _forward(self, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -100,7 +100,28 @@ def test_queued_video_can_be_cancelled(app, client, user, real_clip):
     assert_error(client.post(f"/api/videos/{video_id}/cancel", headers=user.headers), 409)
 
 
-def test_running_job_stops_when_cancel_is_requested(app, client, user, real_clip):
+def test_running_job_stops_mid_analysis_when_cancel_is_requested(make_app, tmp_path):
+    # The cancel request arrives while frames are being analysed: a trigger sets the flag when the
+    # runner writes its first progress, and the next frame's cancel check must stop the job.
+    app = make_app(JOB_CANCEL_CHECK_SECONDS=0)
+    app.extensions[BACKEND_KEY] = HoldingBackend()
+    client = app.test_client()
+    user = register_and_login(client)
+    clip = media.write_video(tmp_path / "long.mp4", seconds=8, fps=2).read_bytes()
+    body = post_video(client, user, clip, query="?async=true").get_json()
+    with app.app_context():
+        db.session.execute(db.text(
+            "CREATE TRIGGER cancel_on_progress AFTER UPDATE OF progress ON job "
+            "BEGIN UPDATE job SET cancel_requested = 1 WHERE id = NEW.id; END"))
+        db.session.commit()
+    assert run_video_job(body["job_id"], app=app) == "cancelled"
+    video = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
+    assert video["status"] == "cancelled" and video["message"] == "Cancelled by the user"
+    assert video["progress"] < 99  # stopped part-way, not after analysing every frame
+    assert client.get("/api/history", headers=user.headers).get_json()["total"] == 0
+
+
+def test_cancel_request_reaches_a_started_job(app, client, user, real_clip):
     app.extensions[BACKEND_KEY] = HoldingBackend()
     body = post_video(client, user, real_clip, query="?async=true").get_json()
     with app.app_context():

@@ -15,6 +15,7 @@ from .models import CANCELLED, COMPLETED, FAILED, PROCESSING, TERMINAL_STATUSES,
 log = logging.getLogger(__name__)
 # Progress is written at most this often; the engine may report every frame.
 PROGRESS_INTERVAL = 0.5
+# How often the cancel flag is read from the database (config JOB_CANCEL_CHECK_SECONDS).
 CANCEL_CHECK_INTERVAL = 0.25
 
 
@@ -63,6 +64,7 @@ def _run(job_id: int, app: Flask) -> str:
     video.processing_status = PROCESSING
     model_key, video_id = job.model_key, video.id
     upload_root = app.config["UPLOAD_FOLDER"]
+    cancel_interval = float(app.config.get("JOB_CANCEL_CHECK_SECONDS", CANCEL_CHECK_INTERVAL))
     path = absolute_path(upload_root=upload_root, relative=video.file_path)
     session.commit()
 
@@ -82,7 +84,7 @@ def _run(job_id: int, app: Flask) -> str:
 
     def should_cancel() -> bool:
         now_mono = time.monotonic()
-        if now_mono - last_check[0] < CANCEL_CHECK_INTERVAL:
+        if now_mono - last_check[0] < cancel_interval:
             return False
         last_check[0] = now_mono
         requested = session.execute(select(Job.cancel_requested).where(Job.id == job_id)).scalar()

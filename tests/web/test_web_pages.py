@@ -192,3 +192,39 @@ def test_dark_mode_is_keyboard_operable_and_remembered(page, live_server):
     expect(page.locator("#theme-toggle")).to_have_attribute("aria-pressed", str(flipped == "dark").lower())
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-theme", flipped)
+
+
+def test_a_dropped_image_is_previewed_and_detected(page, live_server):
+    photo = base64.b64encode(media.image_bytes(media.face_photo(fake=False))).decode()
+    open_signed_in(page, api_token(live_server.url, unique_user("dropper")), "/image")
+    # A real drop event carrying a File, as the browser builds it for a drag from the desktop.
+    transfer = page.evaluate_handle(
+        """b64 => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.jpg", { type: "image/jpeg" }));
+            return transfer;
+        }""",
+        photo,
+    )
+    page.dispatch_event(".dropzone", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#image-preview")).to_contain_text("dropped.jpg")
+    page.get_by_role("button", name="Detect").click()
+    expect(page.locator("#image-verdict")).to_have_attribute("data-verdict", "real")
+    expect(page.locator("#image-preview .face-box.is-real").first).to_be_visible()
+
+
+def test_a_broken_video_shows_the_api_message(page, live_server, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(media.corrupt_video_bytes())
+    token = api_token(live_server.url, unique_user("broken"))
+    answer = requests.post(
+        f"{live_server.url}/api/detect/video", headers={"Authorization": f"Bearer {token}"}, timeout=60,
+        files={"video": ("broken.mp4", broken.read_bytes(), "video/mp4")}, data={"async": "true"},
+    )
+    assert answer.status_code == 400, answer.text
+    open_signed_in(page, token, "/video")
+    page.set_input_files("#video-file", str(broken))
+    page.get_by_role("button", name="Upload and detect").click()
+    expect(page.locator("#video-status [role=alert]")).to_have_text(answer.json()["message"])
+    expect(page.get_by_role("button", name="Upload and detect")).to_be_enabled()

@@ -168,12 +168,18 @@ def test_token_of_a_user_that_does_not_exist_is_401(client):
     assert_error(client.get("/api/auth/me", headers={"Authorization": f"Bearer {ghost}"}), 401)
 
 
-def test_login_is_rate_limited_with_json_429(make_app):
+def test_failed_logins_are_rate_limited_with_json_429(make_app):
     client = make_app(RATELIMIT_LOGIN="3 per minute").test_client()
+    session = register_and_login(client, "limited")
+    for _ in range(4):  # successful logins do not count
+        assert client.post("/api/auth/login", json={"username": "limited", "password": PASSWORD}).status_code == 200
     for _ in range(3):
-        assert_error(client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"}), 401)
-    body = assert_error(client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"}), 429)
+        assert_error(client.post("/api/auth/login", json={"username": "limited", "password": "wrong-pass"}), 401)
+    response = client.post("/api/auth/login", json={"username": "limited", "password": PASSWORD})
+    body = assert_error(response, 429)
     assert "3 per 1 minute" in body["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert session.token
 
 
 def test_secrets_are_generated_once_and_kept_in_the_instance_folder(tmp_path, monkeypatch):

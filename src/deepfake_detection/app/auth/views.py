@@ -30,7 +30,8 @@ def register():
 
 
 @bp.post("/login")
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+# Only failed attempts count (password guessing); once over the limit every attempt waits.
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], deduct_when=lambda response: response.status_code != 200)
 def login():
     """Exchange username (or email) and password for a 24 h access token."""
     data = json_object()

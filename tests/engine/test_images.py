@@ -100,6 +100,12 @@ def test_unusual_pixel_modes_are_accepted(engine, mode):
     assert verdict.width == 512 and verdict.is_fake is False
 
 
+def test_animated_gif_uses_the_first_frame(engine):
+    frames = [media.face_photo(True), media.face_photo(False)]
+    data = media.image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    assert engine.detect_image(data).is_fake is True
+
+
 def test_float_and_gray_arrays(engine):
     rgb = np.asarray(media.face_photo(True))
     assert engine.detect_image(rgb.astype(np.float32) / 255.0).is_fake is True

@@ -63,6 +63,7 @@ def test_unmappable_labels_are_refused(id2label):
 def test_loaded_models_keep_their_own_label_order(engine, tiny):
     key = {m.model_id: m.key for m in engine.models()}[tiny.model_id]
     classifier = engine.classifier(key)
+    assert classifier.model.dtype == engine.placement.dtype
     assert classifier.model.config.id2label == tiny.id2label
     expected_fake = [i for i, name in tiny.id2label.items() if name in ("Fake", "Deepfake")]
     assert classifier.fake_indices == expected_fake

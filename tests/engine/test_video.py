@@ -175,3 +175,12 @@ def _write_audio_only(path):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def test_y4m_for_the_fake_camera_is_a_real_video(engine, tmp_path):
+    path = media.write_y4m(tmp_path / "cam.y4m", seconds=3, fps=10, size=(320, 240), fake=[False, True, True])
+    header = path.read_bytes()[:60]
+    assert header.startswith(b"YUV4MPEG2 W320 H240 F10:1")
+    verdict = engine.detect_video(path)
+    assert [f.is_fake for f in verdict.timeline] == [False, True, True]
+    assert verdict.is_fake is True and all(f.faces == 1 for f in verdict.timeline)

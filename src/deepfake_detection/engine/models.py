@@ -127,7 +127,8 @@ def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placem
             raise ModelUnavailableError(spec.key, spec.model_id,
                                         "it is not in the model cache and HF_HUB_OFFLINE is set")
     try:
-        model = AutoModelForImageClassification.from_pretrained(source, **kwargs)
+        # Loading straight into the target dtype avoids holding an fp32 copy of the weights.
+        model = AutoModelForImageClassification.from_pretrained(source, dtype=placement.dtype, **kwargs)
         processor = AutoImageProcessor.from_pretrained(source, backend=_processor_backend(), **kwargs)
     except Exception as exc:  # any loading failure becomes one typed, named error
         raise ModelUnavailableError(spec.key, spec.model_id, f"loading failed: {_short(exc)}") from exc

@@ -98,8 +98,8 @@ def child_pids(pid: int) -> list[int]:
 
 
 @dataclass
-class CeleryProcess:
-    """A Celery worker or beat process started by a test, in its own process group."""
+class ServiceProcess:
+    """A worker, beat or API process started by a test, in its own process group."""
 
     name: str
     process: subprocess.Popen
@@ -147,7 +147,7 @@ class Deployment:
     database_url: str
     prefix: str
     extra_env: dict = field(default_factory=dict)
-    processes: list[CeleryProcess] = field(default_factory=list)
+    processes: list[ServiceProcess] = field(default_factory=list)
 
     @property
     def upload_folder(self) -> Path:
@@ -163,6 +163,8 @@ class Deployment:
             "REDIS_URL": REDIS_URL,
             "UPLOAD_FOLDER": str(self.upload_folder),
             "CELERY_KEY_PREFIX": self.prefix,
+            "REDIS_KEY_PREFIX": self.prefix,
+            "RATELIMIT_KEY_PREFIX": self.prefix,
             "CELERY_QUEUE": f"{self.prefix}videos",
             "DEEPFAKE_INSTANCE_PATH": str(self.root / "instance"),
             "JOB_HEARTBEAT_SECONDS": "1",
@@ -186,24 +188,24 @@ class Deployment:
             REVOKED_TOKEN_STORE="redis",
             SMOOTHING_STORE="redis",
             RATELIMIT_STORAGE_URI=REDIS_URL,
-            REDIS_KEY_PREFIX=self.prefix,
-            RATELIMIT_KEY_PREFIX=self.prefix,
         )
         return config
 
-    def _start(self, name: str, args: list[str]) -> CeleryProcess:
+    def _start(self, name: str, args: list[str], *, program: str = "celery", env: dict | None = None) -> ServiceProcess:
         log_path = self.root / f"{name}.log"
-        env = {**os.environ, **self.settings()}
+        env = {**os.environ, **self.settings(), **(env or {})}
+        command = [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args] if program == "celery" \
+            else [sys.executable, "-m", program, *args]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args],
+                command,
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root,
             )
-        handle = CeleryProcess(name=name, process=process, log_path=log_path)
+        handle = ServiceProcess(name=name, process=process, log_path=log_path)
         self.processes.append(handle)
         return handle
 
-    def start_worker(self, name: str, *, concurrency: int = 1, ready_timeout: float = 90) -> CeleryProcess:
+    def start_worker(self, name: str, *, concurrency: int = 1, ready_timeout: float = 90) -> ServiceProcess:
         """Start `celery worker` (prefork) and wait until its pool processes have loaded the model."""
         worker = self._start(name, [
             "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--hostname={name}@%h",
@@ -215,12 +217,36 @@ class Deployment:
         assert worker.alive(), f"worker {name} exited:\n{worker.log()[-4000:]}"
         return worker
 
-    def start_beat(self) -> CeleryProcess:
+    def start_beat(self) -> ServiceProcess:
         """Start `celery beat`, which schedules the reaper of jobs whose worker died."""
         beat = self._start("beat", ["beat", "--loglevel=INFO", "--schedule", str(self.root / "beat-schedule")])
         wait_until(lambda: "beat: Starting" in beat.log() or not beat.alive(), timeout=60, what="beat to start")
         assert beat.alive(), f"beat exited:\n{beat.log()[-4000:]}"
         return beat
+
+    def start_api(self, name: str, *, workers: int = 1, env: dict | None = None) -> tuple[ServiceProcess, str]:
+        """Start the API under gunicorn, as the README says; returns the process and its base URL."""
+        import socket
+
+        import requests
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        api = self._start(name, ["--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                                 "--timeout", "120", "deepfake_detection.app:create_app()"],
+                          program="gunicorn", env=env)
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            assert api.alive(), f"gunicorn {name} exited:\n{api.log()[-4000:]}"
+            try:
+                return requests.get(f"{base}/api/health", timeout=10).status_code == 200
+            except (requests.ConnectionError, requests.Timeout):
+                return False
+
+        wait_until(healthy, timeout=90, interval=0.2, what=f"API {name} to answer")
+        return api, base
 
     def stop_all(self) -> None:
         for process in self.processes:

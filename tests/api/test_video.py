@@ -203,3 +203,21 @@ def test_videos_of_another_user_are_404(client, user, other_user, real_clip):
     assert_error(client.get(f"/api/videos/{body['video_id']}", headers=other_user.headers), 404)
     assert_error(client.post(f"/api/videos/{body['video_id']}/cancel", headers=other_user.headers), 404)
     assert_error(client.get("/api/videos/999999", headers=user.headers), 404)
+
+
+def test_delete_video_in_any_state_removes_rows_and_files(app, client, user, other_user, real_clip):
+    app.extensions[BACKEND_KEY] = HoldingBackend()
+    queued = post_video(client, user, real_clip, query="?async=true").get_json()
+    assert_error(client.delete(f"/api/videos/{queued['video_id']}", headers=other_user.headers), 404)
+    response = client.delete(f"/api/videos/{queued['video_id']}", headers=user.headers)
+    assert response.status_code == 200 and app.extensions[BACKEND_KEY].cancelled == [queued["job_id"]]
+    assert_error(client.get(f"/api/videos/{queued['video_id']}", headers=user.headers), 404)
+    assert run_video_job(queued["job_id"], app=app) == "missing"
+
+    app.extensions[BACKEND_KEY] = HoldingBackend()
+    done = post_video(client, user, real_clip, query="?async=true").get_json()
+    assert run_video_job(done["job_id"], app=app) == "completed"
+    assert client.get("/api/history", headers=user.headers).get_json()["total"] == 1
+    assert client.delete(f"/api/videos/{done['video_id']}", headers=user.headers).status_code == 200
+    assert client.get("/api/history", headers=user.headers).get_json()["total"] == 0
+    assert list(Path(app.config["UPLOAD_FOLDER"], "videos").iterdir()) == []

@@ -127,6 +127,30 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
     return video, job
 
 
+def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: str) -> list[int]:
+    """Delete one of the user's videos whatever its state, with its jobs, history row and files.
+
+    Returns the ids of jobs that were still active, for the backend to drop; a running job finds its
+    row gone at its next cancel check and stops.
+    """
+    from sqlalchemy import delete, select
+
+    video = session.get(Video, video_id)
+    if video is None or video.user_id != user_id:
+        raise ApiError(404, "Video not found")
+    active = list(session.execute(select(Job.id).where(Job.video_id == video_id,
+                                                       Job.status.in_(("queued", "processing")))).scalars())
+    files = [video.file_path, video.thumbnail_path]
+    session.execute(delete(DetectionHistory).where(DetectionHistory.detection_type == "video",
+                                                   DetectionHistory.content_id == video_id))
+    session.execute(delete(Job).where(Job.video_id == video_id))
+    session.delete(video)
+    session.commit()
+    for relative in files:
+        storage.remove(upload_root=upload_root, relative=relative)
+    return active
+
+
 def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:
     """Record a finished video analysis (verdict, thumbnail, history row) in the caller's transaction."""
     thumbnail = None

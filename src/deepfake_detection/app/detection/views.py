@@ -129,6 +129,17 @@ def cancel_video(video_id: int):
                    video=serializers.video_status(video, job, None))
 
 
+@bp.delete("/videos/<int(max=2147483647):video_id>")
+@jwt_required()
+def delete_video(video_id: int):
+    """Delete one of the caller's videos in any state (a running job is stopped)."""
+    active = service.delete_video(session=db.session, user_id=current_user_id(), video_id=video_id,
+                                  upload_root=current_app.config["UPLOAD_FOLDER"])
+    for job_id in active:
+        get_backend().cancel(job_id)
+    return jsonify(success=True, message="Video deleted")
+
+
 @bp.post("/detect/camera")
 @jwt_required()
 def detect_camera():

@@ -142,11 +142,15 @@ def _paths() -> dict:
             "responses": {"200": _json(_ref("VideoResult"), "Verdict"),
                           "202": _json(_ref("VideoAccepted"), "Accepted; follow status_url"),
                           **_errors(400, 401, 409, 413, 503)}}},
-        "/api/videos/{video_id}": {"get": {
-            "tags": ["detection"], "summary": "Video job status, progress and result", "security": BEARER,
-            "parameters": [{**ID_PARAM, "name": "video_id"}],
-            "responses": {"200": _json(_obj({"success": BOOL, "video": _ref("VideoStatus")}), "Status"),
-                          **_errors(401, 404)}}},
+        "/api/videos/{video_id}": {
+            "get": {"tags": ["detection"], "summary": "Video job status, progress and result", "security": BEARER,
+                    "parameters": [{**ID_PARAM, "name": "video_id"}],
+                    "responses": {"200": _json(_obj({"success": BOOL, "video": _ref("VideoStatus")}), "Status"),
+                                  **_errors(401, 404)}},
+            "delete": {"tags": ["detection"], "summary": "Delete a video in any state, with its files",
+                       "security": BEARER, "parameters": [{**ID_PARAM, "name": "video_id"}],
+                       "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"),
+                                     **_errors(401, 404)}}},
         "/api/videos/{video_id}/cancel": {"post": {
             "tags": ["detection"], "summary": "Cancel a queued or running video job", "security": BEARER,
             "parameters": [{**ID_PARAM, "name": "video_id"}],

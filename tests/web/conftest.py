@@ -118,9 +118,11 @@ def page(browser, live_server, request):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The app's Content-Security-Policy must never block what the app itself does.
+    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
     yield page
     context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not errors, f"JavaScript or CSP errors in the page: {errors}"
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ def test_the_shell_is_served_at_the_root_and_never_cached(live_server):
     assert response.headers["Content-Type"].startswith("text/html")
     assert response.headers["Cache-Control"] == "no-cache"
     assert '<script type="module" src="/assets/js/main.js">' in response.text
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_every_script_module_is_served_as_javascript(live_server):

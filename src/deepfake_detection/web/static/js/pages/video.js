@@ -117,14 +117,23 @@ export function renderVideo(main, { signal }) {
     });
     mount(status, processing.element, h("div", { class: "row" }, cancelButton));
     processing.text.textContent = "Queued…";
+    let failures = 0;
     while (!signal.aborted) {
       let video;
       try {
         ({ video } = await api(statusUrl, { signal }));
+        failures = 0;
       } catch (error) {
         if (error.name === "AbortError") return;
-        mount(status, errorState(`Lost track of the video: ${error.message}`));
-        return;
+        failures += 1;
+        // A network blip should not lose the job; a missing video or a lost session will not come back.
+        if (failures >= 3 || [401, 403, 404].includes(error.status)) {
+          mount(status, errorState(`Lost track of the video: ${error.message}`));
+          return;
+        }
+        processing.text.textContent = `Reconnecting… (${error.message})`;
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
       }
       seen(video.status);
       processing.bar.value = Number(video.progress) || 0;

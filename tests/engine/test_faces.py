@@ -56,3 +56,12 @@ def test_enhancement_boosts_contrast_and_keeps_colour():
     assert out.shape == flat.shape and out.dtype == np.uint8
     assert out.std() > flat.std()
     assert out[:, :, 1].mean() < out[:, :, 0].mean()
+
+
+def test_detector_is_safe_under_concurrency(detector):
+    from concurrent.futures import ThreadPoolExecutor
+
+    img = data.astronaut()
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda _: len(detector.detect(img)), range(16)))
+    assert counts == [1] * 16

@@ -6,10 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .faces import FaceDetector, crop_face, enhance
+from .faces import FaceBox, FaceDetector, crop_face, enhance
 from .models import Classifier
 from .settings import EngineSettings
 from .verdicts import FaceResult, confidence_of
+
+
+@dataclass
+class PreparedImage:
+    """What goes to the model for one image: enhanced face crops, or the whole image."""
+
+    boxes: list[FaceBox]
+    inputs: list[np.ndarray]
 
 
 @dataclass
@@ -24,33 +32,34 @@ class ImageAnalysis:
         return bool(self.faces)
 
 
+def prepare_image(rgb: np.ndarray, *, detector: FaceDetector | None, settings: EngineSettings) -> PreparedImage:
+    """Detect faces and cut (and enhance) their crops; the whole image when there is none."""
+    boxes = detector.detect(rgb) if detector is not None else []
+    if not boxes:
+        return PreparedImage([], [rgb])
+    crops = [crop_face(rgb, box, margin=settings.face_margin) for box in boxes]
+    return PreparedImage(boxes, [enhance(c) for c in crops] if settings.face_enhance else crops)
+
+
+def classify_prepared(prepared: list[PreparedImage], *, classifier: Classifier) -> list[ImageAnalysis]:
+    """Classify every crop of every image in batches and fold the results back per image."""
+    flat = [img for item in prepared for img in item.inputs]
+    probabilities = iter(classifier.fake_probabilities(flat))
+    results = []
+    for item in prepared:
+        probs = [round(float(next(probabilities)), 6) for _ in item.inputs]
+        if not item.boxes:
+            results.append(ImageAnalysis(probs[0], []))
+            continue
+        faces = [FaceResult(box={"x": b.x, "y": b.y, "width": b.width, "height": b.height},
+                            detection_score=b.score, fake_probability=p, is_fake=p >= 0.5,
+                            confidence=confidence_of(p)) for b, p in zip(item.boxes, probs)]
+        results.append(ImageAnalysis(max(probs), faces))
+    return results
+
+
 def analyse_images(images: list[np.ndarray], *, classifier: Classifier, detector: FaceDetector | None,
                    settings: EngineSettings) -> list[ImageAnalysis]:
     """Detect faces in every image, classify all crops (or whole images) in batches."""
-    inputs: list[np.ndarray] = []
-    owners: list[tuple[int, object]] = []  # (image index, FaceBox or None for the whole image)
-    for index, rgb in enumerate(images):
-        boxes = detector.detect(rgb) if detector is not None else []
-        if not boxes:
-            inputs.append(rgb)
-            owners.append((index, None))
-            continue
-        for box in boxes:
-            crop = crop_face(rgb, box, margin=settings.face_margin)
-            inputs.append(enhance(crop) if settings.face_enhance else crop)
-            owners.append((index, box))
-    probabilities = classifier.fake_probabilities(inputs)
-    results = [ImageAnalysis(0.0, []) for _ in images]
-    for (index, box), prob in zip(owners, probabilities):
-        prob = round(float(prob), 6)
-        result = results[index]
-        if box is None:
-            result.fake_probability = prob
-            continue
-        result.faces.append(FaceResult(
-            box={"x": box.x, "y": box.y, "width": box.width, "height": box.height},
-            detection_score=box.score, fake_probability=prob, is_fake=prob >= 0.5,
-            confidence=confidence_of(prob),
-        ))
-        result.fake_probability = max(result.fake_probability, prob)
-    return results
+    prepared = [prepare_image(rgb, detector=detector, settings=settings) for rgb in images]
+    return classify_prepared(prepared, classifier=classifier)

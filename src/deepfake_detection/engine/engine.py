@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .analysis import analyse_images
+from .analysis import analyse_images, classify_prepared, prepare_image
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement
 from .errors import DetectionCancelled, InvalidMediaError
@@ -161,18 +161,20 @@ class DetectionEngine:
             if progress is not None:
                 progress(0, total)
             done = 0
-            # should_cancel and progress run on the caller's thread only (they may use its DB session).
-            with Prefetcher(reader.frames_at(targets), depth=2 * VIDEO_CHUNK_FRAMES) as prefetched:
-                frames = iter(prefetched)
+            # Decoding and face detection run ahead in a background thread; the model, progress and
+            # should_cancel stay on the caller's thread (callbacks may use its DB session).
+            with Prefetcher(reader.frames_at(targets), depth=2 * VIDEO_CHUNK_FRAMES,
+                            prepare=lambda f: prepare_image(f.rgb, detector=detector,
+                                                            settings=self.settings)) as prefetched:
+                items = iter(prefetched)
                 while True:
-                    chunk = [f for _, f in zip(range(VIDEO_CHUNK_FRAMES), frames)]
+                    chunk = [item for _, item in zip(range(VIDEO_CHUNK_FRAMES), items)]
                     if not chunk:
                         break
                     if should_cancel is not None and should_cancel():
                         raise DetectionCancelled()
-                    results = analyse_images([f.rgb for f in chunk], classifier=classifier,
-                                             detector=detector, settings=self.settings)
-                    for sampled, result in zip(chunk, results):
+                    results = classify_prepared([prepared for _, prepared in chunk], classifier=classifier)
+                    for (sampled, _), result in zip(chunk, results):
                         p = result.fake_probability
                         timeline.append(FrameResult(time=sampled.time, fake_probability=round(p, 6),
                                                     is_fake=p >= 0.5, faces=len(result.faces)))

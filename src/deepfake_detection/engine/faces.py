@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,23 +46,21 @@ def yunet_model_path() -> Path:
 
 
 class FaceDetector:
-    """Thread-safe YuNet wrapper: one OpenCV detector per thread (cv2 nets are not re-entrant)."""
+    """Thread-safe YuNet wrapper: a pool of OpenCV detectors, one per concurrent caller.
+
+    cv2 nets are not re-entrant; a pool (rather than one per thread) keeps them across the
+    short-lived threads of servers and video prefetching.
+    """
 
     def __init__(self, *, min_score: float = 0.7, min_size: int = 24, max_faces: int = 8):
         self.min_score = min_score
         self.min_size = min_size
         self.max_faces = max_faces
-        self._local = threading.local()
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._model_path = str(yunet_model_path())
 
-    def _detector(self):
-        detector = getattr(self._local, "detector", None)
-        if detector is None:
-            detector = cv2.FaceDetectorYN.create(
-                self._model_path, "", (320, 320), self.min_score, 0.3, 5000
-            )
-            self._local.detector = detector
-        return detector
+    def _create(self):
+        return cv2.FaceDetectorYN.create(self._model_path, "", (320, 320), self.min_score, 0.3, 5000)
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         """Faces in an RGB image, most confident first, boxes in original pixels."""
@@ -71,9 +70,15 @@ class FaceDetector:
             rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
         )
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
-        detector = self._detector()
-        detector.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, found = detector.detect(bgr)
+        try:
+            detector = self._pool.get_nowait()
+        except queue.Empty:
+            detector = self._create()
+        try:
+            detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, found = detector.detect(bgr)
+        finally:
+            self._pool.put(detector)
         if found is None:
             return []
         boxes = []

@@ -205,20 +205,22 @@ class VideoReader:
 
 
 class Prefetcher:
-    """Run a frame iterator in a background thread, a few frames ahead of the consumer.
+    """Run a frame iterator (and an optional prepare(frame) step) in a background thread.
 
-    Decoding (PyAV) and inference (torch) both release the GIL, so decoding the next frames while
-    the model works on the current ones shortens the wall time. Use as a context manager: leaving
+    Decoding (PyAV), face detection (OpenCV) and inference (torch) all release the GIL, so
+    preparing the next frames while the model works on the current ones shortens the wall time;
+    with prepare, items are (frame, prepare(frame)). Use as a context manager: leaving
     it stops and joins the thread before the reader is closed.
     """
 
     _END = object()
 
-    def __init__(self, frames: Iterator[SampledFrame], *, depth: int = 8):
+    def __init__(self, frames: Iterator, *, depth: int = 8, prepare: Callable | None = None):
         import queue
         import threading
 
         self._frames = frames
+        self._prepare = prepare
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="video-prefetch", daemon=True)
@@ -237,7 +239,8 @@ class Prefetcher:
     def _run(self) -> None:
         try:
             for frame in self._frames:
-                if not self._put(frame):
+                item = (frame, self._prepare(frame)) if self._prepare is not None else frame
+                if not self._put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)
@@ -255,7 +258,7 @@ class Prefetcher:
         if close is not None:
             close()
 
-    def __iter__(self) -> Iterator[SampledFrame]:
+    def __iter__(self) -> Iterator:
         while True:
             item = self._queue.get()
             if item is self._END:

@@ -123,6 +123,12 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     screenshot_both_themes(page, shots, "08-history-detail-video")
 
     page.goto("/#/history?type=camera")
+    page.get_by_role("link", name=re.compile("View camera detection")).first.click()
+    expect(page.locator("#detail-media img")).to_be_visible()
+    expect(page.get_by_text("Smoothing window")).to_be_visible()
+    screenshot_both_themes(page, shots, "08b-history-detail-camera")
+
+    page.goto("/#/history?type=camera")
     camera_rows = page.locator("#history-table tbody tr")
     expect(camera_rows.first).to_be_visible()
     before = api_get(page, "/api/history?type=camera")["total"]

@@ -259,8 +259,7 @@ export async function renderHistoryDetail(main, { params, signal }) {
         h(
           "dl",
           { class: "facts" },
-          h("dt", {}, "File"),
-          h("dd", {}, item.filename || "—"),
+          item.filename ? [h("dt", {}, "File"), h("dd", {}, item.filename)] : null,
           h("dt", {}, "Model"),
           h("dd", {}, item.model_version || item.model_used || "—"),
           detail.faces ? [h("dt", {}, "Faces"), h("dd", { id: "detail-faces" }, String(detail.faces.length))] : null,

@@ -233,8 +233,9 @@ class Deployment:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        api = self._start(name, ["--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                                 "--timeout", "120", "deepfake_detection.app:create_app()"],
+        api = self._start(name, ["--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+                                 "--bind", f"127.0.0.1:{port}", "--timeout", "120",
+                                 "deepfake_detection.app:create_app()"],
                           program="gunicorn", env=env)
         base = f"http://127.0.0.1:{port}"
 

@@ -58,8 +58,14 @@ def rss_mb() -> tuple[float, float]:
 def build_models(hf_home: Path) -> None:
     """Full-size random models under the real ids, in the standard hub cache layout."""
     import torch
-    from transformers import (SiglipConfig, SiglipForImageClassification, SiglipImageProcessor,
-                              ViTConfig, ViTForImageClassification, ViTImageProcessor)
+    from transformers import (
+        SiglipConfig,
+        SiglipForImageClassification,
+        SiglipImageProcessor,
+        ViTConfig,
+        ViTForImageClassification,
+        ViTImageProcessor,
+    )
 
     torch.manual_seed(0)
     for model_id, arch, id2label in MODELS:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from skimage import data
 
-from deepfake_detection.engine.faces import (YUNET_SHA256, FaceBox, FaceDetector, crop_face, enhance,
-                                             yunet_model_path)
-import hashlib
+from deepfake_detection.engine.faces import YUNET_SHA256, FaceBox, FaceDetector, crop_face, enhance, yunet_model_path
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,8 @@ def test_exif_orientation_is_applied(engine):
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "I;16"])
 def test_unusual_pixel_modes_are_accepted(engine, mode):
-    img = media.face_photo(False).convert(mode) if mode != "I;16" else media.face_photo(False).convert("L").convert("I;16")
+    photo = media.face_photo(False)
+    img = photo.convert("L").convert("I;16") if mode == "I;16" else photo.convert(mode)
     fmt = "TIFF" if mode in ("CMYK", "I;16") else "PNG"
     verdict = engine.detect_image(media.image_bytes(img, fmt))
     assert verdict.width == 512 and verdict.is_fake is False

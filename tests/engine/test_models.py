@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from deepfake_detection.engine import (DetectionEngine, EngineSettings, ModelLabelError,
-                                       ModelUnavailableError)
+from deepfake_detection.engine import DetectionEngine, EngineSettings, ModelLabelError, ModelUnavailableError
 from deepfake_detection.engine.device import choose_placement
 from deepfake_detection.engine.labels import fake_class_indices
 from tests.support import media

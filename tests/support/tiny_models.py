@@ -42,9 +42,13 @@ TINY_MODELS = (
 
 
 def _source_hash() -> str:
+    """Hash of everything the trained weights depend on: this builder and the media cue it learns."""
+    import inspect
+
     here = Path(__file__).resolve()
-    digest = hashlib.sha256(here.read_bytes() + (here.parent / "media.py").read_bytes())
-    return digest.hexdigest()[:16]
+    cue = inspect.getsource(media.tint) + inspect.getsource(media._fit)
+    cue += repr((media.TINT_RGB.tolist(), media.TINT_STRENGTH))
+    return hashlib.sha256(here.read_bytes() + cue.encode()).hexdigest()[:16]
 
 
 def _cache_root() -> Path:
@@ -121,8 +125,14 @@ def _dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 # --- models ---------------------------------------------------------------------------------
 
 def _new_model(spec: TinySpec):
-    from transformers import (SiglipConfig, SiglipForImageClassification, SiglipImageProcessor,
-                              ViTConfig, ViTForImageClassification, ViTImageProcessor)
+    from transformers import (
+        SiglipConfig,
+        SiglipForImageClassification,
+        SiglipImageProcessor,
+        ViTConfig,
+        ViTForImageClassification,
+        ViTImageProcessor,
+    )
 
     label2id = {v: k for k, v in spec.id2label.items()}
     size = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}

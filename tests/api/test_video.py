@@ -221,3 +221,23 @@ def test_delete_video_in_any_state_removes_rows_and_files(app, client, user, oth
     assert client.delete(f"/api/videos/{done['video_id']}", headers=user.headers).status_code == 200
     assert client.get("/api/history", headers=user.headers).get_json()["total"] == 0
     assert list(Path(app.config["UPLOAD_FOLDER"], "videos").iterdir()) == []
+
+
+class BrokenQueue:
+    """A job backend whose queue is down (as a Celery broker can be)."""
+
+    def submit(self, job_id: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+    def cancel(self, job_id: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+def test_a_job_that_cannot_be_queued_fails_instead_of_waiting_for_ever(app, client, user, real_clip):
+    app.extensions[BACKEND_KEY] = BrokenQueue()
+    body = assert_error(post_video(client, user, real_clip), 503)
+    assert "broker" not in body["message"]
+    video = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
+    assert video["status"] == "failed" and video["message"] == "The job queue is not available"
+    # Deleting still works while the queue is down: the database is the source of truth.
+    assert client.delete(f"/api/videos/{body['video_id']}", headers=user.headers).status_code == 200

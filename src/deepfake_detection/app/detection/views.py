@@ -89,7 +89,15 @@ def detect_video():
         original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"])
     video_id, job_id = video.id, job.id
     backend = get_backend()
-    backend.submit(job_id)
+    try:
+        backend.submit(job_id)
+    except Exception:
+        # A job nobody will run must not sit in "queued" for ever.
+        current_app.logger.exception("Could not queue video job %s", job_id)
+        jobs_service.fail_job(session=db.session, job_id=job_id, message="The job queue is not available",
+                              error_status=503)
+        raise ApiError(503, "The job queue is not available; try again later",
+                       extra={"video_id": video_id, "job_id": job_id, "status": "failed"}) from None
     if not run_async:
         job = jobs_service.wait_for_job(session=db.session, job_id=job_id, timeout=cfg["VIDEO_SYNC_TIMEOUT"],
                                         waiter=getattr(backend, "wait", None))
@@ -124,7 +132,7 @@ def cancel_video(video_id: int):
     job = jobs_service.job_for_video(session=db.session, video_id=video_id)
     if job is None or not jobs_service.request_cancel(session=db.session, job=job):
         raise ApiError(409, "This video is not being processed any more")
-    get_backend().cancel(job.id)
+    _drop_from_queue(job.id)
     return jsonify(success=True, message="Cancellation requested",
                    video=serializers.video_status(video, job, None))
 
@@ -136,7 +144,7 @@ def delete_video(video_id: int):
     active = service.delete_video(session=db.session, user_id=current_user_id(), video_id=video_id,
                                   upload_root=current_app.config["UPLOAD_FOLDER"])
     for job_id in active:
-        get_backend().cancel(job_id)
+        _drop_from_queue(job_id)
     return jsonify(success=True, message="Video deleted")
 
 
@@ -160,6 +168,14 @@ def detect_camera():
         session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
         user_id=user_id, data=frame, session_id=session_id, model_key=model_key)
     return jsonify(serializers.camera_result(detection, history, verdict))
+
+
+def _drop_from_queue(job_id: int) -> None:
+    """Tell the backend to drop a job; the database flag already stops it, so a failure is only logged."""
+    try:
+        get_backend().cancel(job_id)
+    except Exception:
+        current_app.logger.exception("Could not tell the job backend to drop job %s", job_id)
 
 
 def _own_video(video_id: int) -> Video:

@@ -58,6 +58,18 @@ def wait_for_job(*, session: Session, job_id: int, timeout: float, waiter=None) 
         time.sleep(0.2)
 
 
+def fail_job(*, session: Session, job_id: int, message: str, error_status: int = 500) -> None:
+    """Put a job that cannot run into the failed status (and its video)."""
+    session.rollback()
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status in TERMINAL_STATUSES:
+        session.rollback()
+        return
+    _finish(job, FAILED, message, error_status=error_status)
+    _set_video_status(session, job, FAILED)
+    session.commit()
+
+
 def fail_interrupted_jobs(*, session: Session) -> int:
     """Mark jobs left queued/processing by a stopped process as failed; returns how many."""
     now = datetime.now(timezone.utc)

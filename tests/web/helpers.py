@@ -50,8 +50,31 @@ def api_get(page, path: str) -> dict:
     return response.json()
 
 
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea, button, a[href]")]
+    .filter(el => {
+        if (el.type === "hidden" || el.closest("[hidden]")) return false;
+        const name = (el.getAttribute("aria-label") || "").trim()
+            || [...(el.labels || [])].map(l => l.textContent.trim()).join("")
+            || (el.getAttribute("aria-labelledby") || "").split(" ")
+                .map(id => document.getElementById(id)?.textContent.trim() || "").join("")
+            || el.textContent.trim() || (el.getAttribute("title") || "").trim();
+        return !name;
+    })
+    .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def assert_controls_labelled(page) -> None:
+    """Every visible form control, button and link has an accessible name."""
+    unlabelled = page.evaluate(UNLABELLED_CONTROLS)
+    assert not unlabelled, f"controls without a label: {unlabelled}"
+
+
 def screenshot_both_themes(page, directory: Path, name: str) -> None:
-    """Save the current page in light and dark mode, switching with the app's own toggle."""
+    """Save the current page in light and dark mode, switching with the app's own toggle.
+
+    Every page that is photographed is also checked for unlabelled controls.
+    """
+    assert_controls_labelled(page)
     for theme in ("light", "dark"):
         if page.evaluate("document.documentElement.dataset.theme") != theme:
             page.click("#theme-toggle")

@@ -71,9 +71,10 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     page.set_input_files("#video-file", str(clip))
     page.get_by_role("button", name="Upload and detect").click()
     expect(page.locator("#video-verdict")).to_be_visible(timeout=60_000)
+    # The page went through byte upload, the accepted (queued) job and its end; with tiny models the
+    # job may finish between two polls, so "processing" is not always seen.
     seen = page.locator("#video-status").get_attribute("data-seen").split()
-    assert seen[0] == "uploading" and seen[-1] == "completed", seen
-    assert {"queued", "processing"} & set(seen), seen
+    assert seen[:2] == ["uploading", "queued"] and seen[-1] == "completed", seen
     expect(page.locator("#video-verdict")).to_have_attribute("data-verdict", "fake")
     timeline = page.locator("#video-timeline")
     expect(timeline.locator("canvas")).to_be_visible()

@@ -228,3 +228,21 @@ def test_a_broken_video_shows_the_api_message(page, live_server, tmp_path):
     page.get_by_role("button", name="Upload and detect").click()
     expect(page.locator("#video-status [role=alert]")).to_have_text(answer.json()["message"])
     expect(page.get_by_role("button", name="Upload and detect")).to_be_enabled()
+
+
+def test_log_in_works_from_the_keyboard_alone(page, live_server):
+    user = unique_user("keys")
+    api_token(live_server.url, user)
+    page.goto("/#/login")
+    # The log-in page puts the cursor in the first field.
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type(user["username"])
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(user["password"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # Each new page takes the focus, so keyboard and screen reader users start at its content.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").press("Enter")
+    expect(page.get_by_role("heading", name="History")).to_be_visible()
+    expect(page.locator("#main")).to_be_focused()

@@ -58,7 +58,7 @@ async function parseJson(response) {
 
 /**
  * Call the API. body (object) is sent as JSON, form (FormData) as multipart.
- * Resolves with the parsed JSON (and .status); rejects with ApiError.
+ * Resolves with the parsed JSON (plus .httpStatus, kept apart from the API's own "status" fields); rejects with ApiError.
  */
 export async function api(path, { method = "GET", body, form, signal, auth = true } = {}) {
   const headers = { Accept: "application/json", ...authHeaders(auth) };
@@ -81,7 +81,7 @@ export async function api(path, { method = "GET", body, form, signal, auth = tru
     handleUnauthorized(response.status, auth);
     throw errorFrom(response.status, data);
   }
-  return Object.assign(data || {}, { status: response.status });
+  return Object.assign(data || {}, { httpStatus: response.status });
 }
 
 /** Fetch an authenticated media URL (image, thumbnail, frame) as an object URL for <img src>. */
@@ -121,7 +121,7 @@ export function uploadWithProgress(path, form, { onProgress, signal } = {}) {
         data = null;
       }
       if (xhr.status >= 200 && xhr.status < 300 && !(data && data.success === false)) {
-        resolve(Object.assign(data || {}, { status: xhr.status }));
+        resolve(Object.assign(data || {}, { httpStatus: xhr.status }));
       } else {
         handleUnauthorized(xhr.status, true);
         reject(errorFrom(xhr.status, data));

@@ -174,7 +174,8 @@ export function renderVideo(main, { signal }) {
         },
       });
       uploading.bar.value = 100;
-      if (answer.status === 202 || !("is_fake" in answer)) {
+      if (answer.httpStatus === 202 || !("is_fake" in answer)) {
+        seen(answer.status || "queued");
         await follow(answer.video_id, answer.status_url || `/api/videos/${answer.video_id}`, modelKey);
       } else {
         // A server that answered synchronously gave the result straight away.

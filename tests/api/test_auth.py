@@ -202,3 +202,21 @@ def test_production_mode_refuses_to_start_without_explicit_secrets(tmp_path, mon
     with pytest.raises(ConfigurationError, match="SECRET_KEY must be set"):
         create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
     assert not (tmp_path / "inst" / "secret_key.secret").exists()
+
+
+def test_settings_come_from_a_dotenv_file_in_the_working_directory(tmp_path, monkeypatch):
+    names = ("CORS_ORIGINS", "MAX_IMAGE_SIZE", "UPLOAD_FOLDER", "DATABASE_URI", "JWT_SECRET_KEY")
+    for name in names:  # recorded, so whatever .env sets is undone after the test
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(
+        "CORS_ORIGINS=http://app.example\nMAX_IMAGE_SIZE=12345\n"
+        f"UPLOAD_FOLDER={tmp_path / 'media'}\nDATABASE_URI=sqlite:///{tmp_path / 'env.db'}\n"
+        "JWT_SECRET_KEY=from-dotenv-" + "k" * 40 + "\n")
+    monkeypatch.chdir(tmp_path)
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
+    assert app.config["CORS_ORIGINS"] == ["http://app.example"]
+    assert app.config["MAX_IMAGE_SIZE"] == 12345
+    assert app.config["UPLOAD_FOLDER"] == str(tmp_path / "media") and (tmp_path / "media" / "images").is_dir()
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.db")
+    assert app.config["JWT_SECRET_KEY"].startswith("from-dotenv-")

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 MB = 1024 * 1024
 
@@ -63,7 +63,8 @@ class Config:
     @classmethod
     def from_env(cls) -> dict:
         """Settings taken from environment variables; unset ones keep the class default."""
-        load_dotenv(override=False)
+        # The .env of the directory the server is started from (not of the installed package).
+        load_dotenv(find_dotenv(usecwd=True), override=False)
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
                      "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",

@@ -159,17 +159,23 @@ def engine_video(engine, video: Path) -> dict:
 
 
 def agreement(threads: int, images: list) -> dict:
-    """Same inputs through fp32 and bf16 engines: verdict agreement and probability gap."""
+    """Same inputs through fp32 and each bf16 mode: verdict agreement and probability gap."""
     result = {}
-    fp32, bf16 = make_engine("fp32", threads), make_engine("bf16", threads)
-    for key in ("dima806", "deep-fake-v2", "open-deepfake"):
-        a = [fp32.detect_image(img, model_key=key) for img in images]
-        b = [bf16.detect_image(img, model_key=key) for img in images]
-        same = sum(x.is_fake == y.is_fake for x, y in zip(a, b))
-        gaps = [abs(x.fake_probability - y.fake_probability) for x, y in zip(a, b)]
-        margins = [abs(x.fake_probability - 0.5) for x in a]
-        result[key] = {"agree": f"{same}/{len(a)}", "max_prob_gap": round(max(gaps), 4),
-                       "median_fp32_margin": round(statistics.median(margins), 4)}
+    fp32 = make_engine("fp32", threads)
+    reference = {key: [fp32.detect_image(img, model_key=key) for img in images]
+                 for key in ("dima806", "deep-fake-v2", "open-deepfake")}
+    del fp32
+    for mode in ("bf16", "bf16-autocast"):
+        other = make_engine(mode, threads)
+        for key, expected in reference.items():
+            got = [other.detect_image(img, model_key=key) for img in images]
+            same = sum(x.is_fake == y.is_fake for x, y in zip(expected, got))
+            gaps = [abs(x.fake_probability - y.fake_probability) for x, y in zip(expected, got)]
+            margins = [abs(x.fake_probability - 0.5) for x in expected]
+            result[f"{mode}/{key}"] = {"agree": f"{same}/{len(got)}", "max_prob_gap": round(max(gaps), 4),
+                                       "median_fp32_margin": round(statistics.median(margins), 4)}
+        del other
+        gc.collect()
     return result
 
 
@@ -228,7 +234,8 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     seconds = 10 if args.quick else 60
     results: dict = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                     "machine": machine(), "threads": args.threads, "video_seconds": seconds}
+                     "machine": machine(), "threads": args.threads, "video_seconds": seconds,
+                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
     t = time.perf_counter()
     build_models(hf_home)
@@ -247,6 +254,11 @@ def main() -> None:
     results["placement"] = engine.placement.label
     results["photo"] = bench_photo(engine, photo_jpeg, runs=5 if args.quick else 30)
     print("photo", results["photo"], file=sys.stderr)
+    fp32_engine = make_engine("fp32", args.threads)
+    results["photo_fp32"] = bench_photo(fp32_engine, photo_jpeg, runs=5 if args.quick else 15)
+    print("photo fp32", results["photo_fp32"], file=sys.stderr)
+    del fp32_engine
+    gc.collect()
     results["video_engine"] = engine_video(engine, video)
     print("video (engine)", results["video_engine"], file=sys.stderr)
     del engine
@@ -272,6 +284,7 @@ def main() -> None:
                "video_speedup>=4": results["video_speedup"] >= 4,
                "rss_mb<=1800": results["memory_three_models"]["rss_mb"] <= 1800}
     results["targets_met"] = targets
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Callable
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -147,6 +148,12 @@ class DetectionEngine:
                      progress: Callable[[int, int], None] | None = None,
                      should_cancel: Callable[[], bool] | None = None) -> VideoVerdict:
         """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second)."""
+        try:
+            return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
+        except av.error.FFmpegError as exc:  # anything the reader did not already turn into a clear error
+            raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
+
+    def _detect_video(self, path, *, model_key, progress, should_cancel) -> VideoVerdict:
         start = time.perf_counter()
         spec = self.registry.get(model_key)
         classifier = self.classifier(spec.key)

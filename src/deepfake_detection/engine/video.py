@@ -143,10 +143,25 @@ class VideoReader:
                          height=stream.height, start=start, keyframes=sorted(set(keyframes)))
 
     def _decode_from(self, seek_to: float | None) -> Iterator[av.VideoFrame]:
+        """Seek (now, not lazily) to the keyframe at seek_to, then return a frame iterator."""
         if seek_to is not None:
             offset = int((seek_to + self.info.start) / self.stream.time_base)
-            self.container.seek(offset, stream=self.stream, backward=True)
-        for packet in self.container.demux(self.stream):
+            try:
+                self.container.seek(offset, stream=self.stream, backward=True)
+            except av.error.FFmpegError:
+                pass  # not seekable after all: decoding simply continues from here
+        return self._decode_packets()
+
+    def _decode_packets(self) -> Iterator[av.VideoFrame]:
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:  # the container itself is damaged from here on
+                self.skipped += 1
+                return
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -175,10 +190,7 @@ class VideoReader:
             # would be decoded only to be thrown away.
             k = bisect.bisect_right(keyframes, target + eps) - 1
             if frames is None or (k >= 0 and keyframes[k] > position + eps and index > 0):
-                try:
-                    frames = self._decode_from(keyframes[k] if (k >= 0 and index > 0) else None)
-                except av.error.FFmpegError:
-                    frames = self._decode_from(None) if frames is None else frames
+                frames = self._decode_from(keyframes[k] if (k >= 0 and index > 0) else None)
             found = None
             for frame in frames:
                 if frame.time is not None:

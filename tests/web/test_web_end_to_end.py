@@ -162,6 +162,10 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     screenshot_both_themes(page, shots, "10-dashboard-phone")
     nav(page, "Image")
     screenshot_both_themes(page, shots, "11-image-phone")
+    nav(page, "History")
+    expect(page.locator("#history-table")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    screenshot_both_themes(page, shots, "11b-history-phone")
 
     # --- log out: the token is gone and protected pages lead back to log-in ---------------
     page.get_by_role("button", name="Log out").click()

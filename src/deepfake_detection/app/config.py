@@ -57,7 +57,6 @@ class Config:
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_HEADERS_ENABLED = True
     CAMERA_DEFAULT_MODEL = "deep-fake-v2"
-    CAMERA_SESSION_TTL = 600
     JSON_SORT_KEYS = False
 
     @classmethod

@@ -185,7 +185,7 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
 
 
 def detect_camera_frame(*, session: Session, engine, store, upload_root: str, user_id: int, data: bytes,
-                        session_id: str | None, model_key: str, ttl_seconds: int | None = None):
+                        session_id: str | None, model_key: str):
     """Analyse one webcam frame with per-user/session smoothing; store frame and records."""
     validation.check_image_content(data, extension=_camera_extension(data))
     # The smoothing key includes the user id, so one user can never steer another's window.

@@ -51,8 +51,8 @@ def _from_pil(image: Image.Image, max_pixels: int) -> np.ndarray:
         return np.asarray(rgb, dtype=np.uint8).copy()
     except InvalidMediaError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InvalidMediaError(f"The image is truncated or corrupt ({exc}).") from None
+    except Exception as exc:  # PIL plugins raise many types on bad data (OSError, struct.error, ...)
+        raise InvalidMediaError(f"The image is truncated or corrupt ({type(exc).__name__}: {exc}).") from None
 
 
 def load_rgb(source: ImageSource, *, max_pixels: int) -> np.ndarray:
@@ -79,8 +79,10 @@ def load_rgb(source: ImageSource, *, max_pixels: int) -> np.ndarray:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError:
             raise InvalidMediaError("The image is too large (decompression bomb).") from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError):
             raise InvalidMediaError("The file is not a supported image.") from None
+        except Exception as exc:  # any other parser failure on hostile headers
+            raise InvalidMediaError(f"The file is not a supported image ({type(exc).__name__}).") from None
         try:
             image.seek(0)  # animated formats: the first frame
         except EOFError:

@@ -4,13 +4,25 @@ import { api } from "../api.js";
 import { chartBox } from "../charts.js";
 import { capitalise, emptyState, errorState, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge } from "../dom.js";
 
-function statCard({ id, label, value, tone = "" }) {
+function statCard({ id, label, value, tone = "", note = null }) {
   return h(
     "div",
     { class: `card stat ${tone}` },
     h("div", { class: "stat-label", id: `${id}-label` }, label),
     h("div", { class: "stat-value", id, "aria-labelledby": `${id}-label` }, value),
+    note ? h("div", { class: "hint" }, note) : null,
   );
+}
+
+/** "2 images · 1 video · 3 camera" from stats.by_type. */
+function byTypeNote(byType) {
+  if (!byType) return null;
+  const parts = [
+    [byType.image, "image", "images"],
+    [byType.video, "video", "videos"],
+    [byType.camera, "camera frame", "camera frames"],
+  ].filter(([count]) => count);
+  return parts.map(([count, one, many]) => `${count} ${count === 1 ? one : many}`).join(" · ") || null;
 }
 
 function statCards(stats) {
@@ -19,7 +31,7 @@ function statCards(stats) {
   return h(
     "div",
     { class: "stat-grid" },
-    statCard({ id: "stat-total", label: "Total detections", value: String(stats.total_detections ?? 0) }),
+    statCard({ id: "stat-total", label: "Total detections", value: String(stats.total_detections ?? 0), note: byTypeNote(stats.by_type) }),
     statCard({ id: "stat-fake", label: "Fake", value: String(stats.fake_count ?? 0), tone: "stat-fake" }),
     statCard({ id: "stat-real", label: "Real", value: String(stats.real_count ?? 0), tone: "stat-real" }),
     h(

@@ -65,6 +65,12 @@ def test_cors_allows_the_configured_origin_only(client):
         "Access-Control-Request-Headers": "Authorization, Content-Type"})
     assert allowed.headers.get("Access-Control-Allow-Origin") == "http://localhost:5173"
     assert "authorization" in allowed.headers.get("Access-Control-Allow-Headers", "").lower()
+    # Preflight of a protected upload needs no token.
+    preflight = client.options("/api/detect/image", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization"})
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers.get("Access-Control-Allow-Methods", "")
     other = client.get("/api/detect/models", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
 

@@ -75,6 +75,15 @@ def test_server_migrates_serves_and_keeps_tokens_across_restarts(tmp_path):
         oversized = requests.post(f"{server.url}/api/detect/image", headers=headers, timeout=60,
                                   files={"image": ("big.jpg", b"\xff\xd8" + b"0" * (11 * 1024 * 1024))})
         assert oversized.status_code == 413 and oversized.json()["success"] is False
+        # Chunked, with no Content-Length to check up front: refused all the same.
+        def chunks():
+            yield b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"c.jpg\"\r\n\r\n"
+            for _ in range(11):
+                yield b"\xff" * (1024 * 1024)
+            yield b"\r\n--b--\r\n"
+        chunked = requests.post(f"{server.url}/api/detect/image", data=chunks(), timeout=60,
+                                headers={**headers, "Content-Type": "multipart/form-data; boundary=b"})
+        assert chunked.status_code == 413 and chunked.json()["success"] is False
     finally:
         server.stop()
     assert (instance / "deepfake_detection.db").exists() and (instance / "jwt_secret_key.secret").exists()

@@ -89,15 +89,7 @@ def detect_video():
         original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"])
     video_id, job_id = video.id, job.id
     backend = get_backend()
-    try:
-        backend.submit(job_id)
-    except Exception:
-        # A job nobody will run must not sit in "queued" for ever.
-        current_app.logger.exception("Could not queue video job %s", job_id)
-        jobs_service.fail_job(session=db.session, job_id=job_id, message="The job queue is not available",
-                              error_status=503)
-        raise ApiError(503, "The job queue is not available; try again later",
-                       extra={"video_id": video_id, "job_id": job_id, "status": "failed"}) from None
+    jobs_service.submit(session=db.session, backend=backend, job_id=job_id, video_id=video_id)
     if not run_async:
         job = jobs_service.wait_for_job(session=db.session, job_id=job_id, timeout=cfg["VIDEO_SYNC_TIMEOUT"],
                                         waiter=getattr(backend, "wait", None))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..errors import ApiError
 from .models import ACTIVE_STATUSES, CANCELLED, FAILED, QUEUED, TERMINAL_STATUSES, Job
+
+log = logging.getLogger(__name__)
 
 
 def create_job(*, session: Session, user_id: int, video_id: int, model_key: str | None) -> Job:
@@ -17,6 +21,17 @@ def create_job(*, session: Session, user_id: int, video_id: int, model_key: str 
     session.add(job)
     session.flush()
     return job
+
+
+def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
+    """Hand a job to the backend; if it cannot be queued, fail it (503) rather than leave it queued for ever."""
+    try:
+        backend.submit(job_id)
+    except Exception:
+        log.exception("Could not queue job %s", job_id)
+        fail_job(session=session, job_id=job_id, message="The job queue is not available", error_status=503)
+        raise ApiError(503, "The job queue is not available; try again later",
+                       extra={"video_id": video_id, "job_id": job_id, "status": FAILED}) from None
 
 
 def job_for_video(*, session: Session, video_id: int) -> Job | None:

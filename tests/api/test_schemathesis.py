@@ -7,15 +7,16 @@ import io
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
-                                 status_code_conformance)
+from schemathesis.checks import (content_type_conformance, negative_data_rejection, not_a_server_error,
+                                 response_schema_conformance, status_code_conformance)
 
 from deepfake_detection.app.openapi.spec import build_spec
 from tests.support import media
 
 from .helpers import PASSWORD, api_config, build_app, dispose_app, register_and_login
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,8 @@ def fuzz_user(fuzz_app):
 # The served document is a pure function of the code, so it is loaded at collection time and
 # each case is sent to the module's app (schemathesis' lazy fixture loader breaks on pytest 9).
 schema = schemathesis.openapi.from_dict(build_spec())
+# Invalid requests too (wrong types, missing fields, out-of-range ids): they must be refused with a 4xx.
+schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
 
 
 @schema.parametrize()

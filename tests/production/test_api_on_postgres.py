@@ -38,6 +38,7 @@ _import_api_tests()
 SQLITE_SPECIFIC = {
     "test_no_file_without_row_when_the_database_write_fails": "makes the write fail with a SQLite trigger",
     "test_health_reports_database_and_models": "expects the database backend to be reported as sqlite",
+    "test_running_job_stops_mid_analysis_when_cancel_is_requested": "sets the cancel flag with a SQLite trigger",
 }
 
 

@@ -115,8 +115,8 @@ def test_kill_9_of_the_pool_process_mid_job_and_the_job_still_completes(api, wor
     w1, w2 = workers("w1", "w2")
     client = api.test_client()
     headers = new_user(client)
-    # About 200 sampled frames at 640x360: several seconds of work for the tiny model.
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360), fake=True))
+    # 300 sampled frames (the default cap) at 640x360: several seconds of work for the tiny model.
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=300, fps=2, size=(640, 360), fake=True))
     wait_until_running(client, headers, video_id)
     job_id = job_row(db_engine, video_id)["id"]
     worker, pid = wait_until(lambda: claimed_by([w1, w2], job_id), timeout=10, what="the claiming worker")
@@ -125,7 +125,7 @@ def test_kill_9_of_the_pool_process_mid_job_and_the_job_still_completes(api, wor
 
     final = wait_for_final(client, headers, video_id, timeout=120)
     assert final["status"] == "completed", final
-    assert final["is_fake"] is True and final["frames_analyzed"] == 200
+    assert final["is_fake"] is True and final["frames_analyzed"] == 300
     row = job_row(db_engine, video_id)
     assert row["attempts"] == 2 and row["progress"] == 100
     assert worker.alive(), "the worker's main process replaces its lost pool process"
@@ -135,7 +135,7 @@ def test_kill_9_of_a_whole_worker_mid_job_and_another_worker_completes_it(api, w
     w1, w2 = workers("w1", "w2")
     client = api.test_client()
     headers = new_user(client)
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360)))
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=300, fps=2, size=(640, 360)))
     wait_until_running(client, headers, video_id)
     job_id = job_row(db_engine, video_id)["id"]
     worker, _ = wait_until(lambda: claimed_by([w1, w2], job_id), timeout=10, what="the claiming worker")
@@ -145,7 +145,7 @@ def test_kill_9_of_a_whole_worker_mid_job_and_another_worker_completes_it(api, w
 
     final = wait_for_final(client, headers, video_id, timeout=120)
     assert final["status"] == "completed", final
-    assert final["is_fake"] is False and final["frames_analyzed"] == 200
+    assert final["is_fake"] is False and final["frames_analyzed"] == 300
     assert job_row(db_engine, video_id)["attempts"] == 2
     assert claimed_by([survivor], job_id), "the surviving worker finished the job"
 
@@ -191,7 +191,7 @@ def test_cancel_reaches_a_job_running_on_a_worker(api, workers, db_engine, tmp_p
     workers("w1", "w2")
     client = api.test_client()
     headers = new_user(client)
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=200, fps=1, size=(640, 360)))
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=300, fps=2, size=(640, 360)))
     wait_until_running(client, headers, video_id)
 
     response = client.post(f"/api/videos/{video_id}/cancel", headers=headers)

@@ -18,8 +18,7 @@ TASK_REAP_STALE_JOBS = "deepfake.reap_stale_jobs"
 class JobLimits:
     """How long a job may run, how often it proves it is alive, and how often it is retried."""
 
-    time_limit: int  # hard limit (s): the pool process running the job is killed
-    soft_time_limit: int  # the job is told to stop and ends `failed` with a message
+    time_limit: int  # the pool process running the job is killed; the job ends `failed` with a message
     heartbeat_seconds: int  # a running job touches its row this often
     lease_seconds: int  # a `processing` row untouched this long belongs to a dead worker
     max_attempts: int  # runs of one job (worker lost counts as an attempt) before it ends `failed`
@@ -43,7 +42,6 @@ def job_limits(config) -> JobLimits:
     heartbeat = _setting(config, "JOB_HEARTBEAT_SECONDS", 10)
     return JobLimits(
         time_limit=time_limit,
-        soft_time_limit=_setting(config, "JOB_SOFT_TIME_LIMIT", max(1, time_limit - max(5, time_limit // 20))),
         heartbeat_seconds=heartbeat,
         lease_seconds=_setting(config, "JOB_LEASE_SECONDS", heartbeat * 6),
         max_attempts=_setting(config, "JOB_MAX_ATTEMPTS", 3),
@@ -82,12 +80,18 @@ def celery_settings(config) -> dict:
         "task_reject_on_worker_lost": True,
         # One job at a time per process: a long video must not hold others hostage in a prefetch buffer.
         "worker_prefetch_multiplier": 1,
+        # A hard limit only: the killed job's row is failed by Task.on_failure in the worker's main
+        # process, in one update. (A soft limit would surface inside the runner as a generic error.)
         "task_time_limit": limits.time_limit,
-        "task_soft_time_limit": limits.soft_time_limit,
         "task_track_started": True,
         "worker_send_task_events": False,
         "beat_schedule": {
-            "reap-stale-jobs": {"task": TASK_REAP_STALE_JOBS, "schedule": float(limits.reaper_interval)},
+            "reap-stale-jobs": {
+                "task": TASK_REAP_STALE_JOBS,
+                "schedule": float(limits.reaper_interval),
+                # Sweeps that waited behind busy workers are dropped: the next one does the same work.
+                "options": {"expires": float(limits.reaper_interval)},
+            },
         },
         "include": ["deepfake_detection.app.jobs.celery_tasks"],
     }

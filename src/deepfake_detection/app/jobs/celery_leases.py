@@ -69,12 +69,6 @@ def fail_job(*, session: Session, job_id: int, message: str, error_status: int =
     return True
 
 
-def set_failure_message(*, session: Session, job_id: int, message: str) -> None:
-    """Replace the message of a job that ended `failed` (used to name the time limit)."""
-    session.execute(update(Job).where(Job.id == job_id, Job.status == FAILED).values(message=message))
-    session.commit()
-
-
 def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) -> list[int]:
     """Requeue `processing` jobs whose worker stopped touching them; fail those out of attempts.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 from celery import shared_task
 from celery.exceptions import TimeLimitExceeded
@@ -24,9 +23,7 @@ from .celery_leases import (
     claim_job,
     fail_job,
     reap_stale_jobs,
-    set_failure_message,
 )
-from .models import FAILED
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +45,8 @@ def _run_claimed(job_id: int) -> str:
         return "busy"
     # Operators (and the tests) find which process ran a job from this line.
     log.info("Job %s claimed by pid %s", job_id, os.getpid())
-    started = time.monotonic()
     with Heartbeat(app=app, job_id=job_id, interval=limits.heartbeat_seconds):
-        outcome = run_video_job(job_id, app=app)
-    if outcome == FAILED and time.monotonic() - started >= limits.soft_time_limit - 1:
-        # The soft limit surfaces inside the runner as a generic failure; say what happened.
-        with app.app_context():
-            set_failure_message(session=db.session, job_id=job_id,
-                                message=TIME_LIMIT_MESSAGE.format(seconds=limits.soft_time_limit))
-            db.session.remove()
-    return outcome
+        return run_video_job(job_id, app=app)
 
 
 def _job_ids(args) -> list[int]:
@@ -67,7 +56,7 @@ def _job_ids(args) -> list[int]:
 
 
 def _on_failure(self, exc, task_id, args, kwargs, einfo):
-    """Task.on_failure: after the hard time limit killed the pool process, fail its jobs clearly.
+    """Task.on_failure: after the time limit killed the pool process, fail its jobs clearly.
 
     Runs in the worker's main process, outside the task body, hence its own app context. A lost
     worker (WorkerLostError) is not handled here: its message is requeued and the lease decides.

@@ -53,3 +53,15 @@ def test_a_job_over_the_time_limit_ends_failed_with_a_message(api, worker, tmp_p
 
     assert final["status"] == "failed"
     assert final["message"] == "Video detection was stopped: it ran longer than the 3-second limit"
+
+
+def test_a_job_that_cannot_be_queued_ends_failed_at_once(deployment, tmp_path):
+    # Nothing listens on port 1: the broker is down when the API tries to queue the job.
+    api = production_app(deployment, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    client = api.test_client()
+    headers = new_user(client)
+    video_id = upload_async(client, headers, make_video(tmp_path, seconds=2))
+
+    status = client.get(f"/api/videos/{video_id}", headers=headers).get_json()["video"]
+
+    assert status["status"] == "failed" and "could not be queued" in status["message"]

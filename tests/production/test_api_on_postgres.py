@@ -20,9 +20,9 @@ from tests.production import services
 
 
 def _import_api_tests() -> None:
-    """Bring every test (and module fixture) of tests/api into this module."""
+    """Bring every test and fixture of tests/api into this module (the app fixtures below replace theirs)."""
     for info in pkgutil.iter_modules(tests.api.__path__):
-        if not info.name.startswith("test_"):
+        if not info.name.startswith(("test_", "conftest")):
             continue
         module = importlib.import_module(f"tests.api.{info.name}")
         for name, value in vars(module).items():

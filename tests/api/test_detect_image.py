@@ -46,6 +46,7 @@ def test_models_lists_the_three_documented_models(client):
     assert first["name"] == "Dima806 Deepfake Detector" and first["description"]
     assert first["model_id"] == "dima806/deepfake_vs_real_image_detection"
     assert first["default"] is True and first["available"] is True
+    assert body["default"] == "dima806" and body["camera_default"] == "deep-fake-v2"
 
 
 def test_fake_and_real_images_get_the_documented_answer(app, client, user):

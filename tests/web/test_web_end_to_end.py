@@ -87,6 +87,8 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
 
     # --- camera: Chromium's fake camera plays a real face; a live verdict appears ---------
     nav(page, "Camera")
+    # The spec's camera default is Deep Fake Detector v2, unlike images and videos.
+    expect(page.locator("#camera-model")).to_have_value("deep-fake-v2")
     page.get_by_role("button", name="Start camera").click()
     expect(page.locator("#camera-verdict")).to_be_visible(timeout=30_000)
     expect(page.locator("#camera-verdict")).to_have_attribute("data-verdict", re.compile("^(fake|real)$"))

@@ -126,7 +126,7 @@ def _paths() -> dict:
         "/api/detect/models": {"get": {
             "tags": ["detection"], "summary": "Available models",
             "responses": {"200": _json(_obj({"success": BOOL, "models": {"type": "array", "items": _ref("Model")},
-                                             "default": STR}), "Models")}}},
+                                             "default": STR, "camera_default": STR}), "Models")}}},
         "/api/detect/image": {"post": {
             "tags": ["detection"], "summary": "Detect a deepfake image", "security": BEARER,
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _obj(

@@ -5,10 +5,13 @@ import { h, mount } from "./dom.js";
 
 let cached = null;
 
-/** The server's models (fetched once per page load; a failure is retried next time). */
+/** The server's models and its defaults per use (fetched once per page load; a failure is retried next time). */
 export function loadModels() {
   if (!cached) {
-    cached = api("/api/detect/models").then((data) => data.models || []);
+    cached = api("/api/detect/models").then((data) => ({
+      list: data.models || [],
+      defaults: { image: data.default, camera: data.camera_default || data.default },
+    }));
     cached.catch(() => {
       cached = null;
     });
@@ -35,9 +38,10 @@ export function modelUnavailableNotice(key, detail) {
 
 /**
  * A labelled <select> filled from the API. Returns {element, value(), ready}; the model flagged as the
- * default is preselected, and picking one that is not downloaded shows the notice at once.
+ * server's default for this use (image/video or camera) is preselected, and picking one that is not
+ * downloaded shows the notice at once.
  */
-export function modelPicker({ id = "model-select" } = {}) {
+export function modelPicker({ id = "model-select", use = "image" } = {}) {
   const select = h("select", { id, name: "model", disabled: true }, h("option", { value: "" }, "Loading models…"));
   const notice = h("div", { class: "model-notice" });
   const element = h(
@@ -55,7 +59,7 @@ export function modelPicker({ id = "model-select" } = {}) {
   };
   select.addEventListener("change", showNotice);
   const ready = loadModels()
-    .then((list) => {
+    .then(({ list, defaults }) => {
       models = list;
       if (!list.length) {
         mount(select, h("option", { value: "" }, "Server default"));
@@ -68,7 +72,7 @@ export function modelPicker({ id = "model-select" } = {}) {
           h("option", { value: model.key, title: model.description || null }, model.available === false ? `${model.name} (not downloaded)` : model.name),
         ),
       );
-      const preferred = list.find((m) => m.default) || list[0];
+      const preferred = list.find((m) => m.key === defaults[use]) || list.find((m) => m.default) || list[0];
       select.value = preferred.key;
       select.disabled = false;
       showNotice();

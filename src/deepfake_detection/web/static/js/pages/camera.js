@@ -31,7 +31,7 @@ function newSessionId() {
 }
 
 export function renderCamera(main, { signal }) {
-  const picker = modelPicker({ id: "camera-model" });
+  const picker = modelPicker({ id: "camera-model", use: "camera" });
   const video = h("video", { id: "camera-video", autoplay: true, muted: true, playsinline: true, "aria-label": "Camera preview" });
   video.muted = true;
   const placeholder = h("div", { class: "camera-placeholder" }, "The camera is off. Press Start camera.");

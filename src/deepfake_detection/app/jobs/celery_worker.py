@@ -8,6 +8,8 @@ default model once when it starts, so the first job does not pay for it.
 from __future__ import annotations
 
 import logging
+import os
+import time
 
 from celery.signals import worker_process_init
 
@@ -29,8 +31,12 @@ def load_model_once(**_kwargs) -> None:
         # Connections inherited from the parent must not be shared across the fork.
         db.engine.dispose(close=False)
         engine = get_engine(flask_app)
+        started = time.perf_counter()
         try:
             engine.classifier(None)
             engine.face_detector()
         except Exception:  # a missing model fails each job with its clear message instead of the worker
             log.exception("Could not preload the default model; jobs will report the error")
+            return
+        log.info("Pool process %s loaded model %s in %.1f s", os.getpid(), engine.default_model_key,
+                 time.perf_counter() - started)

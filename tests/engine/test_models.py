@@ -182,3 +182,14 @@ def test_fast_preprocessing_matches_the_image_processor(engine, key):
     theirs = classifier.processor(images=resized, return_tensors="pt")["pixel_values"]
     assert ours.shape == theirs.shape
     assert (ours - theirs).abs().max() < 2e-2  # bf16 rounding at most
+
+
+def test_failed_download_is_a_typed_error_not_a_hang():
+    import time
+
+    eng = make_engine(HF_HUB_OFFLINE="0", DEEPFAKE_OFFLINE="0", DEEPFAKE_EXTRA_MODELS="ghost=nobody/not-on-the-hub")
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailableError) as err:
+        eng.detect_image(media.face_photo(), model_key="ghost")
+    assert time.monotonic() - start < 60
+    assert "loading failed" in err.value.message and err.value.command.endswith("--model ghost")

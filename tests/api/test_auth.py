@@ -6,11 +6,15 @@ import os
 import time
 from datetime import timedelta
 
+import re
+
 import jwt as pyjwt
 import pytest
+from sqlalchemy import event
 
 from deepfake_detection.app import create_app
 from deepfake_detection.app.config import ConfigurationError
+from deepfake_detection.app.extensions import db
 
 from .helpers import JWT_SECRET, PASSWORD, assert_error, register_and_login
 
@@ -100,6 +104,49 @@ def test_login_by_email_works(client):
     register_and_login(client, "bob")
     response = client.post("/api/auth/login", json={"username": "bob@example.com", "password": PASSWORD})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("login", ["MixedCase", "mixedcase", "MIXEDCASE", "mixedcase@example.com",
+                                   "MixedCase@Example.COM", " mixedcase "])
+def test_login_ignores_case_of_username_and_email(client, login):
+    session = register_and_login(client, "MixedCase")
+    response = client.post("/api/auth/login", json={"username": login, "password": PASSWORD})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["user"]["id"] == session.id
+
+
+def test_registration_losing_a_race_at_the_database_is_the_same_409(app):
+    """A case-variant committed between the code check and the insert: the unique index answers."""
+    client = app.test_client()
+    with app.app_context():
+        engine = db.engine
+    rival = {"inserted": False}
+
+    def insert_rival_first(conn, cursor, statement, parameters, context, executemany):
+        # Runs just before our INSERT, in its transaction: as if another request had won the race.
+        if rival["inserted"] or not re.match(r'\s*INSERT INTO "?user"? ', statement):
+            return
+        rival["inserted"] = True
+        conn.exec_driver_sql(
+            'INSERT INTO "user" (username, email, password_hash, created_at) VALUES (%s)' % ", ".join(
+                f"'{value}'" for value in (rival["username"], rival["email"], "x", "2026-01-01 00:00:00")))
+
+    event.listen(engine, "before_cursor_execute", insert_rival_first)
+    try:
+        for field, username, email, rival_username, rival_email in (
+            ("username", "Racer", "racer@example.com", "RACER", "other@example.com"),
+            ("email", "racer2", "Racer2@example.com", "someone", "racer2@EXAMPLE.com"),
+        ):
+            rival.update(inserted=False, username=rival_username, email=rival_email)
+            response = client.post("/api/auth/register",
+                                   json={"username": username, "email": email, "password": PASSWORD})
+            assert rival["inserted"]
+            body = assert_error(response, 409)
+            assert list(body["errors"]) == [field]
+    finally:
+        event.remove(engine, "before_cursor_execute", insert_rival_first)
+    # The failed transaction took the rival row with it; the names are still free.
+    register_and_login(client, "Racer")
 
 
 def test_wrong_password_and_unknown_user_are_the_same_401(client):

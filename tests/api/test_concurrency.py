@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from deepfake_detection.app.auth.models import User
 from deepfake_detection.app.detection.models import CameraDetection, Image, Video
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.history.models import DetectionHistory
@@ -69,3 +70,19 @@ def test_racing_registrations_of_one_name_give_one_201_and_409s(app):
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(register, range(6)))
     assert statuses == [201] + [409] * 5
+
+
+def test_racing_registrations_of_case_variants_give_one_201(app):
+    variants = ["Bob", "bob", "BOB", "bOb", "boB", "BoB"]
+
+    def register(index):
+        client = app.test_client()
+        return client.post("/api/auth/register", json={
+            "username": variants[index], "email": f"{variants[index]}@Example.com",
+            "password": "Correct-Horse-Battery-9"}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(variants)) as pool:
+        statuses = list(pool.map(register, range(len(variants))))
+    assert sorted(statuses) == [201] + [409] * (len(variants) - 1), statuses
+    with app.app_context():
+        assert db.session.execute(select(func.count(User.id))).scalar_one() == 1

@@ -43,3 +43,7 @@ def _sqlite_on_begin(connection) -> None:
     """
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class MigrationRefused(RuntimeError):
+    """A migration cannot be applied to the data as it is; the message says what to fix first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import DateTime, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -16,7 +16,7 @@ def utcnow() -> datetime:
 
 
 class User(db.Model):
-    """An account; owns every detection it made."""
+    """An account; owns every detection it made. Username and email are unique ignoring case."""
 
     __tablename__ = "user"
 
@@ -25,6 +25,12 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+# The database itself refuses "Bob" next to "bob": a check in code alone loses races between requests.
+# Login looks users up by these same expressions, so these indexes serve it too.
+Index("uq_user_lower_username", func.lower(User.username), unique=True)
+Index("uq_user_lower_email", func.lower(User.email), unique=True)
 
 
 class RevokedToken(db.Model):

@@ -36,7 +36,7 @@ def register_user(*, session: Session, username: str, email: str, password: str)
     email = email.lower()
     existing = session.execute(
         select(User.username, User.email).where(
-            or_(func.lower(User.username) == username.lower(), User.email == email)
+            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email)
         )
     ).first()
     if existing is not None:
@@ -46,10 +46,16 @@ def register_user(*, session: Session, username: str, email: str, password: str)
     try:
         session.commit()
     except IntegrityError as exc:
-        # Two registrations raced past the check above; the unique constraint decided.
+        # Two registrations raced past the check above; the database's unique indexes decided.
         session.rollback()
-        raise _duplicate(username_taken="username" in str(exc.orig).lower()) from exc
+        raise _duplicate(username_taken=not _names_email(exc)) from exc
     return user
+
+
+def _names_email(exc: IntegrityError) -> bool:
+    """True when the violated unique constraint is on the email (its name is in the first line)."""
+    # Only the first line: PostgreSQL's DETAIL line quotes the value, which may contain anything.
+    return "email" in str(exc.orig).splitlines()[0].lower()
 
 
 def _duplicate(*, username_taken: bool) -> ApiError:
@@ -60,10 +66,11 @@ def _duplicate(*, username_taken: bool) -> ApiError:
 
 
 def authenticate(*, session: Session, username: str, password: str) -> User | None:
-    """The user whose username (or email) and password match, else None."""
-    login = username.strip()
+    """The user whose username or email (either ignoring case) and password match, else None."""
+    # Usernames cannot contain "@" and emails must, so one login matches at most one user.
+    login = username.strip().lower()
     user = session.execute(
-        select(User).where(or_(User.username == login, User.email == login.lower()))
+        select(User).where(or_(func.lower(User.username) == login, func.lower(User.email) == login))
     ).scalar_one_or_none()
     if user is None:
         check_password_hash(_DUMMY_HASH, password)

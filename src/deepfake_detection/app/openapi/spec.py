@@ -107,6 +107,7 @@ def _paths() -> dict:
     return {
         "/api/auth/register": {"post": {
             "tags": ["auth"], "summary": "Register a user",
+            "description": "Username and email must be unique ignoring case (409 otherwise).",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
                 {"username": STR, "email": STR, "password": {"type": "string", "minLength": 8}},
                 ["username", "email", "password"])}}},
@@ -114,6 +115,7 @@ def _paths() -> dict:
                           **_errors(400, 409)}}},
         "/api/auth/login": {"post": {
             "tags": ["auth"], "summary": "Log in (rate-limited)",
+            "description": "`username` takes the username or the email, either in any case.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
             "responses": {"200": _json(_obj({"success": BOOL, "access_token": STR, "user": _ref("User")}), "Token"),
                           "401": _error("Invalid username or password"), **_errors(400, 429)}}},

@@ -1,0 +1,78 @@
+"""Migrations: usernames and emails unique ignoring case, on a fresh database and on the previous revision's."""
+
+from __future__ import annotations
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from deepfake_detection.app.extensions import db
+
+from .helpers import PASSWORD, register_and_login
+
+BEFORE_CASE_INSENSITIVE_USERS = "8d9f6382c551"
+
+
+def _insert_user(username: str, email: str) -> None:
+    """A user row written directly, as the previous code or another process could have."""
+    db.session.execute(text(
+        'INSERT INTO "user" (username, email, password_hash, created_at) VALUES (:u, :e, :p, :t)'),
+        {"u": username, "e": email, "p": "x", "t": "2026-01-01 00:00:00"})
+    db.session.commit()
+
+
+def test_a_fresh_database_refuses_case_variants_itself(app):
+    with app.app_context():
+        _insert_user("Dora", "dora@example.com")
+        for username, email in (("DORA", "new@example.com"), ("new", "Dora@Example.COM")):
+            with pytest.raises(IntegrityError):
+                _insert_user(username, email)
+            db.session.rollback()
+
+
+def test_upgrading_the_previous_revision_refuses_case_duplicates_then_keeps_every_row(app, capfd):
+    client = app.test_client()
+    owner = register_and_login(client, "keeper")
+    assert client.post("/api/detect/camera", headers=owner.headers,
+                       json={"image": _frame_data_url()}).status_code == 200
+    with app.app_context():
+        downgrade(revision=BEFORE_CASE_INSENSITIVE_USERS)
+        _insert_user("Eve", "eve@example.com")
+        _insert_user("eve", "eve2@example.com")
+        _insert_user("frank", "frank@example.com")
+        _insert_user("frank2", "FRANK@example.com")
+        capfd.readouterr()
+        with pytest.raises(SystemExit):  # Flask-Migrate logs the refusal and exits, as `flask db upgrade` does
+            upgrade()
+        message = capfd.readouterr().err
+        assert "Cannot make usernames and emails unique ignoring case" in message
+        assert "'Eve'" in message and "'eve'" in message and "FRANK@example.com" in message
+        assert "UPDATE" in message  # says how to fix it
+        db.session.rollback()
+        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        assert version == BEFORE_CASE_INSENSITIVE_USERS
+
+        db.session.execute(text('UPDATE "user" SET username = \'eve_2\' WHERE username = \'eve\''))
+        db.session.execute(text('UPDATE "user" SET email = \'frank2@example.com\' WHERE username = \'frank2\''))
+        db.session.commit()
+        upgrade()
+        users = db.session.execute(text('SELECT count(*) FROM "user"')).scalar_one()
+        history = db.session.execute(text("SELECT count(*) FROM detection_history")).scalar_one()
+        assert (users, history) == (5, 1)  # nothing lost to the upgrade, foreign keys and all
+        with pytest.raises(IntegrityError):
+            _insert_user("EVE", "eve3@example.com")
+        db.session.rollback()
+    # The app works on the upgraded database: old users log in, case variants are refused.
+    assert client.post("/api/auth/login", json={"username": "KEEPER", "password": PASSWORD}).status_code == 200
+    assert client.post("/api/auth/register", json={
+        "username": "Eve_2", "email": "new@example.com", "password": PASSWORD}).status_code == 409
+
+
+def _frame_data_url() -> str:
+    """A camera frame as the web app sends it."""
+    import base64
+
+    from tests.support import media
+
+    return "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo())).decode()

@@ -229,6 +229,39 @@ def test_failed_logins_are_rate_limited_with_json_429(make_app):
     assert session.token
 
 
+def _failed_login(client, forwarded_for: str):
+    """A wrong-password login arriving with this X-Forwarded-For header."""
+    return client.post("/api/auth/login", json={"username": "nobody", "password": "wrong-pass"},
+                       headers={"X-Forwarded-For": forwarded_for})
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_per_real_client(make_app):
+    client = make_app(RATELIMIT_LOGIN="2 per minute", PROXY_FIX_X_FOR=1).test_client()
+    # The proxy appends the address it saw; what the client wrote before it is not believed.
+    for spoofed in ("1.1.1.1, 203.0.113.7", "2.2.2.2, 203.0.113.7"):
+        assert_error(_failed_login(client, spoofed), 401)
+    assert_error(_failed_login(client, "3.3.3.3, 203.0.113.7"), 429)
+    # Another client behind the same proxy has its own allowance.
+    assert_error(_failed_login(client, "198.51.100.4"), 401)
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(make_app):
+    client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
+    for address in ("1.1.1.1", "2.2.2.2"):
+        assert_error(_failed_login(client, address), 401)
+    assert_error(_failed_login(client, "3.3.3.3"), 429)
+
+
+def test_proxy_hops_must_be_a_non_negative_whole_number(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROXY_FIX_X_FOR", "one")
+    with pytest.raises(ConfigurationError, match="PROXY_FIX_X_FOR"):
+        create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64})
+    monkeypatch.delenv("PROXY_FIX_X_FOR")
+    with pytest.raises(ConfigurationError, match="PROXY_FIX_X_FOR"):
+        create_app({"INSTANCE_PATH": str(tmp_path / "b"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64,
+                    "PROXY_FIX_X_FOR": -1})
+
+
 def test_secrets_are_generated_once_and_kept_in_the_instance_folder(tmp_path, monkeypatch):
     for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DEEPFAKE_MODE"):
         monkeypatch.delenv(name, raising=False)

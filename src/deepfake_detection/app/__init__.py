@@ -48,7 +48,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         feature.init_app(app)
     backends.init_app(app)
     _init_web_app(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client address from X-Forwarded-For, as set by PROXY_FIX_X_FOR trusted proxies."""
+    hops = app.config["PROXY_FIX_X_FOR"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Each trusted proxy appends the address it saw; the entry `hops` from the right is the client's.
+        # Anything further left was written by the client and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
 
 
 def _finish_config(app: Flask) -> None:
@@ -66,6 +78,9 @@ def _finish_config(app: Flask) -> None:
     if not cfg.get("UPLOAD_FOLDER"):
         cfg["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     cfg["UPLOAD_FOLDER"] = os.path.abspath(cfg["UPLOAD_FOLDER"])
+    if not isinstance(cfg["PROXY_FIX_X_FOR"], int) or cfg["PROXY_FIX_X_FOR"] < 0:
+        raise config_module.ConfigurationError(
+            f"PROXY_FIX_X_FOR must be a whole number of trusted proxies (0 or more), got {cfg['PROXY_FIX_X_FOR']!r}")
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
     cfg["MAX_CONTENT_LENGTH"] = max(cfg["MAX_IMAGE_SIZE"] * 2, cfg["MAX_VIDEO_SIZE"]) + cfg["UPLOAD_OVERHEAD"]
     from .state import limiter_storage_uri

@@ -56,6 +56,9 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_HEADERS_ENABLED = True
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted; 0 trusts none, since
+    # otherwise any client could pick the address the login limiter counts against.
+    PROXY_FIX_X_FOR = 0
     CAMERA_DEFAULT_MODEL = "deep-fake-v2"
     JSON_SORT_KEYS = False
 
@@ -79,6 +82,7 @@ class Config:
         values["MAX_VIDEO_SIZE"] = _env_int("MAX_VIDEO_SIZE", cls.MAX_VIDEO_SIZE)
         values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
         values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
+        values["PROXY_FIX_X_FOR"] = _env_int("PROXY_FIX_X_FOR", cls.PROXY_FIX_X_FOR)
         return values
 
 

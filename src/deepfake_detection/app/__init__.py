@@ -81,6 +81,14 @@ def _finish_config(app: Flask) -> None:
     if not isinstance(cfg["PROXY_FIX_X_FOR"], int) or cfg["PROXY_FIX_X_FOR"] < 0:
         raise config_module.ConfigurationError(
             f"PROXY_FIX_X_FOR must be a whole number of trusted proxies (0 or more), got {cfg['PROXY_FIX_X_FOR']!r}")
+    retention = cfg["CAMERA_FRAME_RETENTION_DAYS"]
+    if retention is not None and (not isinstance(retention, int) or retention < 1):
+        raise config_module.ConfigurationError(
+            f"CAMERA_FRAME_RETENTION_DAYS must be a whole number of days (1 or more), or unset to keep frames,"
+            f" got {retention!r}")
+    for name, least in (("CAMERA_FRAME_PURGE_INTERVAL", 0), ("CAMERA_FRAME_PURGE_BATCH", 1)):
+        if not isinstance(cfg[name], int) or cfg[name] < least:
+            raise config_module.ConfigurationError(f"{name} must be a whole number ({least} or more), got {cfg[name]!r}")
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
     cfg["MAX_CONTENT_LENGTH"] = max(cfg["MAX_IMAGE_SIZE"] * 2, cfg["MAX_VIDEO_SIZE"]) + cfg["UPLOAD_OVERHEAD"]
     from .state import limiter_storage_uri

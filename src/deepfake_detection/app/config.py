@@ -60,6 +60,11 @@ class Config:
     # otherwise any client could pick the address the login limiter counts against.
     PROXY_FIX_X_FOR = 0
     CAMERA_DEFAULT_MODEL = "deep-fake-v2"
+    # Camera frames older than this many days are deleted (files, detections, history); None keeps them.
+    CAMERA_FRAME_RETENTION_DAYS: int | None = None
+    # The camera endpoint purges at most one batch per interval per process (see detection/retention.py).
+    CAMERA_FRAME_PURGE_INTERVAL = 600
+    CAMERA_FRAME_PURGE_BATCH = 100
     JSON_SORT_KEYS = False
 
     @classmethod
@@ -83,6 +88,11 @@ class Config:
         values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
         values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
         values["PROXY_FIX_X_FOR"] = _env_int("PROXY_FIX_X_FOR", cls.PROXY_FIX_X_FOR)
+        values["CAMERA_FRAME_RETENTION_DAYS"] = _env_int("CAMERA_FRAME_RETENTION_DAYS",
+                                                         cls.CAMERA_FRAME_RETENTION_DAYS)
+        values["CAMERA_FRAME_PURGE_INTERVAL"] = _env_int("CAMERA_FRAME_PURGE_INTERVAL",
+                                                         cls.CAMERA_FRAME_PURGE_INTERVAL)
+        values["CAMERA_FRAME_PURGE_BATCH"] = _env_int("CAMERA_FRAME_PURGE_BATCH", cls.CAMERA_FRAME_PURGE_BATCH)
         return values
 
 

@@ -74,7 +74,9 @@ class CameraDetection(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
-    detection_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    # Indexed for the retention purge, which takes the oldest frames first.
+    detection_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False,
+                                                     index=True)
     is_fake: Mapped[bool | None] = mapped_column(Boolean)
     confidence_score: Mapped[float | None] = mapped_column(Float)
     frame_path: Mapped[str | None] = mapped_column(String(512))

@@ -17,12 +17,13 @@ from ..jobs import service as jobs_service
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..request_parsing import current_user_id, json_object, string_field
-from . import serializers, service, validation
+from . import retention, serializers, service, validation
 from .models import Video
 
 bp = Blueprint("detection", __name__, url_prefix="/api")
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
+PURGE_THROTTLE_KEY = "deepfake_camera_purge_throttle"
 
 
 def _mb(size: int) -> str:
@@ -160,7 +161,13 @@ def detect_camera():
     detection, history, verdict = service.detect_camera_frame(
         session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
         user_id=user_id, data=frame, session_id=session_id, model_key=model_key)
-    return jsonify(serializers.camera_result(detection, history, verdict))
+    body = serializers.camera_result(detection, history, verdict)
+    # Frames only pile up through this endpoint, so it is where old ones are cleared (one bounded batch
+    # per interval; the CLI command clears any backlog at once).
+    retention.purge_when_due(session=db.session, upload_root=cfg["UPLOAD_FOLDER"],
+                             days=cfg["CAMERA_FRAME_RETENTION_DAYS"], batch=cfg["CAMERA_FRAME_PURGE_BATCH"],
+                             throttle=current_app.extensions[PURGE_THROTTLE_KEY])
+    return jsonify(body)
 
 
 def _drop_from_queue(job_id: int) -> None:
@@ -188,5 +195,9 @@ def _video_history_id(video_id: int) -> int | None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint."""
+    """Register the blueprint, the camera frame purge throttle and the purge command."""
+    from .cli import purge_camera_frames_command
+
     app.register_blueprint(bp)
+    app.extensions[PURGE_THROTTLE_KEY] = retention.PurgeThrottle(app.config["CAMERA_FRAME_PURGE_INTERVAL"])
+    app.cli.add_command(purge_camera_frames_command)

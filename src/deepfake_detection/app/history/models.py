@@ -17,7 +17,11 @@ class DetectionHistory(db.Model):
     """A detection in the user's history; content_id points into image, video or camera_detection."""
 
     __tablename__ = "detection_history"
-    __table_args__ = (Index("ix_detection_history_user_time", "user_id", "detection_time"),)
+    __table_args__ = (
+        Index("ix_detection_history_user_time", "user_id", "detection_time"),
+        # The history row of a given detection (video status, camera frame retention).
+        Index("ix_detection_history_type_content", "detection_type", "content_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False)

@@ -1,0 +1,120 @@
+"""Camera frame retention: delete frames older than CAMERA_FRAME_RETENTION_DAYS with their rows.
+
+A camera frame is three things: the file under camera/, its ``camera_detection`` row and its
+``detection_history`` row. Both rows go in one transaction and the files only after it commits, so
+nothing visible is ever half-deleted: a crash in between leaves files without rows (which
+``remove_orphan_frame_files`` sweeps up), never a history item whose frame is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..history.models import DetectionHistory
+from ..storage import service as storage
+from .models import CameraDetection
+
+log = logging.getLogger(__name__)
+# What the camera endpoint writes: camera/<uuid hex>.<ext>, or its temporary .part while writing.
+FRAME_FILE_RE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)(\.part)?$")
+# Orphans are looked up in the database this many at a time (bounded IN lists).
+_ORPHAN_CHUNK = 500
+
+
+def retention_cutoff(*, days: int, now: datetime | None = None) -> datetime:
+    """The moment before which camera frames are expired."""
+    return (now or datetime.now(timezone.utc)) - timedelta(days=days)
+
+
+def purge_camera_frames(*, session: Session, upload_root: str, older_than: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the oldest frames taken before ``older_than``; returns how many."""
+    rows = session.execute(
+        select(CameraDetection.id, CameraDetection.frame_path)
+        .where(CameraDetection.detection_date < older_than)
+        .order_by(CameraDetection.detection_date, CameraDetection.id)
+        .limit(limit)
+        # Concurrent purgers (several API processes) take disjoint batches on PostgreSQL; SQLite's
+        # write lock already serialises them.
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        session.rollback()
+        return 0
+    ids = [row.id for row in rows]
+    session.execute(delete(DetectionHistory).where(DetectionHistory.detection_type == "camera",
+                                                   DetectionHistory.content_id.in_(ids)))
+    session.execute(delete(CameraDetection).where(CameraDetection.id.in_(ids)))
+    session.commit()
+    for row in rows:
+        storage.remove(upload_root=upload_root, relative=row.frame_path)
+    return len(rows)
+
+
+def purge_all_camera_frames(*, session: Session, upload_root: str, older_than: datetime, batch: int = 500) -> int:
+    """Delete every frame taken before ``older_than``, one short transaction per batch; returns how many."""
+    total = 0
+    while True:
+        deleted = purge_camera_frames(session=session, upload_root=upload_root, older_than=older_than, limit=batch)
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+def remove_orphan_frame_files(*, session: Session, upload_root: str, older_than: datetime) -> int:
+    """Delete frame files last written before ``older_than`` that no row refers to; returns how many."""
+    folder = Path(upload_root, "camera")
+    cutoff = older_than.timestamp()
+    # Only old files: a fresh one may belong to a request that has not committed its row yet.
+    candidates = [path for path in folder.iterdir()
+                  if FRAME_FILE_RE.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff]
+    removed = 0
+    for start in range(0, len(candidates), _ORPHAN_CHUNK):
+        chunk = {f"camera/{path.name}": path for path in candidates[start:start + _ORPHAN_CHUNK]}
+        referenced = set(session.execute(
+            select(CameraDetection.frame_path).where(CameraDetection.frame_path.in_(list(chunk)))).scalars())
+        session.rollback()
+        for relative in chunk.keys() - referenced:
+            storage.remove(upload_root=upload_root, relative=relative)
+            removed += 1
+    return removed
+
+
+class PurgeThrottle:
+    """Lets at most one opportunistic purge start per interval in this process."""
+
+    def __init__(self, interval_seconds: int) -> None:
+        self._interval = interval_seconds
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """True when a purge is due now (and books the next one an interval later)."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return False
+            self._next = now + self._interval
+            return True
+
+
+def purge_when_due(*, session: Session, upload_root: str, days: int | None, batch: int,
+                   throttle: PurgeThrottle) -> int:
+    """One bounded purge batch if retention is on (``days``) and the throttle allows; never raises."""
+    if not days or not throttle.claim():
+        return 0
+    try:
+        return purge_camera_frames(session=session, upload_root=upload_root,
+                                   older_than=retention_cutoff(days=days), limit=batch)
+    except Exception:
+        # Housekeeping must not fail the frame that triggered it; the next interval or the CLI retries.
+        session.rollback()
+        log.exception("Camera frame retention purge failed")
+        return 0

@@ -50,11 +50,16 @@ def claim_job(*, session: Session, job_id: int, lease_seconds: int, max_attempts
     if job.cancel_requested:
         _finish(session, job, CANCELLED, "Cancelled by the user")
         return Claim.DONE
+    if job.status == PROCESSING and job.started_at is None:
+        # Taking over from a run that died between its claim and the runner's start (where the
+        # runner counts attempts): count that run here.
+        job.attempts += 1
     if job.attempts >= max_attempts:
         _finish(session, job, FAILED, WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_status=500)
         return Claim.DONE
-    # Marked ours in the same locked transaction, so a duplicate delivery sees a fresh lease.
-    job.status, job.updated_at = PROCESSING, now
+    # Marked ours in the same locked transaction, so a duplicate delivery sees a fresh lease; the
+    # runner sets started_at again when it really starts.
+    job.status, job.updated_at, job.started_at = PROCESSING, now, None
     session.commit()
     return Claim.RUN
 
@@ -81,6 +86,8 @@ def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) 
     ).scalars().all()
     requeued = []
     for job in stale:
+        if job.started_at is None:
+            job.attempts += 1  # the lost run died before the runner started (and counted) it
         if job.cancel_requested:
             _mark(session, job, CANCELLED, "Cancelled by the user")
         elif job.attempts >= max_attempts:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import timedelta
-
-import re
 
 import jwt as pyjwt
 import pytest
@@ -127,9 +126,8 @@ def test_registration_losing_a_race_at_the_database_is_the_same_409(app):
         if rival["inserted"] or not re.match(r'\s*INSERT INTO "?user"? ', statement):
             return
         rival["inserted"] = True
-        conn.exec_driver_sql(
-            'INSERT INTO "user" (username, email, password_hash, created_at) VALUES (%s)' % ", ".join(
-                f"'{value}'" for value in (rival["username"], rival["email"], "x", "2026-01-01 00:00:00")))
+        values = ", ".join(f"'{value}'" for value in (rival["username"], rival["email"], "x", "2026-01-01 00:00:00"))
+        conn.exec_driver_sql(f'INSERT INTO "user" (username, email, password_hash, created_at) VALUES ({values})')
 
     event.listen(engine, "before_cursor_execute", insert_rival_first)
     try:

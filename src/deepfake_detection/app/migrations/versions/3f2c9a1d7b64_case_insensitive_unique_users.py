@@ -5,11 +5,10 @@ Revises: 8d9f6382c551
 Create Date: 2026-11-24 08:50:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from deepfake_detection.app.database import MigrationRefused
-
 
 # revision identifiers, used by Alembic.
 revision = '3f2c9a1d7b64'

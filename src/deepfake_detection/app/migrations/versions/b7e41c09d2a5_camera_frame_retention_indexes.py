@@ -7,7 +7,6 @@ Create Date: 2026-11-24 09:00:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = 'b7e41c09d2a5'
 down_revision = '3f2c9a1d7b64'

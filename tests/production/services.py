@@ -192,7 +192,9 @@ class Deployment:
         return config
 
     def _start(self, name: str, args: list[str], *, program: str = "celery", env: dict | None = None) -> ServiceProcess:
-        log_path = self.root / f"{name}.log"
+        # One log per process started (a restarted worker must not look ready from its old log).
+        starts = sum(1 for process in self.processes if process.name == name)
+        log_path = self.root / (f"{name}.log" if not starts else f"{name}-{starts + 1}.log")
         env = {**os.environ, **self.settings(), **(env or {})}
         command = [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args] if program == "celery" \
             else [sys.executable, "-m", program, *args]
@@ -206,14 +208,17 @@ class Deployment:
         return handle
 
     def start_worker(self, name: str, *, concurrency: int = 1, ready_timeout: float = 90) -> ServiceProcess:
-        """Start `celery worker` (prefork) and wait until its pool processes have loaded the model."""
+        """Start `celery worker` (prefork) and wait until every pool process has loaded the model."""
         worker = self._start(name, [
             "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--hostname={name}@%h",
             "--queues", self.settings()["CELERY_QUEUE"], "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ])
-        wait_until(lambda: "ready." in worker.log() or not worker.alive(), timeout=ready_timeout,
-                   what=f"worker {name} to be ready")
+        def ready() -> bool:
+            log = worker.log()
+            return not worker.alive() or ("ready." in log and log.count(" loaded model ") >= concurrency)
+
+        wait_until(ready, timeout=ready_timeout, what=f"worker {name} to be ready with its model loaded")
         assert worker.alive(), f"worker {name} exited:\n{worker.log()[-4000:]}"
         return worker
 

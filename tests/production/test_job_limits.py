@@ -1,19 +1,13 @@
-"""Jobs that cannot finish end `failed` with a clear message: attempts spent, time limit reached."""
+"""A job over the time limit ends `failed` with a clear message."""
 
 from __future__ import annotations
-
-import os
-import signal
 
 import pytest
 
 from tests.production.api_client import make_video, new_user, production_app, upload_async, wait_for_final
-from tests.production.services import wait_until
-from tests.production.test_celery_jobs import claimed_by, wait_until_running
 
-# One run per job, a time limit of a few seconds, and long videos sampled in full.
-DEPLOYMENT_ENV = {"JOB_MAX_ATTEMPTS": "1", "JOB_TIME_LIMIT": "6",
-                  "DEEPFAKE_VIDEO_MAX_FRAMES": "2000"}
+# A 2 s limit, and long videos sampled in full (1600 frames take this engine 5 s or more here).
+DEPLOYMENT_ENV = {"JOB_TIME_LIMIT": "2", "DEEPFAKE_VIDEO_MAX_FRAMES": "2000"}
 
 
 @pytest.fixture(scope="module")
@@ -23,45 +17,17 @@ def api(deployment):
 
 @pytest.fixture(scope="module")
 def worker(deployment):
-    worker = deployment.start_worker("strict")
-    deployment.start_beat()
-    return worker
-
-
-def test_a_job_whose_worker_keeps_dying_ends_failed_with_a_message(api, worker, tmp_path):
-    client = api.test_client()
-    headers = new_user(client)
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=300, fps=2, size=(640, 360)))
-    wait_until_running(client, headers, video_id)  # well inside the time limit
-    status = client.get(f"/api/videos/{video_id}", headers=headers).get_json()["video"]
-    _, pid = wait_until(lambda: claimed_by([worker], status["job_id"]), timeout=10, what="the claim")
-
-    os.kill(pid, signal.SIGKILL)
-
-    final = wait_for_final(client, headers, video_id, timeout=60)
-    assert final["status"] == "failed"
-    assert "gave up after 1 attempt" in final["message"]
+    return deployment.start_worker("strict")
 
 
 def test_a_job_over_the_time_limit_ends_failed_with_a_message(api, worker, tmp_path):
     client = api.test_client()
     headers = new_user(client)
-    # 1600 sampled frames: well over the 6 s limit for the tiny model (~12 ms per 640x360 frame here).
+    # 1600 sampled frames: several times the 2 s limit even for the tiny model.
     video_id = upload_async(client, headers, make_video(tmp_path, seconds=800, fps=2, size=(640, 360)))
 
     final = wait_for_final(client, headers, video_id, timeout=60)
 
     assert final["status"] == "failed"
-    assert final["message"] == "Video detection was stopped: it ran longer than the 6-second limit"
+    assert final["message"] == "Video detection was stopped: it ran longer than the 2-second limit"
 
-
-def test_a_job_that_cannot_be_queued_ends_failed_at_once(deployment, tmp_path):
-    # Nothing listens on port 1: the broker is down when the API tries to queue the job.
-    api = production_app(deployment, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
-    client = api.test_client()
-    headers = new_user(client)
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=2))
-
-    status = client.get(f"/api/videos/{video_id}", headers=headers).get_json()["video"]
-
-    assert status["status"] == "failed" and "could not be queued" in status["message"]

@@ -195,7 +195,9 @@ class Deployment:
         # One log per process started (a restarted worker must not look ready from its old log).
         starts = sum(1 for process in self.processes if process.name == name)
         log_path = self.root / (f"{name}.log" if not starts else f"{name}-{starts + 1}.log")
-        env = {**os.environ, **self.settings(), **(env or {})}
+        # Its own instance folder, as on its own machine: only UPLOAD_FOLDER is shared.
+        env = {**os.environ, **self.settings(), "DEEPFAKE_INSTANCE_PATH": str(self.root / f"{name}-instance"),
+               **(env or {})}
         command = [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args] if program == "celery" \
             else [sys.executable, "-m", program, *args]
         with open(log_path, "ab") as log:

@@ -56,3 +56,25 @@ def wait_for_final(client, headers: dict, video_id: int, *, timeout: float = 120
         return video if video["status"] in ("completed", "failed", "cancelled") else None
 
     return wait_until(final, timeout=timeout, interval=0.2, what=f"video {video_id} to finish")
+
+
+def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[int]]:
+    """Store videos with queued jobs through the detection service, without sending any task.
+
+    Returns (job ids, video ids); the caller decides how the jobs are submitted (e.g. as a batch).
+    """
+    from deepfake_detection.app.detection.service import store_video_upload
+    from deepfake_detection.app.extensions import db
+
+    user_id = api.test_client().get("/api/auth/me", headers=headers).get_json()["user"]["id"]
+    job_ids, video_ids = [], []
+    with api.app_context():
+        for video in videos:
+            with open(video, "rb") as stream:
+                stored, job = store_video_upload(session=db.session, upload_root=api.config["UPLOAD_FOLDER"],
+                                                 user_id=user_id, stream=stream, original_name=video.name,
+                                                 model_key=None, limit=api.config["MAX_VIDEO_SIZE"])
+            job_ids.append(job.id)
+            video_ids.append(stored.id)
+        db.session.remove()
+    return job_ids, video_ids

@@ -14,6 +14,7 @@ from tests.production.api_client import (
     make_video,
     new_user,
     production_app,
+    store_jobs,
     upload_async,
     video_status,
     wait_for_final,
@@ -203,25 +204,15 @@ def test_cancel_reaches_a_job_running_on_a_worker(api, workers, db_engine, tmp_p
     assert final["status"] == "cancelled" and final["progress"] < 100
 
 
-def test_a_batch_task_runs_several_jobs_in_one_worker(api, workers, db_engine, tmp_path):
-    from deepfake_detection.app.detection.service import store_video_upload
-    from deepfake_detection.app.extensions import db
+def test_a_batch_task_runs_several_jobs_in_one_worker(api, workers, tmp_path):
     from deepfake_detection.app.jobs.backends import get_backend
 
     workers("w1", "w2")
     client = api.test_client()
     headers = new_user(client)
-    user_id = client.get("/api/auth/me", headers=headers).get_json()["user"]["id"]
+    job_ids, video_ids = store_jobs(api, headers, [make_video(tmp_path, seconds=2, fake=fake)
+                                                   for fake in (True, False, True)])
     with api.app_context():
-        job_ids, video_ids = [], []
-        for fake in (True, False, True):
-            with open(make_video(tmp_path, seconds=2, fake=fake), "rb") as stream:
-                video, job = store_video_upload(session=db.session, upload_root=api.config["UPLOAD_FOLDER"],
-                                                user_id=user_id, stream=stream, original_name="clip.mp4",
-                                                model_key="dima806", limit=api.config["MAX_VIDEO_SIZE"])
-            job_ids.append(job.id)
-            video_ids.append(video.id)
-        db.session.remove()
         get_backend().submit_batch(job_ids)
 
     finals = [wait_for_final(client, headers, video_id) for video_id in video_ids]

@@ -74,6 +74,13 @@ def fail_job(*, session: Session, job_id: int, message: str, error_status: int =
     return True
 
 
+def job_status(*, session: Session, job_id: int) -> str | None:
+    """The job's current status (None when it was deleted)."""
+    status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
+    session.rollback()
+    return status
+
+
 def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) -> list[int]:
     """Requeue `processing` jobs whose worker stopped touching them; fail those out of attempts.
 

@@ -22,8 +22,10 @@ from .celery_leases import (
     Heartbeat,
     claim_job,
     fail_job,
+    job_status,
     reap_stale_jobs,
 )
+from .models import QUEUED
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,11 @@ def _on_failure(self, exc, task_id, args, kwargs, einfo):
         limits = job_limits(app.config)
         try:
             for job_id in _job_ids(args):
-                fail_job(session=db.session, job_id=job_id,
-                         message=TIME_LIMIT_MESSAGE.format(seconds=limits.time_limit))
+                if job_status(session=db.session, job_id=job_id) == QUEUED:
+                    detect_video.delay(job_id)  # a later job of a batch that never started: on its own
+                else:
+                    fail_job(session=db.session, job_id=job_id,
+                             message=TIME_LIMIT_MESSAGE.format(seconds=limits.time_limit))
         finally:
             db.session.remove()
 

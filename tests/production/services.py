@@ -70,7 +70,8 @@ def flush_prefix(prefix: str) -> None:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=f"{prefix}*", count=500):
+    # Anywhere in the key: the rate limiter puts its own "LIMITS:LIMITER/" in front of the prefix.
+    for key in client.scan_iter(match=f"*{prefix}*", count=500):
         client.delete(key)
 
 

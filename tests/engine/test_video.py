@@ -64,6 +64,15 @@ def test_sampling_seeks_past_unused_frames(tmp_path):
         assert reader.decoded < 60, "only frames near the sampled seconds are decoded (300 in the file)"
 
 
+@pytest.mark.parametrize("fps", [1, 2, 30])
+def test_every_second_is_sampled_whatever_the_frame_rate(engine, tmp_path, fps):
+    # A 1 fps video has one frame per sample: none may be skipped to save decoding.
+    path = media.write_video(tmp_path / f"v{fps}.mp4", seconds=12, fps=fps, size=(96, 72))
+    verdict = engine.detect_video(path)
+    assert verdict.frames_analyzed == 12 and verdict.frames_skipped == 0
+    assert [f.time for f in verdict.timeline] == pytest.approx(list(range(12)), abs=0.05)
+
+
 def test_sample_rate_and_cap(engine, tmp_path):
     assert sample_times(10, sample_fps=1, max_frames=300) == [float(i) for i in range(10)]
     assert sample_times(10, sample_fps=2, max_frames=300)[:3] == [0.0, 0.5, 1.0]

@@ -13,6 +13,10 @@ import numpy as np
 
 from .errors import DetectionCancelled, InvalidMediaError
 
+# Skipping non-reference frames may move a sample this many frames late; only worth it when samples
+# are further apart than that.
+NONREF_SKIP_MAX_FRAMES = 4
+
 
 @dataclass
 class VideoInfo:
@@ -73,11 +77,19 @@ class VideoReader:
 
     def _configure_decoder(self, *, timestamps: bool) -> None:
         self.stream.thread_type = "AUTO"
-        if timestamps:
-            # Frames nothing else refers to (most B-frames) are never needed to reach a sampled
-            # frame; not decoding them halves H.264 decoding. The sample is the next decoded frame.
-            # (Raw streams without timestamps are timed by counting frames, so nothing is skipped.)
-            self.stream.codec_context.skip_frame = "NONREF"
+        # Raw streams without timestamps are timed by counting frames, so nothing may be skipped.
+        self._may_skip_nonref = timestamps
+
+    def _skip_nonref_frames_if_harmless(self, targets: list[float]) -> None:
+        """Skip decoding frames nothing refers to (most B-frames) when samples are far apart.
+
+        Not decoding them halves H.264 decoding, but a sample then lands on the next decoded frame,
+        a few frames late: harmless at 30 fps and 1 sample/s, wrong when the video itself has about
+        one frame per sample (a 1 fps video would lose every other sample).
+        """
+        spacing = min((b - a for a, b in zip(targets, targets[1:])), default=math.inf)
+        harmless = spacing > NONREF_SKIP_MAX_FRAMES * self.frame_interval
+        self.stream.codec_context.skip_frame = "NONREF" if self._may_skip_nonref and harmless else "DEFAULT"
 
     def _open(self):
         try:
@@ -177,6 +189,7 @@ class VideoReader:
     def frames_at(self, targets: list[float], *, should_cancel: Callable[[], bool] | None = None
                   ) -> Iterator[SampledFrame]:
         """Yield at most one frame per target time (the first frame at or after it)."""
+        self._skip_nonref_frames_if_harmless(targets)
         keyframes = self.info.keyframes
         position = -math.inf  # time of the last decoded frame
         frames: Iterator[av.VideoFrame] | None = None

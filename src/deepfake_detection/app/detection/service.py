@@ -76,9 +76,9 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
     except Exception as exc:
         raise _engine_failure(exc) from None
     relative = storage.new_relative_path(folder="images", extension=extension)
-    storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
-    try:
-        image = Image(
+
+    def image_row() -> Image:
+        return Image(
             user_id=user_id, filename=storage.display_name(original_name, fallback=f"image.{extension}"),
             file_path=relative, file_size=len(data), is_fake=verdict.is_fake,
             confidence_score=verdict.confidence, processing_status="completed", model_used=verdict.model_name,
@@ -86,17 +86,9 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
             face_found=verdict.face_found, faces=[face.to_dict() for face in verdict.faces],
             width=verdict.width, height=verdict.height, processing_time_ms=verdict.processing_time_ms,
         )
-        session.add(image)
-        session.flush()
-        history = _history(user_id=user_id, kind="image", content_id=image.id, is_fake=verdict.is_fake,
-                           confidence=verdict.confidence, model_name=verdict.model_name)
-        session.add(history)
-        session.commit()
-    except BaseException:
-        # No row without its file, no file without its row.
-        session.rollback()
-        storage.remove(upload_root=upload_root, relative=relative)
-        raise
+
+    image, history = _store_with_history(session=session, upload_root=upload_root, relative=relative, data=data,
+                                         user_id=user_id, kind="image", make_row=image_row, verdict=verdict)
     return image, history, verdict
 
 
@@ -196,27 +188,41 @@ def detect_camera_frame(*, session: Session, engine, store, upload_root: str, us
         raise _engine_failure(exc) from None
     extension = _camera_extension(data)
     relative = storage.new_relative_path(folder="camera", extension=extension)
-    storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
-    try:
+
+    def camera_row() -> CameraDetection:
         frame = verdict.frame
-        detection = CameraDetection(
+        return CameraDetection(
             user_id=user_id, is_fake=verdict.is_fake, confidence_score=verdict.confidence, frame_path=relative,
             model_used=verdict.model_name, model_key=verdict.model_key, session_id=session_id,
             fake_probability=verdict.fake_probability, frame_result=frame.to_dict() if frame is not None else None,
             window_size=verdict.window_size, frames_in_window=verdict.frames_in_window,
             fake_votes=verdict.fake_votes,
         )
-        session.add(detection)
+
+    detection, history = _store_with_history(session=session, upload_root=upload_root, relative=relative,
+                                             data=data, user_id=user_id, kind="camera", make_row=camera_row,
+                                             verdict=verdict)
+    return detection, history, verdict
+
+
+def _store_with_history(*, session: Session, upload_root: str, relative: str, data: bytes, user_id: int,
+                        kind: str, make_row, verdict):
+    """Write the file, then commit its detection row with a history row: all of it or none of it."""
+    storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
+    try:
+        row = make_row()
+        session.add(row)
         session.flush()
-        history = _history(user_id=user_id, kind="camera", content_id=detection.id, is_fake=verdict.is_fake,
+        history = _history(user_id=user_id, kind=kind, content_id=row.id, is_fake=verdict.is_fake,
                            confidence=verdict.confidence, model_name=verdict.model_name)
         session.add(history)
         session.commit()
     except BaseException:
+        # No row without its file, no file without its row.
         session.rollback()
         storage.remove(upload_root=upload_root, relative=relative)
         raise
-    return detection, history, verdict
+    return row, history
 
 
 def _camera_extension(data: bytes) -> str:

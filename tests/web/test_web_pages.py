@@ -66,6 +66,17 @@ def test_wrong_password_is_reported_on_the_form(page, live_server):
     assert page.evaluate("localStorage.getItem('token')") is None
 
 
+def test_log_in_with_the_email_in_any_case(page, live_server):
+    user = unique_user("byemail")
+    api_token(live_server.url, user)
+    page.goto("/#/login")
+    page.get_by_label("Username or email").fill(user["email"].upper())
+    page.get_by_label("Password").fill(user["password"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('token')")
+
+
 def test_an_expired_token_is_dropped_with_a_return_to_log_in(page):
     expired = _jwt_shaped({"sub": "1", "exp": int(time.time()) - 60})
     # As if kept from a visit yesterday: the token is in storage before the app starts.

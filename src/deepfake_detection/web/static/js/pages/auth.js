@@ -91,7 +91,7 @@ export function renderLogin(main) {
     pending = null;
   }
   const fields = {
-    username: field({ name: "username", label: "Username", autocomplete: "username", value: pending }),
+    username: field({ name: "username", label: "Username or email", autocomplete: "username", value: pending }),
     password: field({ name: "password", label: "Password", type: "password", autocomplete: "current-password" }),
   };
   const form = authForm({

@@ -26,6 +26,8 @@ def prepare(app) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its internal plugins at INFO on every start: noise for operators.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from waitress import serve
 
     from . import create_app

@@ -10,11 +10,12 @@ and a 1280x720 face photo, then measures, in one run:
     baseline that decodes every frame and classifies one sampled frame at a time in fp32
     (target: engine >= 4x faster);
   * memory: RSS of a fresh process with all three models resident (target <= 1.8 GB);
-  * bf16 vs fp32: verdict agreement and largest fake-probability difference on the same inputs.
+  * bf16 / int8 vs fp32: verdict agreement and largest fake-probability difference on the same inputs.
 
-Usage:  python bench/engine_bench.py [--quick] [--threads N] [--json results.json]
-Random weights mean the verdicts themselves are meaningless; only time, memory and the bf16/fp32
-agreement are measured. Figures go in the README section "Engine: speed and memory".
+Usage:  python bench/engine_bench.py [--quick] [--threads N] [--precision auto|int8|...] [--json results.json]
+(--precision is the engine's DEEPFAKE_PRECISION for the photo, video and memory figures; default auto.)
+Random weights mean the verdicts themselves are meaningless; only time, memory and the agreement
+with fp32 are measured. Figures go in the README section "Engine: speed and memory".
 """
 
 from __future__ import annotations
@@ -179,13 +180,13 @@ def engine_video(engine, video: Path) -> dict:
 
 
 def agreement(threads: int, images: list) -> dict:
-    """Same inputs through fp32 and each bf16 mode: verdict agreement and probability gap."""
+    """Same inputs through fp32 and each reduced-precision mode: verdict agreement and probability gap."""
     result = {}
     fp32 = make_engine("fp32", threads)
     reference = {key: [fp32.detect_image(img, model_key=key) for img in images]
                  for key in ("dima806", "deep-fake-v2", "open-deepfake")}
     del fp32
-    for mode in ("bf16", "bf16-autocast"):
+    for mode in ("bf16", "bf16-autocast", "int8"):
         other = make_engine(mode, threads)
         for key, expected in reference.items():
             got = [other.detect_image(img, model_key=key) for img in images]
@@ -199,13 +200,13 @@ def agreement(threads: int, images: list) -> dict:
     return result
 
 
-def rss_three_models(hf_home: Path, threads: int, photo: Path) -> dict:
+def rss_three_models(hf_home: Path, threads: int, photo: Path, precision: str = "auto") -> dict:
     """A fresh process loads all three models and classifies one photo with each."""
     code = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from bench.engine_bench import make_engine, rss_mb\n"
-        f"e = make_engine('auto', {threads})\n"
+        f"e = make_engine({precision!r}, {threads})\n"
         "for k in ('dima806', 'deep-fake-v2', 'open-deepfake'):\n"
         f"    e.detect_image({str(photo)!r}, model_key=k)\n"
         "rss, peak = rss_mb()\n"
@@ -239,6 +240,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--precision", default="auto", help="DEEPFAKE_PRECISION for photo, video and memory")
     parser.add_argument("--only", default="photo,video,baseline,agreement,memory",
                         help="comma-separated subset of: photo,video,baseline,agreement,memory")
     args = parser.parse_args()
@@ -273,7 +275,7 @@ def main() -> None:
     print(f"models and media ready ({results['build_models_seconds']} s)", file=sys.stderr)
 
     only = set(args.only.split(","))
-    engine = make_engine("auto", args.threads)
+    engine = make_engine(args.precision, args.threads)
     results["placement"] = engine.placement.label
     if "photo" in only:
         results["photo"] = bench_photo(engine, photo_jpeg, runs=5 if args.quick else 30)
@@ -295,10 +297,10 @@ def main() -> None:
         results["video_speedup"] = round(results["video_baseline"]["seconds"] / results["video_engine"]["seconds"], 2)
 
     if "agreement" in only:
-        results["bf16_vs_fp32"] = agreement(args.threads, _agreement_samples(media, args.quick))
-        print("bf16 vs fp32", results["bf16_vs_fp32"], file=sys.stderr)
+        results["reduced_vs_fp32"] = agreement(args.threads, _agreement_samples(media, args.quick))
+        print("bf16/int8 vs fp32", results["reduced_vs_fp32"], file=sys.stderr)
     if "memory" in only:
-        results["memory_three_models"] = rss_three_models(hf_home, args.threads, photo_path)
+        results["memory_three_models"] = rss_three_models(hf_home, args.threads, photo_path, args.precision)
         print("memory", results["memory_three_models"], file=sys.stderr)
 
     checks = {"photo_p50_ms<=100": lambda: results["photo"]["p50_ms"] <= 100,

@@ -156,6 +156,9 @@ def test_precision_setting():
     assert bf16.dtype == torch.bfloat16 and bf16.autocast is None and bf16.label == "cpu/bfloat16"
     autocast = choose_placement(EngineSettings(precision="bf16-autocast"))
     assert autocast.autocast == torch.bfloat16 and autocast.label == "cpu/bfloat16-autocast"
+    int8 = choose_placement(EngineSettings(precision="int8"))
+    assert int8.int8 and int8.dtype == torch.float32 and int8.autocast is None and int8.label == "cpu/int8-dynamic"
+    assert not choose_placement(EngineSettings(precision="auto")).int8
     with pytest.raises(ValueError):
         choose_placement(EngineSettings(precision="int3"))
 
@@ -168,6 +171,24 @@ def test_fp32_and_bf16_agree_on_the_tiny_models():
         a, b = fp32.detect_image(photo), bf16.detect_image(photo)
         assert a.is_fake == b.is_fake
         assert abs(a.fake_probability - b.fake_probability) < 0.05
+
+
+def test_int8_loads_quantized_and_keeps_the_fp32_verdicts(tiny_hf_home):
+    """DEEPFAKE_PRECISION=int8: every Linear becomes a dynamic int8 Linear; same verdicts as fp32."""
+    import torch
+
+    photos = [media.face_photo(f) for f in (False, True)] + [media.no_face_image(f) for f in (False, True)]
+    fp32 = make_engine(DEEPFAKE_PRECISION="fp32")
+    int8 = make_engine(DEEPFAKE_PRECISION="int8")
+    assert int8.placement.label == "cpu/int8-dynamic"
+    for key in ("dima806", "deep-fake-v2", "open-deepfake"):
+        modules = list(int8.classifier(key).model.modules())
+        assert not any(type(m) is torch.nn.Linear for m in modules)
+        assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules)
+        for photo in photos:
+            a, b = fp32.detect_image(photo, model_key=key), int8.detect_image(photo, model_key=key)
+            assert a.is_fake == b.is_fake, (key, a.fake_probability, b.fake_probability)
+            assert abs(a.fake_probability - b.fake_probability) < 0.05
 
 
 @pytest.mark.parametrize("key", ["dima806", "open-deepfake"])

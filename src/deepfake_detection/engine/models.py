@@ -133,7 +133,33 @@ def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placem
     except Exception as exc:  # any loading failure becomes one typed, named error
         raise ModelUnavailableError(spec.key, spec.model_id, f"loading failed: {_short(exc)}") from exc
     model = model.to(placement.device, dtype=placement.dtype).eval()
+    if placement.int8:
+        model = quantize_int8(model)
     return Classifier(spec, model, processor, placement, settings.batch_size)
+
+
+def quantize_int8(model):
+    """Every nn.Linear to int8 weights (per output channel) with dynamic activation quantization, in place.
+
+    Uses torch.ao.quantization.quantize_dynamic with the oneDNN int8 kernels (VNNI where the CPU has
+    it): measured here about 25% faster per ViT-base image than bf16 weights, where the default x86
+    (fbgemm) kernels gained only about 10%. Setting the quantized engine is process-wide; nothing
+    else in the engine quantizes. torch marks torch.ao.quantization as deprecated in favour of
+    torchao (and quantized tensors as to be removed); both still ship and work in the torch pinned
+    here, and their deprecation warnings are silenced for this one call.
+    """
+    import warnings
+
+    if "onednn" in torch.backends.quantized.supported_engines:
+        torch.backends.quantized.engine = "onednn"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per", category=UserWarning)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with torch.inference_mode(False), torch.no_grad():
+            return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                    inplace=True)
 
 
 class ModelCache:

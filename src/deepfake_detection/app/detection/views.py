@@ -113,8 +113,11 @@ def detect_video():
 @jwt_required()
 def video_status(video_id: int):
     """Status, progress and (when completed) the result of one of the caller's videos."""
-    video = _own_video(video_id)
+    # The job first: the runner commits the video's result and the job's `completed` together, and each
+    # statement may see a newer commit (READ COMMITTED), so a completed job read first guarantees the
+    # video read after it carries the result. The other order could pair `completed` with no result.
     job = jobs_service.job_for_video(session=db.session, video_id=video_id)
+    video = _own_video(video_id)
     return jsonify(success=True, video=serializers.video_status(video, job, _video_history_id(video_id)))
 
 

@@ -68,11 +68,11 @@ def build_models(hf_home: Path) -> None:
         ViTImageProcessor,
     )
 
+    from tests.support.tiny_models import hub_snapshot_dir, save_hub_snapshot
+
     torch.manual_seed(0)
     for model_id, arch, id2label in MODELS:
-        repo = hf_home / "hub" / ("models--" + model_id.replace("/", "--"))
-        snapshot = repo / "snapshots" / REVISION
-        if (snapshot / "model.safetensors").exists():
+        if (hub_snapshot_dir(hf_home / "hub", model_id, REVISION) / "model.safetensors").exists():
             continue
         label2id = {v: k for k, v in id2label.items()}
         if arch == "vit":  # ViTConfig() defaults are ViT-base/16 at 224
@@ -81,11 +81,7 @@ def build_models(hf_home: Path) -> None:
         else:  # SiglipVisionConfig() defaults are SigLIP-base/16 at 224
             model = SiglipForImageClassification(SiglipConfig(id2label=id2label, label2id=label2id))
             processor = SiglipImageProcessor(size={"height": 224, "width": 224})
-        snapshot.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(snapshot)
-        processor.save_pretrained(snapshot)
-        (repo / "refs").mkdir(exist_ok=True)
-        (repo / "refs" / "main").write_text(REVISION)
+        save_hub_snapshot(hf_home / "hub", model_id, model, processor, REVISION)
         del model
         gc.collect()
 

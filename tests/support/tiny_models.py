@@ -177,14 +177,20 @@ def _accuracy(model, x, y) -> float:
         return float((model(pixel_values=x).logits.argmax(-1) == y).float().mean())
 
 
-def _save_snapshot(hub: Path, model_id: str, model, processor) -> Path:
-    repo = hub / ("models--" + model_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / REVISION
+def hub_snapshot_dir(hub: Path, model_id: str, revision: str = REVISION) -> Path:
+    """Where the hub cache keeps model_id at revision (models--org--name/snapshots/<rev>)."""
+    return hub / ("models--" + model_id.replace("/", "--")) / "snapshots" / revision
+
+
+def save_hub_snapshot(hub: Path, model_id: str, model, processor, revision: str = REVISION) -> Path:
+    """Save a model and its processor in the standard hub cache layout, as `main`."""
+    snapshot = hub_snapshot_dir(hub, model_id, revision)
     snapshot.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(snapshot)
     processor.save_pretrained(snapshot)
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(REVISION)
+    refs = snapshot.parent.parent / "refs"
+    refs.mkdir(exist_ok=True)
+    (refs / "main").write_text(revision)
     return snapshot
 
 
@@ -205,7 +211,7 @@ def _build(root: Path) -> None:
             if accuracy < 0.95:
                 raise RuntimeError(f"tiny model {spec.model_id} only reached {accuracy:.2%} held-out accuracy")
             report[spec.model_id] = round(accuracy, 4)
-            _save_snapshot(hub, spec.model_id, model, processor)
+            save_hub_snapshot(hub, spec.model_id, model, processor)
         (root / "accuracy.json").write_text(json.dumps(report, indent=2))
     finally:
         torch.set_num_threads(threads)
@@ -244,8 +250,7 @@ def ensure_tiny_model_cache() -> Path:
 
 def tiny_snapshot(model_id: str) -> Path:
     """The snapshot directory of one tiny model (builds the cache if needed)."""
-    repo = ensure_tiny_model_cache() / "hub" / ("models--" + model_id.replace("/", "--"))
-    return repo / "snapshots" / REVISION
+    return hub_snapshot_dir(ensure_tiny_model_cache() / "hub", model_id)
 
 
 def build_local_model(target: str | Path, *, id2label: dict | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from .models import CANCELLED, FAILED, PROCESSING, QUEUED, TERMINAL_STATUSES, Job
+from .service import finish_job, set_video_status
 
 WORKER_LOST_MESSAGE = (
     "Video detection gave up after {attempts} attempt(s): the worker running it stopped each time "
@@ -96,13 +97,14 @@ def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) 
         if job.started_at is None:
             job.attempts += 1  # the lost run died before the runner started (and counted) it
         if job.cancel_requested:
-            _mark(session, job, CANCELLED, "Cancelled by the user")
+            finish_job(session=session, job=job, status=CANCELLED, message="Cancelled by the user")
         elif job.attempts >= max_attempts:
-            _mark(session, job, FAILED, WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_status=500)
+            finish_job(session=session, job=job, status=FAILED,
+                       message=WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_status=500)
         else:
             job.status, job.progress, job.updated_at = QUEUED, 0, _now()
             job.message = "The worker running this job stopped; it was queued again"
-            _set_video_status(session, job, QUEUED)
+            set_video_status(session=session, job=job, status=QUEUED)
             requeued.append(job.id)
     session.commit()
     return requeued
@@ -142,21 +144,7 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def _mark(session: Session, job: Job, status: str, message: str, *, error_status: int | None = None) -> None:
-    """Put a job and its video in a terminal status (caller commits)."""
-    job.status, job.message, job.error_status, job.finished_at = status, message, error_status, _now()
-    _set_video_status(session, job, status)
-
-
 def _finish(session: Session, job: Job, status: str, message: str, *, error_status: int | None = None) -> None:
     """Terminal status and commit."""
-    _mark(session, job, status, message, error_status=error_status)
+    finish_job(session=session, job=job, status=status, message=message, error_status=error_status)
     session.commit()
-
-
-def _set_video_status(session: Session, job: Job, status: str) -> None:
-    """Mirror the job status on its video."""
-    from ..detection.models import Video
-
-    if job.video_id is not None:
-        session.execute(update(Video).where(Video.id == job.video_id).values(processing_status=status))

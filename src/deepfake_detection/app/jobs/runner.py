@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from .models import CANCELLED, COMPLETED, FAILED, PROCESSING, TERMINAL_STATUSES, Job
+from .service import finish_job
 
 log = logging.getLogger(__name__)
 # Progress is written at most this often; the engine may report every frame.
@@ -123,15 +124,10 @@ def _run(job_id: int, app: Flask) -> str:
 
 def _finish(job_id: int, status: str, message: str | None, *, error_status: int | None = None) -> None:
     """Put a job (and its video) in a terminal status in one short transaction."""
-    from ..detection.models import Video
-
     session = db.session
-    now = datetime.now(timezone.utc)
     job = session.get(Job, job_id, populate_existing=True)
     if job is None:
         session.rollback()
         return
-    job.status, job.message, job.error_status, job.finished_at = status, message, error_status, now
-    if job.video_id is not None:
-        session.execute(update(Video).where(Video.id == job.video_id).values(processing_status=status))
+    finish_job(session=session, job=job, status=status, message=message, error_status=error_status)
     session.commit()

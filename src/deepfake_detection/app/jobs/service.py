@@ -47,8 +47,7 @@ def request_cancel(*, session: Session, job: Job) -> bool:
         return False
     job.cancel_requested = True
     if job.status == QUEUED:
-        _finish(job, CANCELLED, "Cancelled before it started")
-        _set_video_status(session, job, CANCELLED)
+        finish_job(session=session, job=job, status=CANCELLED, message="Cancelled before it started")
     session.commit()
     return True
 
@@ -80,8 +79,7 @@ def fail_job(*, session: Session, job_id: int, message: str, error_status: int =
     if job is None or job.status in TERMINAL_STATUSES:
         session.rollback()
         return
-    _finish(job, FAILED, message, error_status=error_status)
-    _set_video_status(session, job, FAILED)
+    finish_job(session=session, job=job, status=FAILED, message=message, error_status=error_status)
     session.commit()
 
 
@@ -101,15 +99,15 @@ def fail_interrupted_jobs(*, session: Session) -> int:
     return len(ids)
 
 
-def _finish(job: Job, status: str, message: str | None, *, error_status: int | None = None) -> None:
-    """Set a terminal status on a job row."""
-    job.status = status
-    job.message = message
-    job.error_status = error_status
+def finish_job(*, session: Session, job: Job, status: str, message: str | None,
+               error_status: int | None = None) -> None:
+    """Put a job and its video in a terminal status (the caller commits)."""
+    job.status, job.message, job.error_status = status, message, error_status
     job.finished_at = datetime.now(timezone.utc)
+    set_video_status(session=session, job=job, status=status)
 
 
-def _set_video_status(session: Session, job: Job, status: str) -> None:
+def set_video_status(*, session: Session, job: Job, status: str) -> None:
     """Mirror a job status on its video."""
     from ..detection.models import Video
 

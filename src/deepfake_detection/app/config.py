@@ -65,7 +65,6 @@ class Config:
     # The camera endpoint purges at most one batch per interval per process (see detection/retention.py).
     CAMERA_FRAME_PURGE_INTERVAL = 600
     CAMERA_FRAME_PURGE_BATCH = 100
-    JSON_SORT_KEYS = False
 
     @classmethod
     def from_env(cls) -> dict:

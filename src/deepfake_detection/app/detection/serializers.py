@@ -68,7 +68,6 @@ def video_status(video, job, history_id: int | None) -> dict:
     }
     if body["status"] == "completed":
         body.update(video_result_fields(video, history_id))
-        body["id"] = video.id
     return body
 
 

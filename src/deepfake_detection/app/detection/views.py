@@ -50,8 +50,8 @@ def _limit_body_size():
 @bp.get("/detect/models")
 def models():
     """The detectors this server offers."""
-    return jsonify(success=True, models=service.list_models(engine=get_engine()),
-                   default=get_engine().default_model_key,
+    engine = get_engine()
+    return jsonify(success=True, models=service.list_models(engine=engine), default=engine.default_model_key,
                    camera_default=current_app.config["CAMERA_DEFAULT_MODEL"])
 
 

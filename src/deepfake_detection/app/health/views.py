@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
 
+from ..detection.service import list_models
 from ..engine_ext import get_engine
 from ..extensions import db
 
@@ -26,10 +27,8 @@ def health():
         database_ok = False
     models = []
     try:
-        engine = get_engine()
-        for spec in engine.models():
-            models.append({"key": spec.key, "model_id": spec.model_id, "cached": bool(engine.is_cached(spec.key)),
-                           "default": bool(spec.is_default)})
+        models = [{"key": m["key"], "model_id": m["model_id"], "cached": m["available"], "default": m["default"]}
+                  for m in list_models(engine=get_engine())]
     except Exception:
         log.exception("Health check: engine unavailable")
     default_cached = any(m["cached"] for m in models if m["default"])

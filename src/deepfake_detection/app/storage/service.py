@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -89,11 +88,3 @@ def remove(*, upload_root: str, relative: str | None) -> None:
         absolute_path(upload_root=upload_root, relative=relative).unlink(missing_ok=True)
     except (ValueError, OSError):
         pass
-
-
-def copy_into(*, upload_root: str, relative: str, source: str | Path) -> Path:
-    """Copy an existing file into the store."""
-    path = absolute_path(upload_root=upload_root, relative=relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, path)
-    return path

@@ -144,9 +144,10 @@ def download_models(model_key: str | None) -> None:
             click.echo(f"{spec.key}: local directory {spec.model_id}, nothing to download.")
             continue
         if engine.settings.offline:
-            cached = "already cached" if engine.is_cached(spec.key) else "NOT cached"
-            click.echo(f"{spec.key}: {cached}; cannot download while HF_HUB_OFFLINE is set.", err=True)
-            failed = failed or not engine.is_cached(spec.key)
+            cached = engine.is_cached(spec.key)
+            state = "already cached" if cached else "NOT cached"
+            click.echo(f"{spec.key}: {state}; cannot download while HF_HUB_OFFLINE is set.", err=True)
+            failed = failed or not cached
             continue
         click.echo(f"{spec.key}: downloading {spec.model_id} into {engine.settings.cache_dir}")
         try:

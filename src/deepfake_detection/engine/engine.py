@@ -21,7 +21,7 @@ from .images import ImageSource, load_rgb
 from .models import Classifier, ModelCache, is_cached
 from .registry import ModelRegistry, ModelSpec
 from .settings import EngineSettings
-from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of
+from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of, percent
 from .video import Prefetcher, VideoReader, sample_times
 
 THUMBNAIL_MAX_SIDE = 320
@@ -137,7 +137,7 @@ class DetectionEngine:
         is_fake = state["is_fake"]
         probabilities = state["probabilities"]
         return CameraVerdict(
-            is_fake=is_fake, confidence=round((mean if is_fake else 1.0 - mean) * 100.0, 2),
+            is_fake=is_fake, confidence=percent(mean if is_fake else 1.0 - mean),
             fake_probability=round(mean, 6), frame=frame, window_size=self.settings.camera_window,
             frames_in_window=len(probabilities), fake_votes=sum(p >= 0.5 for p in probabilities),
             model_key=frame.model_key, model_name=frame.model_name,
@@ -205,7 +205,7 @@ class DetectionEngine:
         is_fake = fake_frames > real_frames or (fake_frames == real_frames and mean >= 0.5)
         thumb = thumbnail_source[1] if is_fake else first_frame
         return VideoVerdict(
-            is_fake=is_fake, confidence=round((mean if is_fake else 1.0 - mean) * 100.0, 2),
+            is_fake=is_fake, confidence=percent(mean if is_fake else 1.0 - mean),
             fake_probability=round(mean, 6), fake_frames=fake_frames, real_frames=real_frames,
             frames_analyzed=len(timeline), frames_skipped=skipped,
             duration=info.duration, fps=info.fps, timeline=timeline,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import av
 import numpy as np
 
-from .errors import DetectionCancelled, InvalidMediaError
+from .errors import InvalidMediaError
 
 # Skipping non-reference frames may move a sample this many frames late; only worth it when samples
 # are further apart than that.
@@ -186,8 +188,7 @@ class VideoReader:
                     continue
                 yield frame
 
-    def frames_at(self, targets: list[float], *, should_cancel: Callable[[], bool] | None = None
-                  ) -> Iterator[SampledFrame]:
+    def frames_at(self, targets: list[float]) -> Iterator[SampledFrame]:
         """Yield at most one frame per target time (the first frame at or after it)."""
         self._skip_nonref_frames_if_harmless(targets)
         keyframes = self.info.keyframes
@@ -196,8 +197,6 @@ class VideoReader:
         index = 0
         eps = 1e-3
         while index < len(targets):
-            if should_cancel is not None and should_cancel():
-                raise DetectionCancelled()
             target = targets[index]
             # Seek when a keyframe lies between where we are and the target: the frames in between
             # would be decoded only to be thrown away.
@@ -230,20 +229,16 @@ class VideoReader:
 
 
 class Prefetcher:
-    """Run a frame iterator (and an optional prepare(frame) step) in a background thread.
+    """Run a frame iterator and a prepare(frame) step in a background thread; items are (frame, prepared).
 
     Decoding (PyAV), face detection (OpenCV) and inference (torch) all release the GIL, so
-    preparing the next frames while the model works on the current ones shortens the wall time;
-    with prepare, items are (frame, prepare(frame)). Use as a context manager: leaving
-    it stops and joins the thread before the reader is closed.
+    preparing the next frames while the model works on the current ones shortens the wall time.
+    Use as a context manager: leaving it stops and joins the thread before the reader is closed.
     """
 
     _END = object()
 
-    def __init__(self, frames: Iterator, *, depth: int = 8, prepare: Callable | None = None):
-        import queue
-        import threading
-
+    def __init__(self, frames: Iterator, *, prepare: Callable, depth: int = 8):
         self._frames = frames
         self._prepare = prepare
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
@@ -251,8 +246,6 @@ class Prefetcher:
         self._thread = threading.Thread(target=self._run, name="video-prefetch", daemon=True)
 
     def _put(self, item) -> bool:
-        import queue
-
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.05)
@@ -264,8 +257,7 @@ class Prefetcher:
     def _run(self) -> None:
         try:
             for frame in self._frames:
-                item = (frame, self._prepare(frame)) if self._prepare is not None else frame
-                if not self._put(item):
+                if not self._put((frame, self._prepare(frame))):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)

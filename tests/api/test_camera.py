@@ -12,18 +12,12 @@ from tests.support import media
 from .helpers import assert_error, register_and_login
 
 
-def data_url(fake: bool, fmt: str = "JPEG") -> str:
-    data = media.image_bytes(media.face_photo(fake=fake), fmt)
-    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
-    return f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
 def send(client, user, image, **extra):
     return client.post("/api/detect/camera", headers=user.headers, json={"image": image, **extra})
 
 
 def test_camera_frame_answers_as_documented_with_default_model(app, client, user):
-    response = send(client, user, data_url(fake=True))
+    response = send(client, user, media.face_data_url(fake=True))
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["success"] is True and body["is_fake"] is True and 0 < body["confidence"] <= 100
@@ -39,17 +33,17 @@ def test_camera_frame_answers_as_documented_with_default_model(app, client, user
 def test_bare_base64_and_png_are_accepted(client, user):
     bare = base64.b64encode(media.image_bytes(media.face_photo())).decode()
     assert send(client, user, bare).status_code == 200
-    assert send(client, user, data_url(False, "PNG"), model="dima806").get_json()["model_key"] == "dima806"
+    assert send(client, user, media.face_data_url(False, "PNG"), model="dima806").get_json()["model_key"] == "dima806"
 
 
 def test_smoothing_is_kept_per_user_and_session(client, user, other_user):
     for expected in (1, 2, 3):
-        assert send(client, user, data_url(False), session_id="tab-1").get_json()["frames_in_window"] == expected
+        assert send(client, user, media.face_data_url(False), session_id="tab-1").get_json()["frames_in_window"] == expected
     # A new session, and another user with the same session id, start their own windows.
-    assert send(client, user, data_url(False), session_id="tab-2").get_json()["frames_in_window"] == 1
-    assert send(client, other_user, data_url(False), session_id="tab-1").get_json()["frames_in_window"] == 1
+    assert send(client, user, media.face_data_url(False), session_id="tab-2").get_json()["frames_in_window"] == 1
+    assert send(client, other_user, media.face_data_url(False), session_id="tab-1").get_json()["frames_in_window"] == 1
     # One fake frame inside a window of real ones does not flip the smoothed verdict.
-    body = send(client, user, data_url(True), session_id="tab-1").get_json()
+    body = send(client, user, media.face_data_url(True), session_id="tab-1").get_json()
     assert body["frame"]["is_fake"] is True and body["is_fake"] is False and body["fake_votes"] == 1
 
 
@@ -63,9 +57,9 @@ def test_smoothing_is_kept_per_user_and_session(client, user, other_user):
     ({"image": base64.b64encode(media.decompression_bomb_png()).decode()}, 400),
     ({"image": 12345}, 400),
     ({}, 400),
-    ({"image": data_url(False), "model": "nope"}, 400),
-    ({"image": data_url(False), "session_id": "../../etc"}, 400),
-    ({"image": data_url(False), "session_id": "x" * 65}, 400),
+    ({"image": media.face_data_url(False), "model": "nope"}, 400),
+    ({"image": media.face_data_url(False), "session_id": "../../etc"}, 400),
+    ({"image": media.face_data_url(False), "session_id": "x" * 65}, 400),
 ])
 def test_bad_camera_input_is_400_and_nothing_is_stored(app, client, user, payload, status):
     assert_error(client.post("/api/detect/camera", headers=user.headers, json=payload), status)
@@ -81,9 +75,9 @@ def test_oversized_camera_frame_is_413(make_app):
     app = make_app(MAX_IMAGE_SIZE=20_000)
     client = app.test_client()
     user = register_and_login(client)
-    body = assert_error(send(client, user, data_url(False, "PNG")), 413)
+    body = assert_error(send(client, user, media.face_data_url(False, "PNG")), 413)
     assert "Camera frame too large" in body["message"]
 
 
 def test_camera_requires_a_token(client):
-    assert_error(client.post("/api/detect/camera", json={"image": data_url(False)}), 401)
+    assert_error(client.post("/api/detect/camera", json={"image": media.face_data_url(False)}), 401)

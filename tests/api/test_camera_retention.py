@@ -19,7 +19,7 @@ from deepfake_detection.app.history.models import DetectionHistory
 from tests.support import media
 
 from .helpers import register_and_login
-from .test_camera import data_url, send
+from .test_camera import send
 
 DAY = timedelta(days=1)
 
@@ -28,7 +28,7 @@ def _frames(client, user, count: int) -> list[dict]:
     """Send ``count`` camera frames; their answers (detection_id, history_id)."""
     answers = []
     for _ in range(count):
-        response = send(client, user, data_url(fake=False), session_id="retention")
+        response = send(client, user, media.face_data_url(fake=False), session_id="retention")
         assert response.status_code == 200, response.get_json()
         answers.append(response.get_json())
     return answers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,7 +25,7 @@ def test_parallel_users_detect_and_read_without_errors_or_lost_rows(app, tmp_pat
     jpeg = media.image_bytes(media.face_photo(fake=True))
     clip = media.write_video(tmp_path / "c.mp4", seconds=2, fps=5).read_bytes()
     jobs: list[int] = []
-    frame = "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo())).decode()
+    frame = media.face_data_url()
 
     def work(index: int) -> list[int]:
         client = app.test_client()

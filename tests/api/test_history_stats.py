@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from pathlib import Path
 
@@ -21,7 +20,7 @@ def detect_image(client, user, fake: bool) -> dict:
 
 
 def detect_camera(client, user, fake: bool) -> dict:
-    image = "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo(fake=fake))).decode()
+    image = media.face_data_url(fake=fake)
     response = client.post("/api/detect/camera", headers=user.headers, json={"image": image, "session_id": f"s{fake}"})
     assert response.status_code == 200, response.get_json()
     return response.get_json()

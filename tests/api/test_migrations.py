@@ -71,8 +71,6 @@ def test_upgrading_the_previous_revision_refuses_case_duplicates_then_keeps_ever
 
 def _frame_data_url() -> str:
     """A camera frame as the web app sends it."""
-    import base64
-
     from tests.support import media
 
-    return "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo())).decode()
+    return media.face_data_url()

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 import tests.api
-from tests.api.helpers import UserSession, api_config, build_app, dispose_app, register_and_login
+from tests.api.helpers import api_config, build_app, dispose_app
 from tests.production import services
 
 
@@ -90,26 +90,6 @@ def make_app(tmp_path, engine, migrated_template, redis_service):
             dispose_app(app)
         services.drop_database(name)
         services.flush_prefix(prefix)
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def user(client) -> UserSession:
-    return register_and_login(client)
-
-
-@pytest.fixture
-def other_user(client) -> UserSession:
-    return register_and_login(client)
 
 
 def test_the_api_apps_here_really_use_postgresql_and_redis(app):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 
 import pytest
@@ -46,7 +45,7 @@ def test_a_token_revoked_on_one_server_is_refused_by_the_other(two_apis):
 def test_camera_smoothing_window_continues_across_servers(two_apis):
     first, second = two_apis
     headers = login(first)
-    frame = "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo())).decode()
+    frame = media.face_data_url()
     session = f"tab-{uuid.uuid4().hex[:6]}"
     seen = []
     for base in (first, second, first, second):

@@ -6,6 +6,7 @@ colour cast applied by tint(), and REAL otherwise.
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
@@ -72,6 +73,13 @@ def image_bytes(img: Image.Image, fmt: str = "JPEG", **save_args) -> bytes:
         img = img.convert("RGB")
     img.save(buffer, format=fmt, **save_args)
     return buffer.getvalue()
+
+
+def face_data_url(fake: bool = False, fmt: str = "JPEG") -> str:
+    """A face photo as a data URL, the way the web app sends camera frames."""
+    data = image_bytes(face_photo(fake=fake), fmt)
+    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
 def _fit(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

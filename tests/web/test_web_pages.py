@@ -160,7 +160,7 @@ def test_history_filters_and_pages(page, live_server, screenshot_dir):
     token = api_token(live_server.url, unique_user("pages"))
     headers = {"Authorization": f"Bearer {token}"}
     frames = {
-        fake: "data:image/jpeg;base64," + base64.b64encode(media.image_bytes(media.face_photo(fake=fake))).decode()
+        fake: media.face_data_url(fake=fake)
         for fake in (False, True)
     }
     # Twelve camera detections, each its own session so no smoothing carries over: 4 fake, 8 real.

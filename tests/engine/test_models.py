@@ -9,7 +9,13 @@ import threading
 import pytest
 
 from deepfake_detection.engine import DetectionEngine, EngineSettings, ModelLabelError, ModelUnavailableError
-from deepfake_detection.engine.device import choose_placement
+from deepfake_detection.engine.device import (
+    BF16_MATMUL_ATTENTION,
+    bf16_matmul_attention,
+    choose_placement,
+    cpu_supports_bf16,
+    tune_allocator,
+)
 from deepfake_detection.engine.labels import fake_class_indices
 from tests.support import media
 from tests.support.tiny_models import TINY_MODELS, build_local_model, unmappable_local_model
@@ -161,6 +167,58 @@ def test_precision_setting():
     assert not choose_placement(EngineSettings(precision="auto")).int8
     with pytest.raises(ValueError):
         choose_placement(EngineSettings(precision="int3"))
+    # Attention: plain matmuls where torch's fused CPU kernel is the slower one (bf16 inputs).
+    assert fp32.attention is None and bf16.attention == "eager"
+    assert int8.attention == (BF16_MATMUL_ATTENTION if cpu_supports_bf16() else None)
+
+
+def test_bf16_matmul_attention_matches_torch_attention():
+    import torch
+
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(2, 4, 197, 16) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(query, key, value).transpose(1, 2)
+    got, weights = bf16_matmul_attention(None, query, key, value, None)
+    assert weights is None and got.dtype == torch.float32 and got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=0.02)
+
+
+@pytest.mark.parametrize("precision, attention", [("fp32", "sdpa"), ("bf16", "eager"), ("int8", "int8-default")])
+def test_loaded_models_use_the_placements_attention(tiny_hf_home, precision, attention):
+    eng = make_engine(DEEPFAKE_PRECISION=precision)
+    if attention == "int8-default":
+        attention = BF16_MATMUL_ATTENTION if cpu_supports_bf16() else "sdpa"
+    for key in ("dima806", "open-deepfake"):  # ViT and SigLIP
+        assert eng.classifier(key).model.config._attn_implementation == attention
+        assert eng.detect_image(media.face_photo(True), model_key=key).face_found
+
+
+def test_int8_weights_are_copied_out_of_the_mapped_weights_file(tiny_hf_home):
+    """No tensor of an int8 model may point into the safetensors mapping, which would keep it resident."""
+    import torch
+
+    eng = make_engine(DEEPFAKE_PRECISION="int8")
+    models = [eng.classifier(key).model for key in ("dima806", "deep-fake-v2", "open-deepfake")]
+    mapped = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].endswith(".safetensors"):
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                mapped.append((start, end))
+    tensors = [t for model in models for t in list(model.parameters()) + list(model.buffers())]
+    quantized = [m for model in models for m in model.modules()
+                 if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    tensors += [m.bias() for m in quantized if m.bias() is not None]  # the float biases int8 layers keep
+    assert quantized and tensors
+    inside = [t for t in tensors for start, end in mapped if start <= t.data_ptr() < end]
+    assert not inside
+
+
+def test_allocator_tuning_applies_on_glibc():
+    import platform
+
+    assert tune_allocator() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
 
 
 def test_fp32_and_bf16_agree_on_the_tiny_models():

@@ -131,6 +131,49 @@ def test_cancel(engine, mixed_video):
     assert not [t for t in threading.enumerate() if t.name == "video-prefetch"], "decoder thread stopped"
 
 
+def _engine_with(**env):
+    import os
+
+    from deepfake_detection.engine import DetectionEngine, EngineSettings
+
+    return DetectionEngine(EngineSettings.from_env({**os.environ, **env}))
+
+
+def test_background_prefetch_gives_the_same_verdict_and_stops_on_cancel(engine, mixed_video):
+    inline = _engine_with(DEEPFAKE_VIDEO_PREFETCH="0")
+    ahead = _engine_with(DEEPFAKE_VIDEO_PREFETCH="1")
+    assert (inline.video_prefetch(), ahead.video_prefetch()) == (False, True)
+    a, b = inline.detect_video(mixed_video), ahead.detect_video(mixed_video)
+    assert [(f.time, f.fake_probability, f.faces) for f in a.timeline] == \
+        [(f.time, f.fake_probability, f.faces) for f in b.timeline]
+    assert (a.is_fake, a.fake_frames, a.frames_skipped) == (b.is_fake, b.fake_frames, b.frames_skipped)
+    with pytest.raises(DetectionCancelled):
+        ahead.detect_video(mixed_video, progress=lambda d, t: None, should_cancel=lambda: True)
+    assert not [t for t in threading.enumerate() if t.name == "video-prefetch"], "prefetch thread stopped"
+
+
+def test_prefetch_auto_only_when_torch_leaves_a_core_free(tiny_hf_home):
+    """auto: decode ahead only if DEEPFAKE_TORCH_THREADS is below the usable cores (own process: threads are global)."""
+    import os
+    import subprocess
+    import sys
+
+    from deepfake_detection.engine.engine import usable_cpus
+
+    code = ("from deepfake_detection.engine import DetectionEngine, EngineSettings\n"
+            "import torch\n"
+            "e = DetectionEngine(EngineSettings.from_env())\n"
+            "print(e.video_prefetch(), torch.get_num_threads())\n")
+    cores = usable_cpus()
+    for threads, expected in [(cores, False), (max(1, cores - 1), cores > 1)]:
+        env = {**os.environ, "DEEPFAKE_TORCH_THREADS": str(threads), "DEEPFAKE_VIDEO_PREFETCH": "auto"}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split() == [str(expected), str(threads)]
+    with pytest.raises(ValueError, match="DEEPFAKE_VIDEO_PREFETCH"):
+        _engine_with(DEEPFAKE_VIDEO_PREFETCH="sometimes").video_prefetch()
+
+
 def test_callbacks_run_on_the_callers_thread(engine, mixed_video):
     threads = set()
     engine.detect_video(mixed_video, progress=lambda d, t: threads.add(threading.get_ident()),

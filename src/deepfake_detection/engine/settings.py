@@ -48,6 +48,7 @@ class EngineSettings:
     device: str = "auto"
     precision: str = "auto"
     torch_threads: int = 0
+    tune_allocator: bool = True
     batch_size: int = 8
     face_detection: bool = True
     face_enhance: bool = True
@@ -58,6 +59,7 @@ class EngineSettings:
     max_image_pixels: int = 40_000_000
     video_sample_fps: float = 1.0
     video_max_frames: int = 300
+    video_prefetch: str = "auto"
     camera_window: int = 5
     camera_hysteresis: float = 0.05
     camera_ttl_seconds: int = 600
@@ -76,6 +78,7 @@ class EngineSettings:
             device=(env.get("DEEPFAKE_DEVICE", "") or "auto").strip().lower(),
             precision=(env.get("DEEPFAKE_PRECISION", "") or "auto").strip().lower(),
             torch_threads=_number(env, "DEEPFAKE_TORCH_THREADS", 0, int),
+            tune_allocator=_flag(env, "DEEPFAKE_TUNE_ALLOCATOR", True),
             batch_size=max(1, _number(env, "DEEPFAKE_BATCH_SIZE", 8, int)),
             face_detection=_flag(env, "DEEPFAKE_FACE_DETECTION", True),
             face_enhance=_flag(env, "DEEPFAKE_FACE_ENHANCE", True),
@@ -85,6 +88,7 @@ class EngineSettings:
             max_image_pixels=_number(env, "DEEPFAKE_MAX_IMAGE_PIXELS", 40_000_000, int),
             video_sample_fps=_number(env, "DEEPFAKE_VIDEO_SAMPLE_FPS", 1.0, float),
             video_max_frames=max(1, _number(env, "DEEPFAKE_VIDEO_MAX_FRAMES", 300, int)),
+            video_prefetch=(env.get("DEEPFAKE_VIDEO_PREFETCH", "") or "auto").strip().lower(),
             camera_window=max(1, _number(env, "DEEPFAKE_CAMERA_WINDOW", 5, int)),
             camera_hysteresis=_number(env, "DEEPFAKE_CAMERA_HYSTERESIS", 0.05, float),
             camera_ttl_seconds=max(1, _number(env, "DEEPFAKE_CAMERA_TTL", 600, int)),

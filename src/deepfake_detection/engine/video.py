@@ -228,6 +228,31 @@ class VideoReader:
                 index += 1
 
 
+class InlineFrames:
+    """Prefetcher's interface without the thread: each frame is prepared when the consumer asks for it."""
+
+    def __init__(self, frames: Iterator, *, prepare: Callable):
+        self._frames = frames
+        self._prepare = prepare
+
+    def __enter__(self) -> "InlineFrames":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+    def __iter__(self) -> Iterator:
+        for frame in self._frames:
+            yield frame, self._prepare(frame)
+
+
+def frame_pipeline(frames: Iterator, *, prepare: Callable, prefetch: bool, depth: int = 8):
+    """(frame, prepare(frame)) pairs, prepared ahead in a background thread when prefetch is true."""
+    return Prefetcher(frames, prepare=prepare, depth=depth) if prefetch else InlineFrames(frames, prepare=prepare)
+
+
 class Prefetcher:
     """Run a frame iterator and a prepare(frame) step in a background thread; items are (frame, prepared).
 

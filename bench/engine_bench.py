@@ -6,9 +6,9 @@ temporary HuggingFace cache under the real model ids, writes a 60 s 1280x720 30 
 and a 1280x720 face photo, then measures, in one run:
 
   * photo: p50/p90 of DetectionEngine.detect_image on the JPEG, model warm (target p50 <= 100 ms);
-  * video: DetectionEngine.detect_video at 1 frame/s (target <= 3 s), against a straightforward
-    baseline that decodes every frame and classifies one sampled frame at a time in fp32
-    (target: engine >= 4x faster);
+  * video: DetectionEngine.detect_video at 1 frame/s, model loaded: median of 3 runs after a first
+    one, which is reported too (target <= 3 s), against a straightforward baseline that decodes
+    every frame and classifies one sampled frame at a time in fp32 (target: engine >= 4x faster);
   * memory: RSS of a fresh process with all three models resident (target <= 1.8 GB);
   * bf16 / int8 vs fp32: verdict agreement and largest fake-probability difference on the same inputs.
 
@@ -157,7 +157,8 @@ def baseline_video(video: Path, threads: int) -> dict:
     return {"seconds": round(seconds, 2), "frames_analyzed": analysed}
 
 
-def engine_video(engine, video: Path) -> dict:
+def engine_video(engine, video: Path, runs: int) -> dict:
+    """The engine on the clip: a first run (first batch shapes of a warm model), then runs more, median."""
     from deepfake_detection.engine.video import VideoReader
 
     with VideoReader(video) as reader:
@@ -166,11 +167,16 @@ def engine_video(engine, video: Path) -> dict:
         sampled = sum(1 for _ in reader.frames_at(targets))
         decode_s = time.perf_counter() - decode_start
         decoded = reader.decoded
-    start = time.perf_counter()
-    verdict = engine.detect_video(video)
-    seconds = time.perf_counter() - start
-    return {"seconds": round(seconds, 2), "frames_analyzed": verdict.frames_analyzed,
+    engine.classifier()  # loaded, as in a running server or worker: loading is not what is timed
+    times = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        verdict = engine.detect_video(video)
+        times.append(time.perf_counter() - start)
+    return {"seconds": round(statistics.median(times[1:]), 2), "first_run_seconds": round(times[0], 2),
+            "runs": [round(t, 2) for t in times[1:]], "frames_analyzed": verdict.frames_analyzed,
             "faces_per_frame": round(sum(f.faces for f in verdict.timeline) / max(1, len(verdict.timeline)), 2),
+            "prefetch": engine.video_prefetch(),
             "sampling_only_seconds": round(decode_s, 2), "frames_decoded_for_sampling": decoded,
             "frames_sampled": sampled}
 
@@ -282,7 +288,7 @@ def main() -> None:
         del fp32_engine
         gc.collect()
     if "video" in only:
-        results["video_engine"] = engine_video(engine, video)
+        results["video_engine"] = engine_video(engine, video, runs=1 if args.quick else 3)
         print("video (engine)", results["video_engine"], file=sys.stderr)
     del engine
     gc.collect()

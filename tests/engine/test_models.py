@@ -193,6 +193,17 @@ def test_loaded_models_use_the_placements_attention(tiny_hf_home, precision, att
         assert eng.detect_image(media.face_photo(True), model_key=key).face_found
 
 
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_a_probability_does_not_depend_on_the_rest_of_the_batch(tiny_hf_home, precision):
+    import numpy as np
+
+    classifier = make_engine(DEEPFAKE_PRECISION=precision).classifier("dima806")
+    images = [np.asarray(media.face_photo(bool(i % 2)).rotate(i * 9)) for i in range(6)]
+    alone = [float(classifier.fake_probabilities([image])[0]) for image in images]
+    together = [float(p) for p in classifier.fake_probabilities(images)]
+    assert together == pytest.approx(alone, abs=1e-6)
+
+
 def test_int8_weights_are_copied_out_of_the_mapped_weights_file(tiny_hf_home):
     """No tensor of an int8 model may point into the safetensors mapping, which would keep it resident."""
     import torch

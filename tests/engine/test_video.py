@@ -158,7 +158,7 @@ def test_prefetch_auto_only_when_torch_leaves_a_core_free(tiny_hf_home):
     import subprocess
     import sys
 
-    from deepfake_detection.engine.engine import usable_cpus
+    from deepfake_detection.engine.device import usable_cpus
 
     code = ("from deepfake_detection.engine import DetectionEngine, EngineSettings\n"
             "import torch\n"

@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
+from .device import usable_cpus
 from .errors import InvalidMediaError
 
 # Skipping non-reference frames may move a sample this many frames late; only worth it when samples
@@ -78,7 +79,10 @@ class VideoReader:
         self.info = self._probe()
 
     def _configure_decoder(self, *, timestamps: bool) -> None:
-        self.stream.thread_type = "AUTO"
+        # FFmpeg's default (AUTO) prefers frame threading, which on 2 cores decoded no faster than one
+        # thread here, single-slice stream or not; slice threading was never slower and decoded a
+        # two-slice 720p clip 1.7x faster. With more cores frame threading pays, so AUTO stays.
+        self.stream.thread_type = "SLICE" if usable_cpus() <= 2 else "AUTO"
         # Raw streams without timestamps are timed by counting frames, so nothing may be skipped.
         self._may_skip_nonref = timestamps
 

@@ -1,4 +1,4 @@
-"""Device and numeric precision, decided in one place."""
+"""Device, numeric precision, attention kernel and CPU allocator tuning, decided in one place."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import cv2
@@ -144,20 +145,17 @@ def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placem
     return Classifier(spec, model, processor, placement, batch_size)
 
 
-def use_attention(model, implementation: str) -> bool:
-    """Switch the model's attention to implementation when its architecture supports it; True if switched.
+def use_attention(model, implementation: str) -> None:
+    """Switch the model's attention to implementation when its architecture supports it.
 
     Models without attention (CNNs) or without transformers' attention interface keep what they have.
     """
     if not getattr(model, "_supports_attention_backend", False):
-        return False
+        return
     if implementation == BF16_MATMUL_ATTENTION:
         register_attention()
-    try:
+    with contextlib.suppress(ValueError, ImportError, AttributeError):
         model.set_attn_implementation(implementation)
-    except (ValueError, ImportError, AttributeError):
-        return False
-    return True
 
 
 def quantize_int8(model):

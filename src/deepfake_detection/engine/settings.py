@@ -8,11 +8,22 @@ from pathlib import Path
 from typing import Mapping
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = env.get(name)
     return default if value is None or value.strip() == "" else value.strip().lower() in _TRUE
+
+
+def _auto_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """A yes/no setting that may also be 'auto' (or unset): None then, for the engine to decide."""
+    value = (env.get(name) or "auto").strip().lower()
+    if value == "auto":
+        return None
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise ValueError(f"{name} must be auto, 1 or 0, got {value!r}")
 
 
 def _number(env: Mapping[str, str], name: str, default, cast):
@@ -59,7 +70,7 @@ class EngineSettings:
     max_image_pixels: int = 40_000_000
     video_sample_fps: float = 1.0
     video_max_frames: int = 300
-    video_prefetch: str = "auto"
+    video_prefetch: bool | None = None  # None: only when torch leaves a CPU free
     camera_window: int = 5
     camera_hysteresis: float = 0.05
     camera_ttl_seconds: int = 600
@@ -88,7 +99,7 @@ class EngineSettings:
             max_image_pixels=_number(env, "DEEPFAKE_MAX_IMAGE_PIXELS", 40_000_000, int),
             video_sample_fps=_number(env, "DEEPFAKE_VIDEO_SAMPLE_FPS", 1.0, float),
             video_max_frames=max(1, _number(env, "DEEPFAKE_VIDEO_MAX_FRAMES", 300, int)),
-            video_prefetch=(env.get("DEEPFAKE_VIDEO_PREFETCH", "") or "auto").strip().lower(),
+            video_prefetch=_auto_flag(env, "DEEPFAKE_VIDEO_PREFETCH"),
             camera_window=max(1, _number(env, "DEEPFAKE_CAMERA_WINDOW", 5, int)),
             camera_hysteresis=_number(env, "DEEPFAKE_CAMERA_HYSTERESIS", 0.05, float),
             camera_ttl_seconds=max(1, _number(env, "DEEPFAKE_CAMERA_TTL", 600, int)),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from .request_log import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -71,5 +73,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("Unhandled error")
-        return error_response(500, _MESSAGES[500])
+        # The id is in the log line and the answer, so a user's report leads to this traceback.
+        request_id = current_request_id()
+        log.exception("Unhandled error on %s %s [%s]", request.method, request.path, request_id)
+        return error_response(500, _MESSAGES[500], extra={"request_id": request_id})

@@ -83,19 +83,16 @@ class GuardedParser(HTTPRequestParser):
         """Parse as waitress does; refuse a declared or received body over the path's limit."""
         in_headers = not self.headers_finished
         consumed = super().received(data)
-        if self.error is not None:
-            self._on_refused()  # whatever the client still sends is not read: linger before closing
-        if isinstance(self.error, RequestEntityTooLarge) and not isinstance(self.error, BodyTooLarge):
-            return self._refuse(len(data))  # waitress's global limit: answered the same way
-        if self.error is not None or not self.headers_finished:
-            return consumed
-        if in_headers:
+        too_large = isinstance(self.error, RequestEntityTooLarge)
+        if in_headers and self.headers_finished and (self.error is None or too_large):
             self.headers_done_at = time.monotonic()
             self._limit = self._body_limit(self.command, self.path)
-            if self.content_length > self._limit[0]:
-                return self._refuse(len(data))
-        elif self.body_bytes_received > self._limit[0]:  # chunked: no length to check up front
-            return self._refuse(len(data))
+        if self.error is not None:
+            self._on_refused()  # whatever the client still sends is not read: linger before closing
+            # Waitress's own (global) limit is answered like the path's, with its message.
+            return self._refuse(len(data)) if too_large and not isinstance(self.error, BodyTooLarge) else consumed
+        if self._limit is not None and max(self.content_length, self.body_bytes_received) > self._limit[0]:
+            return self._refuse(len(data))  # declared, or (chunked) received so far
         return consumed
 
     def _refuse(self, datalen: int) -> int:

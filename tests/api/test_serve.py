@@ -48,13 +48,17 @@ class Server:
             # A file, not a pipe: a pipe nobody reads would block the server once its buffer fills.
             self.process = subprocess.Popen([SCRIPT, *args], env=env or _server_env(instance, PORT=str(port)),
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        # The banner is printed once waitress has bound its socket.
-        while "running on" not in self.log():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server exited with {self.process.poll()}: {self.log()}")
-            time.sleep(0.05)  # waiting for the banner, not for a timing outcome
-        socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        try:
+            deadline = time.monotonic() + 120
+            # The banner is printed once waitress has bound its socket.
+            while "running on" not in self.log():
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server exited with {self.process.poll()}: {self.log()}")
+                time.sleep(0.05)  # waiting for the banner, not for a timing outcome
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
 
     def log(self) -> str:
         """Everything the server wrote so far (stdout and stderr)."""
@@ -62,7 +66,11 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
 
 @pytest.mark.slow

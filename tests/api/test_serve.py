@@ -1,4 +1,5 @@
-"""`deepfake-server` for real: migrations at start, waitress over HTTP, tokens surviving a restart."""
+"""`deepfake-server` for real: migrations at start, waitress over HTTP, tokens surviving a restart; slow
+clients, body limits from the headers, JSON errors from waitress, logs, the command line and the scripts."""
 
 from __future__ import annotations
 

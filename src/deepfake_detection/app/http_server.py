@@ -116,7 +116,7 @@ class JsonErrorTask(ErrorTask):
             message = f"{_MESSAGES[error.code]}: {str(error.body)[:200]}"
         else:
             message = _MESSAGES.get(error.code, _MESSAGES[500])
-        log.warning("%s %s answered %d by the HTTP server: %s [%s]", getattr(self.request, "command", "-"),
+        log.info("%s %s answered %d by the HTTP server: %s [%s]", getattr(self.request, "command", "-"),
                     getattr(self.request, "path", "-"), error.code, message, request_id)
         body = json.dumps({"success": False, "message": message, "code": error.code}).encode()
         self.status = f"{error.code} {error.reason}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import socket
 import time
 import uuid
@@ -197,8 +198,18 @@ def _too_slow(parser: GuardedParser, clock: float, settings: ServerSettings) -> 
     return elapsed > settings.header_timeout and parser.body_bytes_received < settings.min_body_rate * elapsed
 
 
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft open-files limit (often 1024) towards `wanted`, within the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def create_server(app: Flask, settings: ServerSettings):
     """Bind the listening socket(s); the returned server's run() serves until interrupted."""
+    # Each connection is a descriptor; the database, models and uploads need some more.
+    _allow_open_files(settings.connection_limit + 256)
     adj = Adjustments(
         host=settings.host, port=settings.port, threads=settings.threads,
         connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout,

@@ -1,7 +1,9 @@
 # Shared by run.sh and test.sh: create .venv and install the project (and extras) when pyproject.toml changed.
+# Sourced, so "$@" here is the caller's arguments (for the server or pytest): the pip extras come from
+# the variable venv_extras instead (e.g. `venv_extras=test; source _venv.sh`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-extras="${1:-}"
+extras="${venv_extras:-}"
 python_bin="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$python_bin" -m venv .venv

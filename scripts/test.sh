@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: set up and run every test (engine, API, browser, production mode).
 set -euo pipefail
-source "$(dirname "$0")/_venv.sh" test
+venv_extras=test
+source "$(dirname "$0")/_venv.sh"
 # Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -28,8 +28,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     _finish_config(app)
 
-    from . import engine_ext, errors, state
+    from . import engine_ext, errors, request_log, state
 
+    request_log.init_app(app)  # first, so its timer starts before any other hook can refuse the request
     errors.init_app(app)
     _init_extensions(app)
     state.init_app(app)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from .request_log import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def init_app(app: Flask) -> None:
             message = f"Too many requests: limit is {exc.description}. Try again later."
         elif status == 413:
             message = g.get("upload_limit_message", message)
-        response = error_response(status, message)
+        response = error_response(status, message, extra={"request_id": current_request_id()} if status == 500 else None)
         # Keep headers the exception carries (Allow on 405, Retry-After on 429).
         for key, value in exc.get_headers():
             if key.lower() != "content-type":
@@ -71,5 +73,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("Unhandled error")
-        return error_response(500, _MESSAGES[500])
+        # The id is in the log line and the answer, so a user's report leads to this traceback.
+        request_id = current_request_id()
+        log.exception("Unhandled error on %s %s [%s]", request.method, request.path, request_id)
+        return error_response(500, _MESSAGES[500], extra={"request_id": request_id})

@@ -1,10 +1,19 @@
-"""`deepfake-server`: apply migrations, then serve the app with waitress (HOST/PORT, default 127.0.0.1:5000)."""
+"""`deepfake-server`: apply migrations, then serve the app with waitress (see http_server)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+import click
+
+from . import create_app
+from .config import ConfigurationError
+from .http_server import ServerSettings, create_server
+from .request_log import install_record_factory
+
+_DEFAULTS = ServerSettings()
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
 def prepare(app) -> None:
@@ -23,29 +32,67 @@ def prepare(app) -> None:
                 logging.getLogger(__name__).warning("Marked %d interrupted job(s) as failed", count)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str) -> None:
+    """Log to stderr; each line carries the id of the request that logged it (see request_log)."""
+    install_record_factory()
+    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
     # Alembic announces each of its internal plugins at INFO on every start: noise for operators.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    from waitress import serve
 
-    from . import create_app
-    from .config import ConfigurationError
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--host", envvar="HOST", default=_DEFAULTS.host, show_envvar=True, help="Address to listen on.")
+@click.option("--port", envvar="PORT", default=_DEFAULTS.port, type=click.IntRange(1, 65535), show_envvar=True,
+              help="Port to listen on.")
+@click.option("--threads", envvar="WAITRESS_THREADS", default=_DEFAULTS.threads, type=click.IntRange(min=1),
+              show_envvar=True, help="Threads serving requests.")
+@click.option("--connection-limit", envvar="WAITRESS_CONNECTION_LIMIT", default=_DEFAULTS.connection_limit,
+              type=click.IntRange(min=1), show_envvar=True, help="Open connections served at once.")
+@click.option("--channel-timeout", envvar="WAITRESS_CHANNEL_TIMEOUT", default=_DEFAULTS.channel_timeout,
+              type=click.IntRange(min=1), show_envvar=True, help="Seconds an idle connection is kept.")
+@click.option("--header-timeout", envvar="WAITRESS_HEADER_TIMEOUT", default=_DEFAULTS.header_timeout,
+              type=click.FloatRange(min=0, min_open=True), show_envvar=True,
+              help="Seconds a client has to send its request headers (and the body's grace time).")
+@click.option("--min-body-rate", envvar="WAITRESS_MIN_BODY_RATE", default=_DEFAULTS.min_body_rate,
+              type=click.IntRange(min=0), show_envvar=True,
+              help="Bytes/s an upload must average after the grace time, or it is cut off.")
+@click.option("--log-level", envvar="LOG_LEVEL", default="INFO", show_envvar=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def cli(host, port, threads, connection_limit, channel_timeout, header_timeout, min_body_rate, log_level) -> int:
+    """Apply the database migrations, then serve the web app and the API (Ctrl+C stops it)."""
+    configure_logging(log_level.upper())
+    settings = ServerSettings(host=host, port=port, threads=threads, connection_limit=connection_limit,
+                              channel_timeout=channel_timeout, header_timeout=header_timeout,
+                              min_body_rate=min_body_rate)
     try:
         app = create_app()
     except ConfigurationError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     prepare(app)
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
-    threads = int(os.environ.get("WAITRESS_THREADS", "8"))
-    print(f"Deepfake detection running on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-          " (API under /api, docs at /api/docs)", flush=True)
-    serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024)
+    try:
+        server = create_server(app, settings)
+    except OSError as exc:
+        print(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
+    print(f"Deepfake detection running on http://{shown}:{port} (API under /api, docs at /api/docs)."
+          " Press Ctrl+C to stop.", flush=True)
+    server.run()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: a usage error is one line on stderr and exit status 2, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="deepfake-server", standalone_mode=False) or 0
+    except click.exceptions.Exit as exc:  # --help
+        return exc.exit_code
+    except click.ClickException as exc:
+        print(f"deepfake-server: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except click.Abort:
+        return 1
 
 
 if __name__ == "__main__":

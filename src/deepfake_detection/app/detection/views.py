@@ -30,10 +30,8 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
 
 
-@bp.before_request
-def _limit_body_size():
-    """Lower the body limit per endpoint, so an oversized upload is refused while it streams in."""
-    cfg = current_app.config
+def upload_limits(cfg) -> dict[str, tuple[int, str]]:
+    """Body limit (bytes, multipart overhead included) and 413 message per upload endpoint."""
     limits = {
         "detection.detect_image": (cfg["MAX_IMAGE_SIZE"], f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
         "detection.detect_video": (cfg["MAX_VIDEO_SIZE"], f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}"),
@@ -41,10 +39,15 @@ def _limit_body_size():
         "detection.detect_camera": (cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
                                     f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
     }
+    return {endpoint: (limit + cfg["UPLOAD_OVERHEAD"], message) for endpoint, (limit, message) in limits.items()}
+
+
+@bp.before_request
+def _limit_body_size():
+    """Lower the body limit per endpoint, so an oversized upload is refused while it streams in."""
+    limits = upload_limits(current_app.config)
     if request.endpoint in limits:
-        limit, message = limits[request.endpoint]
-        request.max_content_length = limit + cfg["UPLOAD_OVERHEAD"]
-        g.upload_limit_message = message
+        request.max_content_length, g.upload_limit_message = limits[request.endpoint]
 
 
 @bp.get("/detect/models")

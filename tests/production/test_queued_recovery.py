@@ -59,6 +59,11 @@ def start_worker(deployment, name: str, *, preload_delay: float = 0, warm: bool 
     return worker
 
 
+def running(deployment, name: str, start):
+    """The deployment's live process of that name, started with ``start()`` when there is none."""
+    return next((p for p in deployment.processes if p.name == name and p.alive()), None) or start()
+
+
 def answers_ping(celery_app, name: str) -> bool:
     """The worker's main process answered a control command (from the loop that also fetches tasks)."""
     replies = celery_app.control.ping(timeout=1.0)
@@ -88,6 +93,9 @@ def test_a_worker_killed_while_loading_the_model_leaves_its_job_to_another_worke
     for _ in range(2):
         wait_until(lambda: answers_ping(celery_app, "cold"), timeout=30, what="the cold worker to answer")
     waiting_when_killed = video_tasks_waiting(deployment, celery_app)
+    # The reaper (beat) from now on, as in production; not earlier: the cold worker would then have
+    # fetched one of its tasks instead of the job.
+    running(deployment, "beat", deployment.start_beat)
 
     cold.kill_hard()  # during the warm-up: out of memory, a crash loop, a deploy
     warm = start_worker(deployment, "warm")
@@ -101,9 +109,8 @@ def test_a_worker_killed_while_loading_the_model_leaves_its_job_to_another_worke
 
 
 def test_a_queued_job_whose_message_was_lost_is_sent_again_by_the_reaper(api, deployment, db_engine, tmp_path):
-    deployment.start_beat()
-    worker = next((p for p in deployment.processes if p.name == "warm" and p.alive()), None) \
-        or start_worker(deployment, "warm")
+    running(deployment, "beat", deployment.start_beat)
+    worker = running(deployment, "warm", lambda: start_worker(deployment, "warm"))
     client = api.test_client()
     headers = new_user(client)
     # Stored and committed as `queued`, but its message never reaches Redis (as after a Redis restart

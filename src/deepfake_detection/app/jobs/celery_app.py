@@ -9,6 +9,8 @@ from celery import Celery, Task
 from flask import Flask
 
 CELERY_KEY = "deepfake_celery"
+VIDEO_QUEUE = "deepfake-videos"  # the queue's name after the deployment's key prefix
+BEAT_SCHEDULE_FILE = "celerybeat-schedule"  # beat's schedule database, in the instance folder
 TASK_DETECT_VIDEO = "deepfake.detect_video"
 TASK_DETECT_VIDEO_BATCH = "deepfake.detect_video_batch"
 TASK_REAP_STALE_JOBS = "deepfake.reap_stale_jobs"
@@ -24,6 +26,8 @@ class JobLimits:
     max_attempts: int  # runs of one job (worker lost counts as an attempt) before it ends `failed`
     reaper_interval: int  # seconds between sweeps for jobs whose worker died
     visibility_timeout: int  # broker redelivers an unacknowledged message after this long
+    queued_resend_seconds: int  # a `queued` row untouched this long whose message is not waiting is sent again
+    worker_start_timeout: int  # a new pool process must have loaded the model within this long
 
 
 def _setting(config, name: str, default):
@@ -48,11 +52,32 @@ def job_limits(config) -> JobLimits:
         reaper_interval=_setting(config, "JOB_REAPER_INTERVAL", 60),
         # Longer than any job may run, so a slow job is never handed to a second worker.
         visibility_timeout=_setting(config, "JOB_VISIBILITY_TIMEOUT", time_limit + 300),
+        # Two leases: a message that is merely in flight is long taken by then (see reap_lost_queued_jobs).
+        queued_resend_seconds=_setting(config, "JOB_QUEUED_RESEND_SECONDS",
+                                       2 * _setting(config, "JOB_LEASE_SECONDS", heartbeat * 6)),
+        worker_start_timeout=_setting(config, "JOB_WORKER_START_TIMEOUT", 300),
     )
 
 
-def celery_settings(config) -> dict:
-    """Celery configuration derived from the Flask config (REDIS_URL and the JOB_* limits)."""
+def deployment_key_prefix(config) -> str:
+    """The deployment's Redis key prefix: CELERY_KEY_PREFIX, else an explicitly set REDIS_KEY_PREFIX."""
+    return _setting(config, "CELERY_KEY_PREFIX", "") or _setting(config, "REDIS_KEY_PREFIX", "")
+
+
+def video_queue(config) -> str:
+    """The queue of the video tasks: CELERY_QUEUE, else named after the deployment's key prefix.
+
+    Two deployments sharing one Redis then never take each other's tasks, even when only
+    REDIS_KEY_PREFIX tells them apart (CELERY_KEY_PREFIX also prefixes every Celery key).
+    """
+    return _setting(config, "CELERY_QUEUE", "") or f"{deployment_key_prefix(config)}{VIDEO_QUEUE}"
+
+
+def celery_settings(config, *, instance_path: str | None = None) -> dict:
+    """Celery configuration derived from the Flask config (REDIS_URL and the JOB_* limits).
+
+    ``instance_path``: the folder beat keeps its schedule in (else Celery's default, the current folder).
+    """
     redis_url = config.get("REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     limits = job_limits(config)
     transport = {
@@ -71,7 +96,8 @@ def celery_settings(config) -> dict:
         "broker_transport_options": transport,
         "result_backend_transport_options": {"global_keyprefix": prefix} if prefix else {},
         "broker_connection_retry_on_startup": True,
-        "task_default_queue": _setting(config, "CELERY_QUEUE", "deepfake-videos"),
+        # Workers consume this queue unless told otherwise, so `celery worker` needs no --queues.
+        "task_default_queue": video_queue(config),
         "task_serializer": "json",
         "accept_content": ["json"],
         "result_expires": 24 * 3600,
@@ -84,6 +110,9 @@ def celery_settings(config) -> dict:
         # process, in one update. (A soft limit would surface inside the runner as a generic error.)
         "task_time_limit": limits.time_limit,
         "task_track_started": True,
+        # Celery kills a replacement pool process that has not reported for duty after 4 s; loading a
+        # real-size model takes 20-45 s, so every replacement would be killed in turn (a crash loop).
+        "worker_proc_alive_timeout": float(limits.worker_start_timeout),
         "worker_send_task_events": False,
         "beat_schedule": {
             "reap-stale-jobs": {
@@ -94,6 +123,7 @@ def celery_settings(config) -> dict:
             },
         },
         "include": ["deepfake_detection.app.jobs.celery_tasks"],
+        **({"beat_schedule_filename": os.path.join(instance_path, BEAT_SCHEDULE_FILE)} if instance_path else {}),
     }
 
 
@@ -110,7 +140,8 @@ def create_celery(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.import_name, task_cls=FlaskTask)
-    celery.conf.update(celery_settings(app.config))
+    # Beat's schedule goes to the instance folder, not to wherever the command was started.
+    celery.conf.update(celery_settings(app.config, instance_path=app.instance_path))
     celery.flask_app = app  # failure hooks run outside a task body and push its context themselves
     celery.set_default()
     app.extensions[CELERY_KEY] = celery

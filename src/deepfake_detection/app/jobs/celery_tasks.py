@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from celery import shared_task
+from celery import Celery, shared_task
 from celery.exceptions import TimeLimitExceeded
 from flask import current_app
 
@@ -23,6 +23,7 @@ from .celery_leases import (
     claim_job,
     fail_job,
     job_status,
+    reap_lost_queued_jobs,
     reap_stale_jobs,
 )
 from .models import QUEUED
@@ -99,11 +100,27 @@ def detect_video_batch(self, job_ids: list[int]) -> dict[str, str]:
     return outcomes
 
 
-@shared_task(name=TASK_REAP_STALE_JOBS)
-def reap_stale_jobs_task() -> list[int]:
-    """Requeue (or fail) jobs whose worker stopped heartbeating; scheduled by celery beat."""
-    limits = job_limits(current_app.config)
+def messages_waiting(celery: Celery) -> int | None:
+    """Messages waiting in the video queue, as the broker counts them (None when it cannot say)."""
     try:
+        with celery.connection_for_read() as connection:
+            # Not passive: kombu's Redis transport checks a queue's existence without the global key
+            # prefix (and Redis drops an empty list), so a passive declare reports it missing.
+            return connection.default_channel.queue_declare(queue=celery.conf.task_default_queue).message_count
+    except Exception:
+        log.warning("Could not count the messages waiting in the queue", exc_info=True)
+        return None
+
+
+@shared_task(bind=True, name=TASK_REAP_STALE_JOBS)
+def reap_stale_jobs_task(self) -> list[int]:
+    """Requeue (or fail) jobs whose worker stopped heartbeating, and send lost queued jobs again; run by beat."""
+    limits = job_limits(current_app.config)
+    waiting = messages_waiting(self.app)
+    try:
+        # Queued jobs first: the ones requeued below have no message yet and must not count as lost.
+        resent = reap_lost_queued_jobs(session=db.session, untouched_seconds=limits.queued_resend_seconds,
+                                       messages_waiting=waiting)
         requeued = reap_stale_jobs(session=db.session, lease_seconds=limits.lease_seconds,
                                    max_attempts=limits.max_attempts)
     finally:
@@ -111,4 +128,8 @@ def reap_stale_jobs_task() -> list[int]:
     for job_id in requeued:
         log.warning("Job %s lost its worker; queued again", job_id)
         detect_video.delay(job_id)
-    return requeued
+    for job_id in resent:
+        log.warning("Job %s waited %s s with no message in the queue; sent again", job_id,
+                    limits.queued_resend_seconds)
+        detect_video.delay(job_id)
+    return requeued + resent

@@ -62,8 +62,18 @@ def _all_required(schema: dict) -> dict:
     return {**schema, "required": list(schema["properties"])}
 
 
+# Python's white space (`str.isspace`, `\s` of `re`) spelled out: `\s` differs between regex dialects
+# (ECMA's, which OpenAPI patterns use, lacks \x1c-\x1f and \x85), and patterns must mean what the server does.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _portable(pattern: str) -> str:
+    """The pattern with Python's white-space classes written out, so it means the same in any regex dialect."""
+    return pattern.replace("[^@\\s]", f"[^@{WHITESPACE}]").replace("\\S", f"[^{WHITESPACE}]")
+
+
 # A string with at least one character that is not white space (the server strips, then requires one).
-NOT_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
+NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
 
 
 SCHEMAS = {
@@ -140,7 +150,7 @@ def _paths(model: dict) -> dict:
             "description": "Username and email must be unique ignoring case (409 otherwise).",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
                 {"username": {"type": "string", "pattern": USERNAME_RE.pattern},
-                 "email": {"type": "string", "pattern": EMAIL_RE.pattern, "maxLength": 120},
+                 "email": {"type": "string", "pattern": _portable(EMAIL_RE.pattern), "maxLength": 120},
                  "password": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX,
                               "description": "also refused: one of the 30,000 most common passwords, a single "
                                              "repeated character, or the username or email"}},

@@ -8,10 +8,13 @@ string), because clients written for the documentation call e.g. `stats.accuracy
 from __future__ import annotations
 
 import io
+import re
 
 from sqlalchemy import text
 
+from deepfake_detection.app.auth.service import EMAIL_RE
 from deepfake_detection.app.extensions import db
+from deepfake_detection.app.openapi import spec
 from tests.support import media
 
 from .helpers import PASSWORD, assert_error, register_and_login
@@ -199,3 +202,13 @@ def test_camera_fields_take_only_the_documented_values(client, user):
     for payload in ({"session_id": ""}, {"session_id": "a\n"}, {"session_id": 5}, {"model": ""}, {"model": 7}):
         body = {"image": media.face_data_url(), **payload}
         assert_error(client.post("/api/detect/camera", headers=user.headers, json=body), 400)
+
+
+def test_declared_patterns_mean_what_the_server_checks():
+    """The document's patterns spell out Python's white space, which other regex dialects define differently."""
+    whitespace = {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    declared = re.compile(f"[{spec.WHITESPACE}]")
+    assert {chr(code) for code in range(0x110000) if declared.fullmatch(chr(code))} == whitespace
+    email = re.compile(spec._portable(EMAIL_RE.pattern))
+    for candidate in ("a@b.co", "a b@c.de", "a@b.c\x1f", "\x85a@b.co", "a@b.co\n", "a@@b.co", "é@ü.de"):
+        assert bool(email.fullmatch(candidate)) == bool(EMAIL_RE.fullmatch(candidate)), candidate

@@ -69,7 +69,7 @@ PHOTO = media.image_bytes(media.face_photo())
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck), database=None)
 def test_api_conforms_to_its_openapi_description(case, fuzz_app, fuzz_user):
     # Checks that send requests of their own (ignored_auth, unsupported_method, ...) reach the same app.

@@ -167,7 +167,8 @@ def test_a_json_body_nested_100000_deep_is_400(client, user):
 
 def test_out_of_range_paging_is_400(client, user):
     for query in ("page=9223372036854775807", "page=9223372036854775807&per_page=100",
-                  "per_page=9223372036854775807", "page=1000001", "page=", "type=", "verdict="):
+                  "per_page=9223372036854775807", "page=1000001", "page=", "type=", "verdict=", "page=1_0",
+                  "page=%201", "page=%D9%A1"):
         assert_error(client.get(f"/api/history?{query}", headers=user.headers), 400)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_jwt_extended import get_jwt_identity
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from .errors import ApiError
+
+INTEGER_RE = re.compile(r"-?[0-9]+")
 
 
 def json_object() -> dict:
@@ -61,10 +65,10 @@ def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int)
     raw = query_value(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an integer", errors={name: "Must be an integer"}) from exc
+    # Plain ASCII digits only: int() would also take " 5", "1_000" and other scripts' digits.
+    if not INTEGER_RE.fullmatch(raw):
+        raise ApiError(400, f"{name} must be an integer", errors={name: "Must be an integer"})
+    value = int(raw)
     if not minimum <= value <= maximum:
         bounds = f"between {minimum} and {maximum}"
         raise ApiError(400, f"{name} must be {bounds}", errors={name: f"Must be {bounds}"})

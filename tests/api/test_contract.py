@@ -190,7 +190,7 @@ def test_ids_beyond_the_integer_range_are_404_for_every_method(client, user):
 
 def test_video_async_and_model_take_only_the_documented_values(client, user, tmp_path):
     clip = media.write_video(tmp_path / "c.mp4", seconds=1, fps=5)
-    for form in ({"async": "maybe"}, {"model": ""}, {"model": " dima806"}):
+    for form in ({"async": "maybe"}, {"async": ""}, {"model": ""}, {"model": " dima806"}):
         assert_error(upload_video(client, user, clip, **form), 400)
     response = client.post("/api/detect/video?async=true&async=false", headers=user.headers,
                            content_type="multipart/form-data", data={"video": (io.BytesIO(clip.read_bytes()), "c.mp4")})

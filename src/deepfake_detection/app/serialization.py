@@ -31,6 +31,9 @@ def text(*values) -> str:
     return next((str(value) for value in values if value), "")
 
 
+FAKE_MESSAGE, REAL_MESSAGE = "Deepfake detected", "No deepfake detected"
+
+
 def verdict_message(is_fake) -> str:
     """The short human sentence a detection answer carries."""
-    return "Deepfake detected" if is_fake else "No deepfake detected"
+    return FAKE_MESSAGE if is_fake else REAL_MESSAGE

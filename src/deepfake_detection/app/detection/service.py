@@ -54,8 +54,10 @@ def list_models(*, engine) -> list[dict]:
 def resolve_model_key(*, engine, requested: str | None, default: str | None = None) -> str:
     """The model key to use (absent or null: the default); 400 for an unknown one (before anything is stored)."""
     key = requested if requested is not None else default or engine.default_model_key
+    if not isinstance(key, str):
+        raise ApiError(400, "model must be a string", errors={"model": "Must be a string"})
     known = [spec.key for spec in engine.models()]
-    if not isinstance(key, str) or key not in known:
+    if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
         raise ApiError(400, message, errors={"model": message})
     return key

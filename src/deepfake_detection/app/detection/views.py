@@ -177,10 +177,11 @@ def detect_camera():
 
 def _async_flag() -> bool:
     """The `async` form field or query parameter (at most one of each); absent means wait."""
-    if len(request.form.getlist("async")) > 1:
+    in_form, in_query = request.form.getlist("async"), query_value("async")
+    if len(in_form) > 1:
         raise ApiError(400, "async must be given at most once", errors={"async": "Given more than once"})
-    raw = request.form.get("async") or query_value("async")
-    if raw is None or raw == "":
+    raw = in_form[0] if in_form else in_query
+    if raw is None:
         return False
     if raw not in ASYNC_WORDS:
         message = f"async must be one of: {', '.join(ASYNC_WORDS)}"

@@ -16,6 +16,7 @@ from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
 from ..history.models import DETECTION_TYPES
 from ..history.views import MAX_PAGE, MAX_PER_PAGE
 from ..request_parsing import MAX_ID
+from ..serialization import FAKE_MESSAGE, REAL_MESSAGE
 
 BEARER = [{"bearerAuth": []}]
 
@@ -93,6 +94,7 @@ def _portable(pattern: str) -> str:
     return "".join(out)
 
 
+VERDICT_MESSAGE = {"type": "string", "enum": [FAKE_MESSAGE, REAL_MESSAGE]}
 # A string with at least one character that is not white space (the server strips, then requires one).
 NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
 
@@ -108,14 +110,14 @@ SCHEMAS = {
                   "confidence": NUM}),
     "ImageResult": _all_required(_obj({
         "success": BOOL, "is_fake": BOOL, "confidence": NUM, "image_id": INT, "model_used": STR,
-        "message": {"type": "string", "enum": ["Deepfake detected", "No deepfake detected"]}, "model_key": STR,
+        "message": VERDICT_MESSAGE, "model_key": STR,
         "fake_probability": NUM, "face_found": BOOL, "faces": {"type": "array", "items": _ref("Face")},
         "width": INT, "height": INT, "processing_time_ms": NUM, "history_id": INT, "filename": STR,
         "media_url": _nullable(STR)})),
     "FrameResult": _obj({"time": NUM, "fake_probability": NUM, "is_fake": BOOL, "faces": INT}),
     "VideoResult": _all_required(_obj({
         "success": BOOL, "is_fake": BOOL, "confidence": NUM, "video_id": INT, "model_used": STR,
-        "message": {"type": "string", "enum": ["Deepfake detected", "No deepfake detected"]}, "model_key": STR,
+        "message": VERDICT_MESSAGE, "model_key": STR,
         "fake_probability": NUM, "fake_frames": INT, "real_frames": INT, "frames_analyzed": INT,
         "frames_skipped": INT, "duration": NUM, "fps": NUM,
         "timeline": {"type": "array", "items": _ref("FrameResult")}, "thumbnail_url": _nullable(STR),
@@ -129,7 +131,7 @@ SCHEMAS = {
         ["id", "filename", "status", "progress", "message"], additionalProperties=True),
     "CameraResult": _all_required(_obj({
         "success": BOOL, "is_fake": BOOL, "confidence": NUM, "model_used": STR,
-        "message": {"type": "string", "enum": ["Deepfake detected", "No deepfake detected"]}, "model_key": STR,
+        "message": VERDICT_MESSAGE, "model_key": STR,
         "fake_probability": NUM, "frame": {"type": "object", "nullable": True}, "window_size": INT,
         "frames_in_window": INT, "fake_votes": INT, "session_id": _nullable(STR), "detection_id": INT,
         "history_id": INT})),
@@ -155,6 +157,7 @@ ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minim
 
 
 def _camera_request(model: dict) -> dict:
+    """POST /api/detect/camera's JSON body."""
     return _obj({
         "image": {**NOT_BLANK, "description": "data:image/jpeg;base64,... or bare base64"},
         "model": {**model, "nullable": True, "default": "deep-fake-v2"},

@@ -110,7 +110,9 @@ def test_stats_are_honest_about_accuracy(client, user, filled):
     stats = client.get("/api/stats", headers=user.headers).get_json()
     assert stats["success"] is True
     assert (stats["total_detections"], stats["fake_count"], stats["real_count"]) == (4, 2, 2)
-    assert stats["accuracy"] is None and stats["feedback_count"] == 0
+    # Without feedback, accuracy keeps the documented meaning (mean confidence) and says so.
+    assert stats["accuracy_basis"] == "confidence" and stats["feedback_count"] == 0
+    assert stats["accuracy"] == stats["average_confidence"]
     assert stats["by_type"] == {"image": 3, "video": 0, "camera": 1}
     assert 0 < stats["average_confidence"] <= 100
     assert len(stats["daily"]) == 30 and stats["daily"][-1]["fake"] == 2 and stats["daily"][-1]["real"] == 2
@@ -121,6 +123,7 @@ def test_stats_are_honest_about_accuracy(client, user, filled):
         assert response.status_code == 200 and response.get_json()["item"]["feedback"] is correct
     stats = client.get("/api/stats", headers=user.headers).get_json()
     assert stats["feedback_count"] == 3 and stats["accuracy"] == pytest.approx(66.67)
+    assert stats["accuracy_basis"] == "feedback"
     # Changing one's mind replaces the feedback rather than adding to it.
     client.post(f"/api/history/{filled[2]['history_id']}/feedback", headers=user.headers, json={"correct": True})
     assert client.get("/api/stats", headers=user.headers).get_json()["accuracy"] == 100.0
@@ -135,7 +138,7 @@ def test_bad_feedback_is_400(client, user, filled, payload):
 def test_a_second_user_sees_and_reaches_nothing_of_the_first(app, client, user, other_user, filled):
     assert client.get("/api/history", headers=other_user.headers).get_json()["total"] == 0
     stats = client.get("/api/stats", headers=other_user.headers).get_json()
-    assert stats["total_detections"] == 0 and stats["accuracy"] is None
+    assert stats["total_detections"] == 0 and stats["accuracy"] == 0 and stats["accuracy_basis"] == "confidence"
     for entry in filled:
         hid = entry["history_id"]
         assert_error(client.get(f"/api/history/{hid}", headers=other_user.headers), 404)

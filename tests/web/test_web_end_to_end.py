@@ -159,6 +159,7 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     expect(page.locator("#stat-fake")).to_have_text(str(fake))
     expect(page.locator("#stat-real")).to_have_text(str(len(history) - fake))
     expect(page.locator("#stat-accuracy")).to_have_text("100%")  # one verdict rated, as correct
+    expect(page.locator("#stat-accuracy-label")).to_have_text("Accuracy")
     mean = sum(item["confidence_score"] for item in history) / len(history)
     shown = float(page.locator("#stat-avg-confidence").inner_text().rstrip("%"))
     assert abs(shown - mean) <= 0.1

@@ -149,7 +149,9 @@ def test_a_file_of_the_wrong_kind_is_refused_before_upload(page, live_server, tm
 def test_new_users_see_empty_states(page, live_server, screenshot_dir):
     open_signed_in(page, api_token(live_server.url, unique_user("empty")), "/dashboard")
     expect(page.locator("#stat-total")).to_have_text("0")
-    expect(page.locator("#stat-accuracy")).to_have_text("—")
+    # Without feedback the card shows the documented meaning (mean confidence, 0 with no detections), labelled so.
+    expect(page.locator("#stat-accuracy")).to_have_text("0%")
+    expect(page.locator("#stat-accuracy-label")).to_have_text("Accuracy (est.)")
     expect(page.get_by_text("No detections yet.")).to_be_visible()
     screenshot_both_themes(page, screenshot_dir, "13-dashboard-empty")
     nav(page, "History")

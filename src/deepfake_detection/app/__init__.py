@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import config as config_module
 from .database import is_sqlite, sqlite_engine_options
+from .request_parsing import DatabaseIdConverter
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -32,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     request_log.init_app(app)  # first, so its timer starts before any other hook can refuse the request
     errors.init_app(app)
+    app.url_map.converters["id"] = DatabaseIdConverter  # before any route uses <id:...>
     _init_extensions(app)
     state.init_app(app)
     engine_ext.init_app(app)

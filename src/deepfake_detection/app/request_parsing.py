@@ -1,31 +1,47 @@
-"""Request parsing shared by the blueprints: JSON bodies, the caller's id, query integers."""
+"""Request parsing shared by the blueprints: JSON bodies, the caller's id, query parameters, path ids."""
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_jwt_extended import get_jwt_identity
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from .errors import ApiError
+
+INTEGER_RE = re.compile(r"-?[0-9]+")
 
 
 def json_object() -> dict:
     """The request body as a JSON object, or a 400."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError as exc:
+        # A body nested deeper than the parser's recursion limit ([[[[...]]]]) is bad input, not a crash.
+        raise ApiError(400, "Request body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "Request body must be a JSON object (Content-Type: application/json)")
     return data
 
 
-def string_field(data: dict, name: str, *, required: bool = True) -> str | None:
-    """A string field of a JSON object (stripped), or a 400 naming the field."""
+def string_field(data: dict, name: str, *, required: bool = True, strip: bool = True) -> str | None:
+    """A string field of a JSON object (stripped unless strip=False), or a 400 naming the field.
+
+    Absent, null and "" (after stripping) count as missing. Fields with a declared pattern or enum are read
+    unstripped, so the server takes exactly the values the OpenAPI document allows.
+    """
     value = data.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if strip and isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
         if required:
             raise ApiError(400, f"{name} is required", errors={name: "This field is required"})
         return None
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string", errors={name: "Must be a string"})
-    return value.strip()
+    return value
 
 
 def current_user_id() -> int:
@@ -36,16 +52,42 @@ def current_user_id() -> int:
         raise ApiError(401, "Invalid token subject") from exc
 
 
-def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int | None = None) -> int | None:
+def query_value(name: str) -> str | None:
+    """A query parameter given at most once (a repeated one is a 400: which would win is a guess)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"{name} must be given at most once", errors={name: "Given more than once"})
+    return values[0] if values else None
+
+
+def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int) -> int | None:
     """An integer query parameter within bounds, or a 400."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = query_value(name)
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an integer", errors={name: "Must be an integer"}) from exc
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+    # Plain ASCII digits only: int() would also take " 5", "1_000" and other scripts' digits.
+    if not INTEGER_RE.fullmatch(raw):
+        raise ApiError(400, f"{name} must be an integer", errors={name: "Must be an integer"})
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        bounds = f"between {minimum} and {maximum}"
         raise ApiError(400, f"{name} must be {bounds}", errors={name: f"Must be {bounds}"})
     return value
+
+
+# Ids are 32-bit integer columns (SQLite and PostgreSQL alike).
+MAX_ID = 2**31 - 1
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<id:name>`: a row id; one beyond the column's range is a 404 for every method.
+
+    werkzeug's `int(max=...)` rejects such an id as "no match", and when another rule on the same path
+    has other methods that turns into a 405; no row can have the id, so it is answered as not found.
+    """
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound()
+        return number

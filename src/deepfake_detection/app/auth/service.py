@@ -24,9 +24,10 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password-but-takes-as-long")
 def register_user(*, session: Session, username: str, email: str, password: str) -> User:
     """Create a user after validating every field; 400 with field errors, 409 on duplicates."""
     errors: dict[str, str] = {}
-    if not USERNAME_RE.match(username):
+    # fullmatch: `$` alone also matches before a trailing newline, which the documented pattern refuses.
+    if not USERNAME_RE.fullmatch(username):
         errors["username"] = "Username must be 3-80 characters: letters, digits, '_', '.', '-'"
-    if len(email) > 120 or not EMAIL_RE.match(email):
+    if len(email) > 120 or not EMAIL_RE.fullmatch(email):
         errors["email"] = "Email address is not valid"
     problem = password_problem(password, username=username, email=email)
     if problem:

@@ -21,8 +21,9 @@ def register():
     data = json_object()
     user = service.register_user(
         session=db.session,
-        username=string_field(data, "username"),
-        email=string_field(data, "email"),
+        # Unstripped: the OpenAPI document's patterns refuse surrounding spaces, and so does the server.
+        username=string_field(data, "username", strip=False),
+        email=string_field(data, "email", strip=False),
         # Not stripped: spaces are legitimate password characters.
         password=_raw_password(data),
     )

@@ -43,7 +43,7 @@ def list_models(*, engine) -> list[dict]:
         models.append({
             "key": spec.key,
             "name": spec.name,
-            "description": spec.description,
+            "description": spec.description or "",
             "model_id": spec.model_id,
             "default": bool(spec.is_default),
             "available": bool(engine.is_cached(spec.key)),
@@ -52,8 +52,10 @@ def list_models(*, engine) -> list[dict]:
 
 
 def resolve_model_key(*, engine, requested: str | None, default: str | None = None) -> str:
-    """The model key to use; 400 for an unknown one (before any upload is stored)."""
-    key = (requested or "").strip() or default or engine.default_model_key
+    """The model key to use (absent or null: the default); 400 for an unknown one (before anything is stored)."""
+    key = requested if requested is not None else default or engine.default_model_key
+    if not isinstance(key, str):
+        raise ApiError(400, "model must be a string", errors={"model": "Must be a string"})
     known = [spec.key for spec in engine.models()]
     if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."

@@ -16,13 +16,15 @@ from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
-from ..request_parsing import current_user_id, json_object, string_field
+from ..request_parsing import current_user_id, json_object, query_value, string_field
 from . import retention, serializers, service, validation
 from .models import Video
 
 bp = Blueprint("detection", __name__, url_prefix="/api")
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-TRUE_WORDS = {"1", "true", "yes", "on"}
+# The words `async` takes (form field or query), as declared in the OpenAPI document; anything else is a 400.
+ASYNC_WORDS = {"true": True, "True": True, "1": True, "yes": True, "on": True,
+               "false": False, "False": False, "0": False, "no": False, "off": False}
 PURGE_THROTTLE_KEY = "deepfake_camera_purge_throttle"
 
 
@@ -86,7 +88,7 @@ def detect_video():
     upload = request.files.get("video")
     if upload is None or not upload.filename:
         raise ApiError(400, "No video file provided (multipart form field 'video')", errors={"video": "Required"})
-    run_async = (request.form.get("async") or request.args.get("async") or "").strip().lower() in TRUE_WORDS
+    run_async = _async_flag()
     model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
     cfg = current_app.config
     video, job = service.store_video_upload(
@@ -112,7 +114,7 @@ def detect_video():
                    status_url=f"/api/videos/{video_id}"), 202
 
 
-@bp.get("/videos/<int(max=2147483647):video_id>")
+@bp.get("/videos/<id:video_id>")
 @jwt_required()
 def video_status(video_id: int):
     """Status, progress and (when completed) the result of one of the caller's videos."""
@@ -124,7 +126,7 @@ def video_status(video_id: int):
     return jsonify(success=True, video=serializers.video_status(video, job, _video_history_id(video_id)))
 
 
-@bp.post("/videos/<int(max=2147483647):video_id>/cancel")
+@bp.post("/videos/<id:video_id>/cancel")
 @jwt_required()
 def cancel_video(video_id: int):
     """Cancel the video's job if it is still queued or running."""
@@ -137,7 +139,7 @@ def cancel_video(video_id: int):
                    video=serializers.video_status(video, job, None))
 
 
-@bp.delete("/videos/<int(max=2147483647):video_id>")
+@bp.delete("/videos/<id:video_id>")
 @jwt_required()
 def delete_video(video_id: int):
     """Delete one of the caller's videos in any state (a running job is stopped)."""
@@ -155,14 +157,14 @@ def detect_camera():
     user_id = current_user_id()
     data = json_object()
     image_value = string_field(data, "image")
-    session_id = string_field(data, "session_id", required=False)
-    if session_id is not None and not SESSION_ID_RE.match(session_id):
+    session_id = data.get("session_id")  # null or absent: no session; anything else must match exactly
+    if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_RE.fullmatch(session_id)):
         raise ApiError(400, "session_id must be 1-64 letters, digits or _ . : -",
                        errors={"session_id": "Invalid format"})
     cfg = current_app.config
     frame = validation.decode_base64_image(image_value, limit=cfg["MAX_IMAGE_SIZE"])
     engine = get_engine()
-    model_key = service.resolve_model_key(engine=engine, requested=string_field(data, "model", required=False),
+    model_key = service.resolve_model_key(engine=engine, requested=data.get("model"),
                                           default=cfg["CAMERA_DEFAULT_MODEL"])
     detection, history, verdict = service.detect_camera_frame(
         session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
@@ -174,6 +176,20 @@ def detect_camera():
                              days=cfg["CAMERA_FRAME_RETENTION_DAYS"], batch=cfg["CAMERA_FRAME_PURGE_BATCH"],
                              throttle=current_app.extensions[PURGE_THROTTLE_KEY])
     return jsonify(body)
+
+
+def _async_flag() -> bool:
+    """The `async` form field or query parameter (at most one of each); absent means wait."""
+    in_form, in_query = request.form.getlist("async"), query_value("async")
+    if len(in_form) > 1:
+        raise ApiError(400, "async must be given at most once", errors={"async": "Given more than once"})
+    raw = in_form[0] if in_form else in_query
+    if raw is None:
+        return False
+    if raw not in ASYNC_WORDS:
+        message = f"async must be one of: {', '.join(ASYNC_WORDS)}"
+        raise ApiError(400, message, errors={"async": message})
+    return ASYNC_WORDS[raw]
 
 
 def _drop_from_queue(job_id: int) -> None:

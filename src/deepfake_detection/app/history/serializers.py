@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..detection.models import CameraDetection, Image, Video
 from ..detection.serializers import media_url, video_result_fields
-from ..serialization import iso
+from ..serialization import iso, text
 
 
 def history_item(row, content) -> dict:
@@ -22,7 +22,7 @@ def history_item(row, content) -> dict:
         "is_fake": row.is_fake,
         "confidence_score": row.confidence_score,
         "detection_time": iso(row.detection_time),
-        "model_version": row.model_version,
+        "model_version": text(row.model_version),
         "feedback": row.feedback_correct,
         "filename": filename,
         "media_url": media_url(row.id) if has_media else None,

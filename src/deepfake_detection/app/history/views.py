@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request, send_file
+from flask import Blueprint, Flask, current_app, jsonify, send_file
 from flask_jwt_extended import jwt_required
 
 from ..errors import ApiError
 from ..extensions import db
-from ..request_parsing import current_user_id, json_object, query_int
+from ..request_parsing import current_user_id, json_object, query_int, query_value
 from . import service
 from .serializers import history_detail, history_item
 
 bp = Blueprint("history", __name__, url_prefix="/api/history")
+MAX_PER_PAGE = 100
+# Far beyond any real history, and small enough that (page - 1) * per_page fits every database's integers.
+MAX_PAGE = 1_000_000
 
 
 @bp.get("")
@@ -20,14 +23,15 @@ def list_history():
     """The caller's detections, newest first; page/per_page/type/verdict optional."""
     result = service.list_history(
         session=db.session, user_id=current_user_id(),
-        detection_type=request.args.get("type") or None, verdict=request.args.get("verdict") or None,
-        page=query_int("page", default=None), per_page=query_int("per_page", default=None, maximum=100))
+        detection_type=query_value("type"), verdict=query_value("verdict"),
+        page=query_int("page", default=None, maximum=MAX_PAGE),
+        per_page=query_int("per_page", default=None, maximum=MAX_PER_PAGE))
     items = [history_item(row, content) for row, content in result.items]
     return jsonify(success=True, history=items, count=len(items), total=result.total, page=result.page,
                    per_page=result.per_page, pages=result.pages)
 
 
-@bp.get("/<int(max=2147483647):history_id>")
+@bp.get("/<id:history_id>")
 @jwt_required()
 def get_item(history_id: int):
     """One of the caller's detections with its detail."""
@@ -35,7 +39,7 @@ def get_item(history_id: int):
     return jsonify(success=True, item=history_detail(row, content))
 
 
-@bp.delete("/<int(max=2147483647):history_id>")
+@bp.delete("/<id:history_id>")
 @jwt_required()
 def delete_item(history_id: int):
     """Delete one of the caller's detections with its stored media."""
@@ -44,7 +48,7 @@ def delete_item(history_id: int):
     return jsonify(success=True, message="Detection deleted")
 
 
-@bp.post("/<int(max=2147483647):history_id>/feedback")
+@bp.post("/<id:history_id>/feedback")
 @jwt_required()
 def feedback(history_id: int):
     """Mark a verdict correct or wrong: {"correct": true|false}."""
@@ -57,7 +61,7 @@ def feedback(history_id: int):
     return jsonify(success=True, message="Feedback recorded", item=history_item(row, content))
 
 
-@bp.get("/<int(max=2147483647):history_id>/media")
+@bp.get("/<id:history_id>/media")
 @jwt_required()
 def media(history_id: int):
     """The stored image, video thumbnail or camera frame of one of the caller's detections."""

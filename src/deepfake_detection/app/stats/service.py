@@ -1,4 +1,4 @@
-"""Per-user statistics; accuracy comes only from the user's own feedback."""
+"""Per-user statistics; accuracy comes from the user's own feedback when there is any."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ DAILY_DAYS = 30
 
 
 def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict:
-    """Totals, honest accuracy (share of feedback marked correct, None without feedback), per type and per day."""
+    """Totals, accuracy, per type and per day.
+
+    `accuracy` is always a number (documented clients format it): the share of the user's feedback marked
+    correct when there is feedback, else the documented meaning, the mean confidence of the user's
+    detections (0 with none); `accuracy_basis` says which ("feedback" or "confidence").
+    """
     h = DetectionHistory
     mine = h.user_id == user_id
     total, fake, avg_conf, feedback, correct = session.execute(
@@ -29,12 +34,14 @@ def user_stats(*, session: Session, user_id: int, today: date | None = None) -> 
     for kind, count in session.execute(select(h.detection_type, func.count(h.id)).where(mine)
                                        .group_by(h.detection_type)):
         by_type[kind] = count
+    average_confidence = round(float(avg_conf), 2) if avg_conf is not None else 0.0
     return {
         "total_detections": total,
         "fake_count": int(fake),
         "real_count": total - int(fake),
-        "accuracy": round(100.0 * int(correct) / feedback, 2) if feedback else None,
-        "average_confidence": round(float(avg_conf), 2) if avg_conf is not None else None,
+        "accuracy": round(100.0 * int(correct) / feedback, 2) if feedback else average_confidence,
+        "accuracy_basis": "feedback" if feedback else "confidence",
+        "average_confidence": average_confidence,
         "feedback_count": feedback,
         "by_type": by_type,
         "daily": _daily(session, user_id, today or datetime.now(timezone.utc).date()),

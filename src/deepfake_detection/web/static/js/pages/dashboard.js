@@ -25,22 +25,24 @@ function byTypeNote(byType) {
   return parts.map(([count, one, many]) => `${count} ${count === 1 ? one : many}`).join(" · ") || null;
 }
 
+/** The accuracy card: from the user's feedback, or (without any) the mean confidence, labelled as such. */
+function accuracyCard(stats) {
+  const fromFeedback = stats.accuracy_basis === "feedback";
+  const label = fromFeedback ? "Accuracy" : "Accuracy (est.)";
+  const note = fromFeedback
+    ? `From your feedback (${stats.feedback_count} rated)`
+    : "Mean confidence; no feedback yet";
+  return statCard({ id: "stat-accuracy", label, value: formatPercent(stats.accuracy), note });
+}
+
 function statCards(stats) {
-  const accuracy = stats.accuracy === null || stats.accuracy === undefined ? "—" : formatPercent(stats.accuracy);
-  const feedback = stats.feedback_count ? `${stats.feedback_count} rated` : "no feedback yet";
   return h(
     "div",
     { class: "stat-grid" },
     statCard({ id: "stat-total", label: "Total detections", value: String(stats.total_detections ?? 0), note: byTypeNote(stats.by_type) }),
     statCard({ id: "stat-fake", label: "Fake", value: String(stats.fake_count ?? 0), tone: "stat-fake" }),
     statCard({ id: "stat-real", label: "Real", value: String(stats.real_count ?? 0), tone: "stat-real" }),
-    h(
-      "div",
-      { class: "card stat" },
-      h("div", { class: "stat-label", id: "stat-accuracy-label" }, "Accuracy"),
-      h("div", { class: "stat-value", id: "stat-accuracy", "aria-labelledby": "stat-accuracy-label" }, accuracy),
-      h("div", { class: "hint" }, `From your feedback (${feedback})`),
-    ),
+    accuracyCard(stats),
     statCard({ id: "stat-avg-confidence", label: "Avg. confidence", value: formatPercent(stats.average_confidence) }),
   );
 }

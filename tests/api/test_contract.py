@@ -190,7 +190,7 @@ def test_ids_beyond_the_integer_range_are_404_for_every_method(client, user):
 
 def test_video_async_and_model_take_only_the_documented_values(client, user, tmp_path):
     clip = media.write_video(tmp_path / "c.mp4", seconds=1, fps=5)
-    for form in ({"async": "maybe"}, {"async": ""}, {"model": ""}, {"model": " dima806"}):
+    for form in ({"async": "maybe"}, {"async": ""}, {"model": " dima806"}):
         assert_error(upload_video(client, user, clip, **form), 400)
     response = client.post("/api/detect/video?async=true&async=false", headers=user.headers,
                            content_type="multipart/form-data", data={"video": (io.BytesIO(clip.read_bytes()), "c.mp4")})
@@ -200,9 +200,18 @@ def test_video_async_and_model_take_only_the_documented_values(client, user, tmp
 
 
 def test_camera_fields_take_only_the_documented_values(client, user):
-    for payload in ({"session_id": ""}, {"session_id": "a\n"}, {"session_id": 5}, {"model": ""}, {"model": 7}):
+    for payload in ({"session_id": ""}, {"session_id": "a\n"}, {"session_id": 5}, {"model": " x"}, {"model": 7}):
         body = {"image": media.face_data_url(), **payload}
         assert_error(client.post("/api/detect/camera", headers=user.headers, json=body), 400)
+
+
+def test_an_empty_model_means_the_default_as_for_an_absent_one(client, user):
+    """The documentation calls `model` optional; a client's form with nothing chosen sends it empty."""
+    image = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
+                        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg"), "model": ""})
+    assert image.status_code == 200 and image.get_json()["model_key"] == "dima806"
+    camera = client.post("/api/detect/camera", headers=user.headers, json={"image": media.face_data_url(), "model": ""})
+    assert camera.status_code == 200 and camera.get_json()["model_key"] == "deep-fake-v2"
 
 
 def test_declared_patterns_mean_what_the_server_checks():

@@ -52,8 +52,12 @@ def list_models(*, engine) -> list[dict]:
 
 
 def resolve_model_key(*, engine, requested: str | None, default: str | None = None) -> str:
-    """The model key to use (absent or null: the default); 400 for an unknown one (before anything is stored)."""
-    key = requested if requested is not None else default or engine.default_model_key
+    """The model key to use (absent, null or empty: the default); 400 for an unknown one (before anything is stored).
+
+    Empty means the default because the documentation calls the field optional, and a client's form with
+    no model chosen sends it empty.
+    """
+    key = requested if requested not in (None, "") else default or engine.default_model_key
     if not isinstance(key, str):
         raise ApiError(400, "model must be a string", errors={"model": "Must be a string"})
     known = [spec.key for spec in engine.models()]

@@ -285,6 +285,8 @@ def build_spec(model_keys: tuple[str, ...]) -> dict:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema)
-    for path, operations in _paths({"type": "string", "enum": list(model_keys)}).items():
+    # "" is accepted and means the default model (the field is optional in the documentation).
+    model = {"type": "string", "enum": ["", *model_keys], "description": "a model key; empty or absent: the default"}
+    for path, operations in _paths(model).items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -39,6 +39,8 @@ SQLITE_SPECIFIC = {
     "test_no_file_without_row_when_the_database_write_fails": "makes the write fail with a SQLite trigger",
     "test_health_reports_database_and_models": "expects the database backend to be reported as sqlite",
     "test_running_job_stops_mid_analysis_when_cancel_is_requested": "sets the cancel flag with a SQLite trigger",
+    "test_a_get_requests_transaction_leaves_the_write_lock_free_and_a_post_takes_it": "about SQLite's write lock",
+    "test_reads_and_logins_answer_while_another_connection_holds_the_write_lock": "about SQLite's write lock",
 }
 
 

@@ -47,7 +47,8 @@ def login():
                                     throttle=current_app.extensions[THROTTLE_KEY], address=get_remote_address())
     except LoginThrottled as exc:
         response = error_response(429, "Too many failed logins for this account from your address; "
-                                       f"try again in {exc.retry_after} seconds")
+                                       f"try again in {exc.retry_after} s")
+        # Flask-Limiter may raise it to the end of its own per-address window, never lower it.
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:

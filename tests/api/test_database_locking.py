@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from deepfake_detection.app.auth.models import User
+from deepfake_detection.app.database import ReadOnlyTransactionError
 from deepfake_detection.app.extensions import db
 from tests.support import media
 
@@ -48,6 +49,15 @@ def test_a_get_requests_transaction_leaves_the_write_lock_free_and_a_post_takes_
             db.session.execute(select(func.count(User.id)))  # opens the request's transaction
             assert _write_lock_is_free(app) is free, method
             db.session.rollback()
+
+
+def test_a_write_in_a_get_request_fails_at_once_with_a_clear_error(app):
+    # Deferred transactions must not write: upgraded, they fail when another connection wrote meanwhile.
+    with app.test_request_context("/api/history", method="GET"):
+        db.session.add(User(username="sneaky", email="sneaky@example.com", password_hash="x"))
+        with pytest.raises(ReadOnlyTransactionError, match="INSERT INTO"):
+            db.session.commit()
+        db.session.rollback()
 
 
 def test_reads_and_logins_answer_while_another_connection_holds_the_write_lock(app, client, user):

@@ -27,6 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 # False = they may write (BEGIN IMMEDIATE); unset = decided by the request method.
 READ_ONLY = "deepfake_read_only"
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Per DBAPI connection: whether its current SQLite transaction began deferred (set at every BEGIN).
+_DEFERRED = "deepfake_deferred_transaction"
+
+
+class ReadOnlyTransactionError(RuntimeError):
+    """Code running read-only (see the module docstring) tried to write."""
 
 
 def read_only() -> dict:
@@ -68,7 +74,19 @@ def _sqlite_on_begin(connection: Connection) -> None:
     waits up to the busy timeout instead. Reads need no lock, so they do not queue behind writers.
     """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if is_read_only(connection) else "BEGIN IMMEDIATE")
+        deferred = is_read_only(connection)
+        connection.info[_DEFERRED] = deferred
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_writes_in_deferred_transactions(connection: Connection, _cursor, statement, _parameters, context,
+                                            _executemany) -> None:
+    """Fail at once, naming the statement, when read-only work writes (instead of "database is locked" later)."""
+    if connection.info.get(_DEFERRED) and context is not None and (
+            context.isinsert or context.isupdate or context.isdelete):
+        raise ReadOnlyTransactionError(
+            f"a write in a read-only transaction (GET/HEAD/OPTIONS request or READ_ONLY connection): {statement[:80]}")
 
 
 def is_read_only(connection: Connection) -> bool:

@@ -9,13 +9,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from ..database import read_only
 from ..errors import ApiError
 from ..extensions import db
 from .models import User
-from .passwords import password_problem
+from .passwords import hash_password, password_problem, verify_password
 from .throttle import LoginThrottle
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,80}$")
@@ -38,7 +38,7 @@ def register_user(*, session: Session, username: str, email: str, password: str)
     if errors:
         raise ApiError(400, next(iter(errors.values())), errors=errors)
     # Hashed before the transaction: on SQLite it holds the write lock, and every writer waits for it.
-    password_hash = generate_password_hash(password)
+    password_hash = hash_password(password)
     existing = session.execute(
         select(User.username, User.email).where(
             or_(func.lower(User.username) == username.lower(), func.lower(User.email) == normalized_email)
@@ -101,8 +101,8 @@ def authenticate(*, session: Session, username: str, password: str, throttle: Lo
     account = f"user:{user.id}" if user is not None else f"login:{login}"
     throttle.check(account=account, address=address)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-    elif check_password_hash(user.password_hash, password):
+        verify_password(_DUMMY_HASH, password)
+    elif verify_password(user.password_hash, password):
         return user
     throttle.record_failure(account=account, address=address)
     return None

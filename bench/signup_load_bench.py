@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import shutil
 import socket
@@ -70,7 +71,7 @@ def _summary(latencies: list[float], statuses: list[int]) -> dict:
         "server_errors": sum(status >= 500 for status in statuses),
         "other_failures": sum(status != 200 and status < 500 for status in statuses),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 1),
+        "p95_ms": round(ordered[math.ceil(len(ordered) * 0.95) - 1] * 1000, 1),  # nearest rank
         "max_ms": round(ordered[-1] * 1000, 1),
     }
 

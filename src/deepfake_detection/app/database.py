@@ -10,7 +10,10 @@ SQLite allows one writer at a time. The rule this module enforces, and the code 
   (they must not write), and connections given the execution option ``READ_ONLY`` (``read_only()``),
   e.g. the JWT checks' own connections and the login lookup. A deferred transaction must never write:
   in WAL mode, upgrading a read to a write fails at once (SQLITE_BUSY_SNAPSHOT) when another connection
-  wrote in between, which is why everything else stays IMMEDIATE.
+  wrote in between, which is why everything else stays IMMEDIATE. An INSERT/UPDATE/DELETE in a deferred
+  transaction raises ``ReadOnlyTransactionError`` at once; a GET that really must write starts its
+  transaction with ``session.connection(execution_options={READ_ONLY: False})``.
+  Work outside requests (job threads, Celery workers, migrations, the CLI) stays IMMEDIATE.
 
 PostgreSQL needs none of this (row locks, MVCC); the "begin" hook only acts on SQLite.
 """

@@ -13,7 +13,7 @@ _names = itertools.count(1)
 
 
 def api_config(tmp_path, engine=None, **overrides) -> dict:
-    """Test configuration: everything under tmp_path, fixed secrets, generous login limit."""
+    """Test configuration: everything under tmp_path, fixed secrets, generous login and sign-up limits."""
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -22,6 +22,7 @@ def api_config(tmp_path, engine=None, **overrides) -> dict:
         "SECRET_KEY": SECRET,
         "JWT_SECRET_KEY": JWT_SECRET,
         "RATELIMIT_LOGIN": "1000 per minute",
+        "RATELIMIT_REGISTER": "1000 per minute",
         "JOBS_BACKEND": "inprocess",
         "VIDEO_SYNC_TIMEOUT": 120,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -65,6 +67,32 @@ def test_register_validates_each_field(client, payload, field):
     assert field in body["errors"]
 
 
+@pytest.mark.parametrize("email", [
+    '"><img src=x onerror=alert(1)>@x.co',
+    '"><img/src=x/onerror=alert(1)>@x.co',
+    "<script>alert(1)</script>@x.co",
+    'a"onmouseover="alert(1)@x.co',
+    "john@example.com<img src=x>",
+    "john@ex<b>ample.com",
+    "a b@x.co",
+    "user@localhost",
+    "a@b",
+])
+def test_register_refuses_emails_with_markup_or_bad_syntax(client, email):
+    body = assert_error(client.post("/api/auth/register",
+                                    json={"username": "marked", "email": email, "password": PASSWORD}), 400)
+    assert list(body["errors"]) == ["email"]
+
+
+def test_register_stores_emails_normalized_and_lower_cased(client):
+    response = client.post("/api/auth/register",
+                           json={"username": "normal", "email": " John.Doe+tag@Example.COM ", "password": PASSWORD})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["user"]["email"] == "john.doe+tag@example.com"
+    login = client.post("/api/auth/login", json={"username": "JOHN.DOE+TAG@example.com", "password": PASSWORD})
+    assert login.status_code == 200
+
+
 @pytest.mark.parametrize("data, content_type", [
     ("{not json", "application/json"),
     ("[1, 2, 3]", "application/json"),
@@ -114,37 +142,36 @@ def test_login_ignores_case_of_username_and_email(client, login):
     assert response.get_json()["user"]["id"] == session.id
 
 
-def test_registration_losing_a_race_at_the_database_is_the_same_409(app):
-    """A case-variant committed between the code check and the insert: the unique index answers."""
+def test_on_sqlite_no_rival_registration_gets_between_the_check_and_the_insert(app):
+    """The check and the insert share one write-locked transaction; the IntegrityError branch is for
+    databases with real races (tests/production/test_registration_race.py runs one on PostgreSQL)."""
     client = app.test_client()
     with app.app_context():
         engine = db.engine
-    rival = {"inserted": False}
+    rival = {}
 
-    def insert_rival_first(conn, cursor, statement, parameters, context, executemany):
-        # Runs just before our INSERT, in its transaction: as if another request had won the race.
-        if rival["inserted"] or not re.match(r'\s*INSERT INTO "?user"? ', statement):
+    def rival_tries_to_insert_first(conn, cursor, statement, parameters, context, executemany):
+        if rival or not re.match(r'\s*INSERT INTO "?user"? ', statement):
             return
-        rival["inserted"] = True
-        values = ", ".join(f"'{value}'" for value in (rival["username"], rival["email"], "x", "2026-01-01 00:00:00"))
-        conn.exec_driver_sql(f'INSERT INTO "user" (username, email, password_hash, created_at) VALUES ({values})')
+        other = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), timeout=0)
+        try:
+            other.execute('INSERT INTO "user" (username, email, password_hash, created_at) '
+                          "VALUES ('RACER', 'other@example.com', 'x', '2026-01-01 00:00:00')")
+            other.commit()
+            rival["outcome"] = "inserted"
+        except sqlite3.OperationalError as exc:
+            rival["outcome"] = str(exc)
+        finally:
+            other.close()
 
-    event.listen(engine, "before_cursor_execute", insert_rival_first)
+    event.listen(engine, "before_cursor_execute", rival_tries_to_insert_first)
     try:
-        for field, username, email, rival_username, rival_email in (
-            ("username", "Racer", "racer@example.com", "RACER", "other@example.com"),
-            ("email", "racer2", "Racer2@example.com", "someone", "racer2@EXAMPLE.com"),
-        ):
-            rival.update(inserted=False, username=rival_username, email=rival_email)
-            response = client.post("/api/auth/register",
-                                   json={"username": username, "email": email, "password": PASSWORD})
-            assert rival["inserted"]
-            body = assert_error(response, 409)
-            assert list(body["errors"]) == [field]
+        response = client.post("/api/auth/register",
+                               json={"username": "Racer", "email": "racer@example.com", "password": PASSWORD})
     finally:
-        event.remove(engine, "before_cursor_execute", insert_rival_first)
-    # The failed transaction took the rival row with it; the names are still free.
-    register_and_login(client, "Racer")
+        event.remove(engine, "before_cursor_execute", rival_tries_to_insert_first)
+    assert rival["outcome"] == "database is locked"
+    assert response.status_code == 201
 
 
 def test_wrong_password_and_unknown_user_are_the_same_401(client):
@@ -248,6 +275,97 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(make_app):
     for address in ("1.1.1.1", "2.2.2.2"):
         assert_error(_failed_login(client, address), 401)
     assert_error(_failed_login(client, "3.3.3.3"), 429)
+
+
+def _addresses(count: int) -> list[str]:
+    """Client addresses of this test alone (limit counters may outlive a test in a shared Redis)."""
+    base = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
+    start = secrets.randbelow(200)
+    return [f"{base}.{start + index}" for index in range(count)]
+
+
+def _login(client, username: str, password: str, address: str):
+    return client.post("/api/auth/login", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def _sign_up(client, username: str, address: str, *, password: str = PASSWORD):
+    return client.post("/api/auth/register", environ_base={"REMOTE_ADDR": address},
+                       json={"username": username, "email": f"{username}@example.com", "password": password})
+
+
+def test_sign_ups_are_limited_per_address_with_json_429(make_app):
+    client = make_app(RATELIMIT_REGISTER="3 per hour").test_client()
+    address, other_address = _addresses(2)
+    # Refused input costs nothing and does not count.
+    assert_error(_sign_up(client, "weakling", address, password="password123"), 400)
+    for index in range(3):
+        assert _sign_up(client, f"signup{index}", address).status_code == 201
+    response = _sign_up(client, "signup3", address)
+    body = assert_error(response, 429)
+    assert "3 per 1 hour" in body["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert _sign_up(client, "signup3", other_address).status_code == 201
+
+
+def test_wrong_passwords_from_many_addresses_are_mostly_refused_and_the_owner_still_logs_in(make_app):
+    failures = 3
+    client = make_app(LOGIN_THROTTLE_FAILURES=failures, LOGIN_THROTTLE_DELAY=600).test_client()
+    victim = register_and_login(client, "victim")
+    *attackers, owner_address = _addresses(13)
+    responses = [_login(client, "victim", f"guess-{index}", attackers[index % 12]) for index in range(108)]
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) == {401, 429}
+    # Each address gets its password checked until the account has `failures` failures, then once at most.
+    assert statuses.count(401) <= failures + len(attackers), statuses
+    refused = responses[-1]
+    body = assert_error(refused, 429)
+    assert "failed logins" in body["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 900
+    # Even the right password is not checked from an address that guessed...
+    assert_error(_login(client, "victim", PASSWORD, attackers[0]), 429)
+    # ...but the owner, from an address of their own, logs in during the throttle.
+    response = _login(client, "victim@example.com", PASSWORD, owner_address)
+    assert response.status_code == 200
+    assert response.get_json()["user"]["id"] == victim.id
+
+
+def test_unknown_names_are_throttled_exactly_like_accounts(make_app):
+    client = make_app(LOGIN_THROTTLE_FAILURES=2, LOGIN_THROTTLE_DELAY=600).test_client()
+    register_and_login(client, "known")
+    address = _addresses(1)[0]
+    answers = {}
+    for name in ("known", "unknown"):
+        responses = [_login(client, name, "wrong-pass", address) for _ in range(4)]
+        answers[name] = [(r.status_code, r.get_json()["message"].split(";")[0]) for r in responses]
+    assert answers["known"] == answers["unknown"]
+    assert [status for status, _ in answers["known"]] == [401, 401, 429, 429]
+
+
+def test_the_login_throttle_ends_after_its_delay(make_app):
+    client = make_app(LOGIN_THROTTLE_FAILURES=2, LOGIN_THROTTLE_DELAY=1, LOGIN_THROTTLE_MAX_DELAY=1).test_client()
+    register_and_login(client, "patient")
+    address = _addresses(1)[0]
+    for _ in range(2):
+        assert_error(_login(client, "patient", "wrong-pass", address), 401)
+    response = _login(client, "patient", PASSWORD, address)
+    body = assert_error(response, 429)
+    assert "try again in 1 s" in body["message"]
+    # Flask-Limiter raises the header to its own window's end when that is later (never lower).
+    assert int(response.headers["Retry-After"]) >= 1
+    deadline = time.monotonic() + 15
+    while response.status_code == 429 and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling interval, not synchronisation: the loop waits for the answer to change
+        response = _login(client, "patient", PASSWORD, address)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY",
+                                  "LOGIN_THROTTLE_MAX_DELAY"])
+def test_login_throttle_settings_must_be_positive_whole_numbers(tmp_path, name):
+    with pytest.raises(ConfigurationError, match=name):
+        create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64,
+                    name: 0})
 
 
 def test_proxy_hops_must_be_a_non_negative_whole_number(tmp_path, monkeypatch):

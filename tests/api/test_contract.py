@@ -12,7 +12,7 @@ import re
 
 from sqlalchemy import text
 
-from deepfake_detection.app.auth.service import EMAIL_RE
+from deepfake_detection.app.auth.service import EMAIL_SHAPE_RE as EMAIL_RE
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.openapi import spec
 from tests.support import media

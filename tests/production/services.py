@@ -166,6 +166,7 @@ class Deployment:
             "CELERY_KEY_PREFIX": self.prefix,
             "REDIS_KEY_PREFIX": self.prefix,
             "RATELIMIT_KEY_PREFIX": self.prefix,
+            "RATELIMIT_REGISTER": "1000 per minute",  # every test signs up from 127.0.0.1
             "CELERY_QUEUE": f"{self.prefix}videos",
             "DEEPFAKE_INSTANCE_PATH": str(self.root / "instance"),
             "JOB_HEARTBEAT_SECONDS": "1",

@@ -39,6 +39,11 @@ SQLITE_SPECIFIC = {
     "test_no_file_without_row_when_the_database_write_fails": "makes the write fail with a SQLite trigger",
     "test_health_reports_database_and_models": "expects the database backend to be reported as sqlite",
     "test_running_job_stops_mid_analysis_when_cancel_is_requested": "sets the cancel flag with a SQLite trigger",
+    "test_a_get_requests_transaction_leaves_the_write_lock_free_and_a_post_takes_it": "about SQLite's write lock",
+    "test_reads_and_logins_answer_while_another_connection_holds_the_write_lock": "about SQLite's write lock",
+    "test_on_sqlite_no_rival_registration_gets_between_the_check_and_the_insert": "about SQLite's write lock",
+    "test_a_write_in_a_get_request_fails_at_once_with_a_clear_error": "about SQLite's deferred transactions",
+    "test_passwords_are_hashed_and_checked_while_the_write_lock_is_free": "about SQLite's write lock",
 }
 
 

@@ -52,6 +52,7 @@ def live_server(tmp_path_factory):
         "UPLOAD_FOLDER": str(root / "uploads"),
         "DEEPFAKE_EXTRA_MODELS": f"{MISSING_MODEL}=example-org/not-downloaded-detector",
         "RATELIMIT_LOGIN": "1000 per minute",
+        "RATELIMIT_REGISTER": "1000 per minute",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
         "OMP_NUM_THREADS": "1",
     }

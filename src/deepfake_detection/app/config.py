@@ -55,6 +55,13 @@ class Config:
     SMOOTHING_STORE = "memory"
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "10 per minute"
+    RATELIMIT_REGISTER = "10 per hour"
+    # Per-account failed-login throttle (auth/throttle.py): after this many failures of one account in the
+    # window, addresses that failed on it wait a delay doubling from LOGIN_THROTTLE_DELAY up to the maximum.
+    LOGIN_THROTTLE_FAILURES = 10
+    LOGIN_THROTTLE_WINDOW = 900
+    LOGIN_THROTTLE_DELAY = 1
+    LOGIN_THROTTLE_MAX_DELAY = 900
     RATELIMIT_HEADERS_ENABLED = True
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted; 0 trusts none, since
     # otherwise any client could pick the address the login limiter counts against.
@@ -74,6 +81,7 @@ class Config:
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
                      "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",
+                     "RATELIMIT_REGISTER",
                      # production mode: key prefixes so several deployments can share one Redis
                      "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX"):
             if os.environ.get(name):
@@ -87,6 +95,9 @@ class Config:
         values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
         values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
         values["PROXY_FIX_X_FOR"] = _env_int("PROXY_FIX_X_FOR", cls.PROXY_FIX_X_FOR)
+        for name in ("LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY",
+                     "LOGIN_THROTTLE_MAX_DELAY"):
+            values[name] = _env_int(name, getattr(cls, name))
         values["CAMERA_FRAME_RETENTION_DAYS"] = _env_int("CAMERA_FRAME_RETENTION_DAYS",
                                                          cls.CAMERA_FRAME_RETENTION_DAYS)
         values["CAMERA_FRAME_PURGE_INTERVAL"] = _env_int("CAMERA_FRAME_PURGE_INTERVAL",

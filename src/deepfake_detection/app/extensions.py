@@ -27,7 +27,7 @@ class Base(DeclarativeBase):
 
 
 # expire_on_commit=False: reading an attribute after commit must not silently open a new
-# transaction (on SQLite every transaction takes the write lock, see database.py).
+# transaction (on SQLite one in a writing request takes the write lock, see database.py).
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()

@@ -1,11 +1,31 @@
-"""Password rules after NIST SP 800-63B: length, a common-password blocklist, no context words."""
+"""Passwords: rules after NIST SP 800-63B (length, a common-password blocklist, no context words) and hashing."""
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import lru_cache
+
+from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+# A hash (werkzeug's scrypt) costs tens of milliseconds of CPU and 32 MB. At most half the process's CPUs
+# hash at a time, so a burst of sign-ups and logins queues here instead of starving every other request.
+HASH_CONCURRENCY = max(1, len(os.sched_getaffinity(0)) // 2 if hasattr(os, "sched_getaffinity") else 1)
+_hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
+
+
+def hash_password(password: str) -> str:
+    """The password's salted hash, computed in one of the hashing slots."""
+    with _hash_slots:
+        return generate_password_hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches the hash, checked in one of the hashing slots."""
+    with _hash_slots:
+        return check_password_hash(password_hash, password)
 
 
 @lru_cache(maxsize=1)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
+from ..database import read_only
 from ..errors import ApiError
+from ..extensions import db
 from .models import User
-from .passwords import password_problem
+from .passwords import hash_password, password_problem, verify_password
+from .throttle import LoginThrottle
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,80}$")
-# Deliberately loose: one @, something on each side, a dot in the domain. Mail delivery is the real test.
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# The shape every accepted address has (declared in the OpenAPI document); email-validator decides the rest.
+EMAIL_SHAPE_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX_LENGTH = 120  # the column's size
 # Compared against when the user does not exist, so unknown names take as long as wrong passwords.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-but-takes-as-long")
 
@@ -27,22 +32,25 @@ def register_user(*, session: Session, username: str, email: str, password: str)
     # fullmatch: `$` alone also matches before a trailing newline, which the documented pattern refuses.
     if not USERNAME_RE.fullmatch(username):
         errors["username"] = "Username must be 3-80 characters: letters, digits, '_', '.', '-'"
-    if len(email) > 120 or not EMAIL_RE.fullmatch(email):
-        errors["email"] = "Email address is not valid"
+    normalized_email, email_problem = _normalize_email(email)
+    if email_problem:
+        errors["email"] = email_problem
     problem = password_problem(password, username=username, email=email)
     if problem:
         errors["password"] = problem
     if errors:
         raise ApiError(400, next(iter(errors.values())), errors=errors)
-    email = email.lower()
+    # Hashed before the transaction: on SQLite it holds the write lock, and every writer waits for it.
+    password_hash = hash_password(password)
     existing = session.execute(
         select(User.username, User.email).where(
-            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email)
+            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == normalized_email)
         )
     ).first()
     if existing is not None:
+        session.rollback()
         raise _duplicate(username_taken=existing.username.lower() == username.lower())
-    user = User(username=username, email=email, password_hash=generate_password_hash(password))
+    user = User(username=username, email=normalized_email, password_hash=password_hash)
     session.add(user)
     try:
         session.commit()
@@ -51,6 +59,20 @@ def register_user(*, session: Session, username: str, email: str, password: str)
         session.rollback()
         raise _duplicate(username_taken=not _names_email(exc)) from exc
     return user
+
+
+def _normalize_email(email: str) -> tuple[str, str | None]:
+    """The address as stored (email-validator's normalized form, lower-cased), or why it is refused."""
+    if not EMAIL_SHAPE_RE.fullmatch(email):
+        return "", "Email address is not valid: expected name@domain.tld"
+    try:
+        # Syntax only: no DNS lookups (they would make sign-up depend on the network).
+        normalized = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        return "", f"Email address is not valid: {exc}"
+    if len(normalized) > EMAIL_MAX_LENGTH:
+        return "", f"Email address must be at most {EMAIL_MAX_LENGTH} characters long"
+    return normalized, None
 
 
 def _names_email(exc: IntegrityError) -> bool:
@@ -66,17 +88,29 @@ def _duplicate(*, username_taken: bool) -> ApiError:
     return ApiError(409, "Email already registered", errors={"email": "Already registered"})
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User | None:
-    """The user whose username or email (either ignoring case) and password match, else None."""
+def authenticate(*, session: Session, username: str, password: str, throttle: LoginThrottle,
+                 address: str) -> User | None:
+    """The user whose username or email (either ignoring case) and password match, else None.
+
+    Raises LoginThrottled, without checking the password, when this address must wait (see throttle.py).
+    """
     # Usernames cannot contain "@" and emails must, so one login matches at most one user.
     login = username.strip().lower()
+    # A read-only transaction, ended before the slow hash check: on SQLite it takes no write lock.
+    session.connection(execution_options=read_only())
     user = session.execute(
         select(User).where(or_(func.lower(User.username) == login, func.lower(User.email) == login))
     ).scalar_one_or_none()
+    session.commit()
+    # Unknown names are throttled like accounts, under the name itself: answers reveal nothing.
+    account = f"user:{user.id}" if user is not None else f"login:{login}"
+    throttle.check(account=account, address=address)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    return user if check_password_hash(user.password_hash, password) else None
+        verify_password(_DUMMY_HASH, password)
+    elif verify_password(user.password_hash, password):
+        return user
+    throttle.record_failure(account=account, address=address)
+    return None
 
 
 def get_user(*, session: Session, user_id: int) -> User | None:
@@ -86,13 +120,13 @@ def get_user(*, session: Session, user_id: int) -> User | None:
 
 def user_exists(subject) -> bool:
     """True when a JWT subject names an existing user (own short connection, no request transaction)."""
-    from ..extensions import db
-
     try:
         user_id = int(subject)
     except (TypeError, ValueError):
         return False
     with db.engine.connect() as conn:
+        # Read-only: on SQLite the check must not queue behind writers for the write lock.
+        conn.execution_options(**read_only())
         return conn.execute(select(User.id).where(User.id == user_id)).first() is not None
 
 

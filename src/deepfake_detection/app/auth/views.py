@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
 from flask_jwt_extended import create_access_token, get_jwt, jwt_required
+from flask_limiter.util import get_remote_address
 
 from .. import state
 from ..errors import ApiError, error_response
@@ -11,19 +12,24 @@ from ..extensions import db, jwt, limiter
 from ..request_parsing import current_user_id, json_object, string_field
 from . import service
 from .serializers import user_json
+from .throttle import LoginThrottle, LoginThrottled
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+THROTTLE_KEY = "deepfake_login_throttle"
 
 
 @bp.post("/register")
+# Per client address. Invalid input (400) costs nothing and does not count; 409s do (name probing).
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"],
+               deduct_when=lambda response: response.status_code != 400)
 def register():
     """Create an account."""
     data = json_object()
     user = service.register_user(
         session=db.session,
-        # Unstripped: the OpenAPI document's patterns refuse surrounding spaces, and so does the server.
-        username=string_field(data, "username", strip=False),
-        email=string_field(data, "email", strip=False),
+        # Stripped, as forms send them (a trailing space from a phone keyboard); the document's patterns allow it.
+        username=string_field(data, "username"),
+        email=string_field(data, "email"),
         # Not stripped: spaces are legitimate password characters.
         password=_raw_password(data),
     )
@@ -37,7 +43,15 @@ def login():
     """Exchange username (or email) and password for a 24 h access token."""
     data = json_object()
     username = string_field(data, "username")
-    user = service.authenticate(session=db.session, username=username, password=_raw_password(data))
+    try:
+        user = service.authenticate(session=db.session, username=username, password=_raw_password(data),
+                                    throttle=current_app.extensions[THROTTLE_KEY], address=get_remote_address())
+    except LoginThrottled as exc:
+        response = error_response(429, "Too many failed logins for this account from your address; "
+                                       f"try again in {exc.retry_after} s")
+        # Flask-Limiter may raise it to the end of its own per-address window, never lower it.
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
         raise ApiError(401, "Invalid username or password")
     token = create_access_token(identity=str(user.id))
@@ -72,8 +86,9 @@ def _raw_password(data: dict) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the JWT callbacks (JSON errors, revocation)."""
+    """Register the blueprint, the login throttle and the JWT callbacks (JSON errors, revocation)."""
     app.register_blueprint(bp)
+    app.extensions[THROTTLE_KEY] = LoginThrottle.from_config(app.config)
 
     @jwt.token_in_blocklist_loader
     def _is_revoked(_header, payload) -> bool:

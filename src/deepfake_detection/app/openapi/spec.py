@@ -11,7 +11,7 @@ from functools import lru_cache
 from apispec import APISpec
 
 from ..auth.passwords import MAX_LENGTH as PASSWORD_MAX, MIN_LENGTH as PASSWORD_MIN
-from ..auth.service import EMAIL_RE, USERNAME_RE
+from ..auth.service import EMAIL_SHAPE_RE, USERNAME_RE
 from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
 from ..history.models import DETECTION_TYPES
 from ..history.views import MAX_PAGE, MAX_PER_PAGE
@@ -94,6 +94,11 @@ def _portable(pattern: str) -> str:
     return "".join(out)
 
 
+def _around_spaces(pattern: str) -> str:
+    """An anchored pattern that also allows the white space the server strips from both ends."""
+    return r"^\s*" + pattern.removeprefix("^").removesuffix("$") + r"\s*$"
+
+
 VERDICT_MESSAGE = {"type": "string", "enum": [FAKE_MESSAGE, REAL_MESSAGE]}
 # A string with at least one character that is not white space (the server strips, then requires one).
 NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
@@ -173,8 +178,9 @@ def _paths(model: dict) -> dict:
             "tags": ["auth"], "summary": "Register a user",
             "description": "Username and email must be unique ignoring case (409 otherwise).",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
-                {"username": {"type": "string", "pattern": USERNAME_RE.pattern},
-                 "email": {"type": "string", "pattern": _portable(EMAIL_RE.pattern), "maxLength": 120},
+                {"username": {"type": "string", "pattern": _portable(_around_spaces(USERNAME_RE.pattern))},
+                 "email": {"type": "string", "pattern": _portable(_around_spaces(EMAIL_SHAPE_RE.pattern)),
+                           "maxLength": 120, "description": "also checked by email-validator (syntax only)"},
                  "password": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX,
                               "description": "also refused: one of the 30,000 most common passwords, a single "
                                              "repeated character, or the username or email"}},

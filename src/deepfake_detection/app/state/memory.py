@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..database import read_only
+
 
 def new_smoothing_store():
     """The engine's in-memory camera smoothing store."""
@@ -65,4 +67,6 @@ class DatabaseRevokedTokenStore:
 
         table = RevokedToken.__table__
         with db.engine.connect() as conn:
+            # Read-only: on SQLite the check must not queue behind writers for the write lock.
+            conn.execution_options(**read_only())
             return conn.execute(select(table.c.id).where(table.c.jti == jti)).first() is not None

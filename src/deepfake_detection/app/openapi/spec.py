@@ -186,7 +186,7 @@ def _paths(model: dict) -> dict:
                                              "repeated character, or the username or email"}},
                 ["username", "email", "password"])}}},
             "responses": {"201": _json(_obj({"success": BOOL, "message": STR, "user": _ref("User")}), "Created"),
-                          **_errors(400, 409)}}},
+                          **_errors(400, 409, 429)}}},
         "/api/auth/login": {"post": {
             "tags": ["auth"], "summary": "Log in (rate-limited)",
             "description": "`username` takes the username or the email, either in any case.",

@@ -260,18 +260,39 @@ def test_int8_loads_quantized_and_keeps_the_fp32_verdicts(tiny_hf_home):
             assert abs(a.fake_probability - b.fake_probability) < 0.05
 
 
-@pytest.mark.parametrize("key", ["dima806", "open-deepfake"])
-def test_fast_preprocessing_matches_the_image_processor(engine, key):
+def _preprocessing_crops() -> list:
+    """Crops of many sizes and aspect ratios, slightly tinted so that the tiny models hesitate.
+
+    Shrunk a lot or a little, enlarged, stretched either way; at these tints the models answer between
+    about 0.05 and 0.95, where a different resize shows in the probability.
+    """
     import numpy as np
 
+    face = np.asarray(media.face_photo())
+    photo = np.asarray(media.no_face_image())
+    crops = [face[40:240, 150:300], photo, face[100:400, 200:300], face[180:204, 230:250],
+             photo[150:240, :], np.asarray(media.scaled_face_photo((1000, 1000))), face[:, ::-1].copy(),
+             photo[:45, :60]]
+    return [media.tint(crop, strength) for crop in crops for strength in (0.1, 0.15)]
+
+
+@pytest.mark.parametrize("key", ["dima806", "deep-fake-v2", "open-deepfake"])
+def test_fast_preprocessing_matches_the_image_processor(engine, key):
+    """The engine's own resize and normalisation give the probabilities the model's processor gives."""
+    import torch
+
     classifier = engine.classifier(key)
-    assert classifier._normalisation is not None
-    crops = [np.asarray(media.face_photo(True))[40:240, 150:300], np.asarray(media.no_face_image())]
-    ours = classifier._preprocess(crops).float()
-    resized = [classifier._resize(c) for c in crops]
-    theirs = classifier.processor(images=resized, return_tensors="pt")["pixel_values"]
-    assert ours.shape == theirs.shape
-    assert (ours - theirs).abs().max() < 2e-2  # bf16 rounding at most
+    assert classifier._normalisation is not None, "the fast path is the one under test"
+    crops = _preprocessing_crops()
+    ours = classifier.fake_probabilities(crops)
+    pixel_values = classifier.processor(images=crops, return_tensors="pt")["pixel_values"]
+    model = classifier.model
+    with torch.inference_mode():
+        logits = model(pixel_values=pixel_values.to(model.device, dtype=model.dtype)).logits.float()
+    theirs = logits.softmax(dim=-1)[:, classifier.fake_indices].sum(dim=-1).numpy()
+    assert sum(0.05 < p < 0.95 for p in theirs) >= 3, f"too few undecided inputs to compare: {theirs}"
+    differences = [round(float(abs(a - b)), 4) for a, b in zip(ours, theirs)]
+    assert max(differences) < 0.01, differences
 
 
 def test_failed_download_is_a_typed_error_not_a_hang():

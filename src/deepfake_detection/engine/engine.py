@@ -185,7 +185,7 @@ class DetectionEngine:
         thumbnail_source: tuple[float, np.ndarray] | None = None
         first_frame: np.ndarray | None = None
         with VideoReader(path, max_pixels=self.settings.max_video_pixels,
-                         max_side=self.settings.work_max_side or None) as reader:
+                         max_side=self.settings.work_max_side) as reader:
             targets = sample_times(reader.info.duration, sample_fps=self.settings.video_sample_fps,
                                    max_frames=self.settings.video_max_frames)
             total = len(targets)

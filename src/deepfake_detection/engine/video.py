@@ -80,14 +80,18 @@ class VideoReader:
 
     Streams whose frames exceed max_pixels are refused from the size the container declares, before
     any frame is decoded, and again on any decoded frame (a declared size can lie). Frames larger than
-    max_side on their long side are returned scaled down to it.
+    max_side on their long side are returned scaled down to it (0: never). Both default to the
+    DEEPFAKE_MAX_VIDEO_PIXELS and DEEPFAKE_WORK_MAX_SIDE settings.
     """
 
-    def __init__(self, path: str | os.PathLike, *, max_pixels: int = EngineSettings.max_video_pixels,
-                 max_side: int | None = EngineSettings.work_max_side):
+    def __init__(self, path: str | os.PathLike, *, max_pixels: int | None = None, max_side: int | None = None):
         self.path = str(path)
+        if max_pixels is None or max_side is None:  # callers without settings get the configured ones
+            settings = EngineSettings.from_env()
+            max_pixels = settings.max_video_pixels if max_pixels is None else max_pixels
+            max_side = settings.work_max_side if max_side is None else max_side
         self.max_pixels = max_pixels
-        self.max_side = max_side
+        self.max_side = max_side or None
         if not os.path.isfile(self.path):
             raise InvalidMediaError(f"No such video file: {os.path.basename(self.path)}")
         if os.path.getsize(self.path) == 0:

@@ -18,6 +18,7 @@ from .device import Placement, choose_placement, tune_allocator, usable_cpus
 from .errors import DetectionCancelled, InvalidMediaError
 from .faces import FaceDetector
 from .images import ImageSource, load_image
+from .memory import release_freed_memory
 from .models import Classifier, ModelCache, is_cached
 from .registry import ModelRegistry, ModelSpec
 from .settings import EngineSettings
@@ -175,6 +176,9 @@ class DetectionEngine:
             return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
         except av.error.FFmpegError as exc:  # anything the reader did not already turn into a clear error
             raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
+        finally:
+            # The frames are freed only now, with _detect_video's locals; glibc would keep their pages.
+            release_freed_memory()
 
     def _detect_video(self, path, *, model_key, progress, should_cancel) -> VideoVerdict:
         start = time.perf_counter()

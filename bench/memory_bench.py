@@ -9,10 +9,12 @@ the peak (VmHWM after resetting it through /proc/self/clear_refs, checked agains
 and right after the 8 calls returned (after gc.collect()), plus what each call answered.
 
 Usage:
-  git -C . archive 73ab792 | tar -x -C /tmp/oldsrc        # the engine before the memory changes
+  mkdir /tmp/oldsrc && git archive 73ab792 | tar -x -C /tmp/oldsrc    # the engine before the memory changes
   python bench/memory_bench.py --old /tmp/oldsrc/src [--new src] [--json results.json]
 
 The tiny models keep the model's own memory out of the picture: only decoding and preprocessing differ.
+Careful: the old engine took about 15 GB for mjpeg_12000 (2 CPUs here); leave it out with --only on a
+shared machine.
 Figures go in the README section "Engine: speed and memory" (paragraph "Memory under large uploads").
 """
 

@@ -1,4 +1,4 @@
-"""Root test configuration: point HuggingFace at the tiny trained test models, offline.
+"""Root test configuration: point HuggingFace at the tiny trained test models, offline, hub unreachable.
 
 The environment is set at import time, before anything imports transformers or huggingface_hub
 (both read HF_HOME once, on import). Child processes (servers, Celery workers) inherit it.
@@ -20,6 +20,8 @@ os.environ["HF_HOME"] = str(_cache_root())
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ.pop("DEEPFAKE_MODEL_CACHE", None)
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Even a test that turns offline mode off reaches nothing but a local port where no one listens.
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DEEPFAKE_TORCH_THREADS", "1")  # two cores shared by parallel workers

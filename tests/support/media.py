@@ -232,3 +232,63 @@ def damage_file(path: str | Path, *, start_fraction: float = 0.4, length_fractio
     data[start:start + length] = noise
     path.write_bytes(bytes(data))
     return path
+
+
+# --- large inputs (memory limits) -------------------------------------------------------------
+
+def flat_png(size: tuple[int, int], colour: tuple[int, int, int] = (90, 140, 200)) -> bytes:
+    """A flat-colour RGB PNG of size (width, height): a few KB even at 40 megapixels."""
+    return image_bytes(Image.new("RGB", size, colour), "PNG")
+
+
+def scaled_face_photo(size: tuple[int, int], fake: bool = False) -> Image.Image:
+    """face_photo letterboxed and scaled up to size (width, height), e.g. a 16-megapixel photo of a face."""
+    import cv2
+
+    width, height = size
+    rgb = _astronaut()
+    scale = min(width / rgb.shape[1], height / rgb.shape[0])
+    w, h = int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)
+    canvas = np.full((height, width, 3), 128, dtype=np.uint8)
+    x, y = (width - w) // 2, (height - h) // 2
+    canvas[y:y + h, x:x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
+    return Image.fromarray(tint(canvas) if fake else canvas)
+
+
+def write_mjpeg(path: str | Path, *, size: tuple[int, int], seconds: int = 2, fps: int = 1,
+                colour: tuple[int, int, int] = (90, 140, 200)) -> Path:
+    """An MJPEG video (AVI by default: the container declares the frame size) of flat-colour frames.
+
+    Flat frames compress to almost nothing, so even 12000x12000 frames make a small file; the one frame
+    is encoded once per second of video.
+    """
+    import av
+
+    path = Path(path)
+    width, height = size
+    frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), colour, dtype=np.uint8), format="rgb24")
+    frame = frame.reformat(format="yuvj420p")
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuvj420p"
+        for index in range(seconds * fps):
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_mjpeg_growing_frames(path: str | Path, *, first: tuple[int, int], later: tuple[int, int],
+                               frames: int = 30) -> Path:
+    """A raw MJPEG stream (concatenated JPEGs, 25 fps) whose first frame is small and the rest large.
+
+    FFmpeg takes the stream's size from the first frame, so the declared size lies about the rest.
+    """
+    path = Path(path)
+    small = image_bytes(Image.new("RGB", first, (90, 140, 200)))
+    large = image_bytes(Image.new("RGB", later, (90, 140, 200)))
+    path.write_bytes(small + large * (frames - 1))
+    return path

@@ -58,6 +58,21 @@ def classify_prepared(prepared: list[PreparedImage], *, classifier: Classifier) 
     return results
 
 
+def boxes_to_original(analysis: ImageAnalysis, *, scale: tuple[float, float], width: int,
+                      height: int) -> ImageAnalysis:
+    """Face boxes from the pixels of the analysed (reduced) image to the original's, clipped to it."""
+    sx, sy = scale
+    if (sx, sy) == (1.0, 1.0):
+        return analysis
+    for face in analysis.faces:
+        box = face.box
+        x0, y0 = round(box["x"] * sx), round(box["y"] * sy)
+        x1 = min(width, round((box["x"] + box["width"]) * sx))
+        y1 = min(height, round((box["y"] + box["height"]) * sy))
+        face.box = {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
+    return analysis
+
+
 def analyse_images(images: list[np.ndarray], *, classifier: Classifier, detector: FaceDetector | None,
                    settings: EngineSettings) -> list[ImageAnalysis]:
     """Detect faces in every image, classify all crops (or whole images) in batches."""

@@ -12,12 +12,13 @@ import av
 import numpy as np
 from PIL import Image
 
-from .analysis import analyse_images, classify_prepared, prepare_image
+from .analysis import analyse_images, boxes_to_original, classify_prepared, prepare_image
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
 from .errors import DetectionCancelled, InvalidMediaError
 from .faces import FaceDetector
-from .images import ImageSource, load_rgb
+from .images import ImageSource, load_image
+from .memory import release_freed_memory
 from .models import Classifier, ModelCache, is_cached
 from .registry import ModelRegistry, ModelSpec
 from .settings import EngineSettings
@@ -108,18 +109,25 @@ class DetectionEngine:
 
     # --- images -------------------------------------------------------------------------
     def detect_image(self, source: ImageSource, *, model_key: str | None = None) -> ImageVerdict:
-        """Verdict for one image: the most-fake face decides; the whole image when no face."""
+        """Verdict for one image: the most-fake face decides; the whole image when no face.
+
+        Images larger than DEEPFAKE_WORK_MAX_SIDE are analysed reduced to it; width, height and face
+        boxes are still in the original's pixels.
+        """
         start = time.perf_counter()
         spec = self.registry.get(model_key)
-        rgb = load_rgb(source, max_pixels=self.settings.max_image_pixels)
+        image = load_image(source, max_pixels=self.settings.max_image_pixels,
+                           max_side=self.settings.work_max_side or None,
+                           decode_limit=self.settings.max_large_decodes)
         classifier = self.classifier(spec.key)
-        [result] = analyse_images([rgb], classifier=classifier, detector=self.face_detector(),
+        [result] = analyse_images([image.rgb], classifier=classifier, detector=self.face_detector(),
                                   settings=self.settings)
+        result = boxes_to_original(result, scale=image.scale, width=image.width, height=image.height)
         p = result.fake_probability
         return ImageVerdict(
             is_fake=p >= 0.5, confidence=confidence_of(p), fake_probability=round(p, 6),
             model_key=spec.key, model_name=spec.name, face_found=result.face_found,
-            faces=result.faces, width=int(rgb.shape[1]), height=int(rgb.shape[0]),
+            faces=result.faces, width=image.width, height=image.height,
             processing_time_ms=_elapsed_ms(start),
         )
 
@@ -168,6 +176,9 @@ class DetectionEngine:
             return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
         except av.error.FFmpegError as exc:  # anything the reader did not already turn into a clear error
             raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
+        finally:
+            # The frames are freed only now, with _detect_video's locals; glibc would keep their pages.
+            release_freed_memory()
 
     def _detect_video(self, path, *, model_key, progress, should_cancel) -> VideoVerdict:
         start = time.perf_counter()
@@ -177,7 +188,8 @@ class DetectionEngine:
         timeline: list[FrameResult] = []
         thumbnail_source: tuple[float, np.ndarray] | None = None
         first_frame: np.ndarray | None = None
-        with VideoReader(path) as reader:
+        with VideoReader(path, max_pixels=self.settings.max_video_pixels,
+                         max_side=self.settings.work_max_side) as reader:
             targets = sample_times(reader.info.duration, sample_fps=self.settings.video_sample_fps,
                                    max_frames=self.settings.video_max_frames)
             total = len(targets)

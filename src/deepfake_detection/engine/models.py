@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 
-import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from .device import BF16_MATMUL_ATTENTION, Placement, register_attention
 from .errors import ModelUnavailableError
@@ -61,6 +61,8 @@ class Classifier:
         height, width = get("height"), get("width")
         self.input_size = (int(width), int(height)) if height and width else None
         self._normalisation = self._plain_normalisation(processor)
+        resample = getattr(processor, "resample", None)
+        self._resample = Image.Resampling(int(Image.Resampling.BILINEAR if resample is None else resample))
 
     def _plain_normalisation(self, processor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(scale*1/std, mean/std) when the processor only resizes, rescales and normalises, else None."""
@@ -77,9 +79,9 @@ class Classifier:
         width, height = self.input_size
         if (img.shape[1], img.shape[0]) == (width, height):
             return img
-        # INTER_AREA to shrink (faster and cleaner than PIL on big inputs); bicubic to enlarge, like the processor.
-        shrink = img.shape[1] >= width and img.shape[0] >= height
-        return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        # PIL with the processor's own filter, as the processor resizes: OpenCV's INTER_AREA/INTER_CUBIC
+        # moved fake probabilities by up to 0.026 against the processor's on the tiny test models.
+        return np.asarray(Image.fromarray(img).resize((width, height), self._resample))
 
     def _preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         if self.input_size is not None:

@@ -68,6 +68,9 @@ class EngineSettings:
     face_min_size: int = 24
     max_faces: int = 8
     max_image_pixels: int = 40_000_000
+    max_video_pixels: int = 3840 * 2160
+    work_max_side: int = 2048
+    max_large_decodes: int = 2
     video_sample_fps: float = 1.0
     video_max_frames: int = 300
     video_prefetch: bool | None = None  # None: only when torch leaves a CPU free
@@ -97,6 +100,9 @@ class EngineSettings:
             face_min_score=_number(env, "DEEPFAKE_FACE_MIN_SCORE", 0.7, float),
             max_faces=max(1, _number(env, "DEEPFAKE_MAX_FACES", 8, int)),
             max_image_pixels=_number(env, "DEEPFAKE_MAX_IMAGE_PIXELS", 40_000_000, int),
+            max_video_pixels=_number(env, "DEEPFAKE_MAX_VIDEO_PIXELS", 3840 * 2160, int),
+            work_max_side=max(0, _number(env, "DEEPFAKE_WORK_MAX_SIDE", 2048, int)),
+            max_large_decodes=max(1, _number(env, "DEEPFAKE_MAX_LARGE_DECODES", 2, int)),
             video_sample_fps=_number(env, "DEEPFAKE_VIDEO_SAMPLE_FPS", 1.0, float),
             video_max_frames=max(1, _number(env, "DEEPFAKE_VIDEO_MAX_FRAMES", 300, int)),
             video_prefetch=_auto_flag(env, "DEEPFAKE_VIDEO_PREFETCH"),

@@ -15,6 +15,9 @@ import numpy as np
 
 from .device import usable_cpus
 from .errors import InvalidMediaError
+from .images import fit_within
+from .memory import release_freed_memory
+from .settings import EngineSettings
 
 # Skipping non-reference frames may move a sample this many frames late; only worth it when samples
 # are further apart than that.
@@ -52,18 +55,43 @@ def sample_times(duration: float, *, sample_fps: float, max_frames: int) -> list
     return [round(i * step, 6) for i in range(max_frames)]
 
 
-def _upright(frame: av.VideoFrame) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")
+def _upright(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
+    """The frame as upright RGB, converted straight to at most max_side on its long side."""
+    size = fit_within((frame.width, frame.height), max_side)
+    if size != (frame.width, frame.height):
+        # Scaled while converting from YUV: the full-size RGB frame never exists.
+        rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
     rotation = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
     # PyAV reports the display matrix angle counterclockwise, which is np.rot90's direction.
     return np.ascontiguousarray(np.rot90(rgb, k=rotation)) if rotation else rgb
 
 
-class VideoReader:
-    """Open a video file and yield frames at target times; corrupt packets are skipped and counted."""
+def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise InvalidMediaError(
+            f"The video's frames are too large ({width}x{height} pixels; the limit is {max_pixels:,} pixels)."
+        )
 
-    def __init__(self, path: str | os.PathLike):
+
+class VideoReader:
+    """Open a video file and yield frames at target times; corrupt packets are skipped and counted.
+
+    Streams whose frames exceed max_pixels are refused from the size the container declares, before
+    any frame is decoded, and again on any decoded frame (a declared size can lie). Frames larger than
+    max_side on their long side are returned scaled down to it (0: never). Both default to the
+    DEEPFAKE_MAX_VIDEO_PIXELS and DEEPFAKE_WORK_MAX_SIDE settings.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, max_pixels: int | None = None, max_side: int | None = None):
         self.path = str(path)
+        if max_pixels is None or max_side is None:  # callers without settings get the configured ones
+            settings = EngineSettings.from_env()
+            max_pixels = settings.max_video_pixels if max_pixels is None else max_pixels
+            max_side = settings.work_max_side if max_side is None else max_side
+        self.max_pixels = max_pixels
+        self.max_side = max_side or None
         if not os.path.isfile(self.path):
             raise InvalidMediaError(f"No such video file: {os.path.basename(self.path)}")
         if os.path.getsize(self.path) == 0:
@@ -76,6 +104,11 @@ class VideoReader:
         except IndexError:
             self.close()
             raise InvalidMediaError("The file has no video stream.") from None
+        try:
+            _check_frame_size(self.stream.codec_context.width, self.stream.codec_context.height, max_pixels)
+        except InvalidMediaError:
+            self.close()
+            raise
         self.info = self._probe()
 
     def _configure_decoder(self, *, timestamps: bool) -> None:
@@ -104,11 +137,13 @@ class VideoReader:
             raise InvalidMediaError(f"The file is not a readable video ({type(exc).__name__}).") from None
 
     def close(self) -> None:
-        """Release the container."""
+        """Release the container, and hand the decoder's freed frame buffers back to the OS."""
         try:
             self.container.close()
         except Exception:  # closing a broken container must never mask the real error
             pass
+        if self.decoded:
+            release_freed_memory()
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -187,6 +222,7 @@ class VideoReader:
                 continue
             for frame in frames:
                 self.decoded += 1
+                _check_frame_size(frame.width, frame.height, self.max_pixels)
                 if frame.is_corrupt:
                     self.skipped += 1
                     continue
@@ -221,7 +257,7 @@ class VideoReader:
                 return  # end of stream: the remaining targets lie past the last frame
             # One frame can serve only one target; later targets it already passed are dropped.
             try:
-                rgb = _upright(found)
+                rgb = _upright(found, self.max_side)
             except (av.error.FFmpegError, ValueError):
                 self.skipped += 1
                 rgb = None

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+from tests.support.ci import IN_CI
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # A database number of its own; every run also prefixes its keys, so parallel runs never collide.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")

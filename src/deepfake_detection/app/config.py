@@ -50,6 +50,9 @@ class Config:
     JOBS_BACKEND = "inprocess"
     JOB_WORKERS = 1
     VIDEO_SYNC_TIMEOUT = 900
+    # TEST-ONLY: a folder through which tests hold a running job at a known point (jobs/test_hold.py).
+    # Never set it in a deployment.
+    JOB_TEST_HOLD_DIR: str | None = None
     REDIS_URL = "redis://127.0.0.1:6379/0"
     REVOKED_TOKEN_STORE = "database"
     SMOOTHING_STORE = "memory"
@@ -75,7 +78,7 @@ class Config:
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
                      "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",
                      # production mode: key prefixes so several deployments can share one Redis
-                     "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX"):
+                     "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX", "JOB_TEST_HOLD_DIR"):
             if os.environ.get(name):
                 values[name] = os.environ[name]
         if os.environ.get("DATABASE_URI"):

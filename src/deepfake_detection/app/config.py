@@ -50,6 +50,11 @@ class Config:
     JOBS_BACKEND = "inprocess"
     JOB_WORKERS = 1
     VIDEO_SYNC_TIMEOUT = 900
+    # Queued + processing video jobs one user may have at once; beyond it uploads get 429. 0 = no limit.
+    MAX_ACTIVE_VIDEO_JOBS_PER_USER = 4
+    # Synchronous video requests that may wait for their job at once (each holds a server thread);
+    # beyond it they get the asynchronous 202 answer. Default: half of WAITRESS_THREADS (8).
+    VIDEO_SYNC_MAX_WAITERS = 4
     # TEST-ONLY: a folder through which tests hold a running job at a known point (jobs/test_hold.py).
     # Never set it in a deployment.
     JOB_TEST_HOLD_DIR: str | None = None
@@ -89,6 +94,10 @@ class Config:
         values["MAX_VIDEO_SIZE"] = _env_int("MAX_VIDEO_SIZE", cls.MAX_VIDEO_SIZE)
         values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
         values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
+        values["MAX_ACTIVE_VIDEO_JOBS_PER_USER"] = _env_int("MAX_ACTIVE_VIDEO_JOBS_PER_USER",
+                                                            cls.MAX_ACTIVE_VIDEO_JOBS_PER_USER)
+        values["VIDEO_SYNC_MAX_WAITERS"] = _env_int("VIDEO_SYNC_MAX_WAITERS",
+                                                    max(1, _env_int("WAITRESS_THREADS", 8) // 2))
         values["PROXY_FIX_X_FOR"] = _env_int("PROXY_FIX_X_FOR", cls.PROXY_FIX_X_FOR)
         values["CAMERA_FRAME_RETENTION_DAYS"] = _env_int("CAMERA_FRAME_RETENTION_DAYS",
                                                          cls.CAMERA_FRAME_RETENTION_DAYS)

@@ -12,6 +12,8 @@ CELERY_KEY = "deepfake_celery"
 TASK_DETECT_VIDEO = "deepfake.detect_video"
 TASK_DETECT_VIDEO_BATCH = "deepfake.detect_video_batch"
 TASK_REAP_STALE_JOBS = "deepfake.reap_stale_jobs"
+# Seconds a new pool process may take to start, model load included.
+POOL_PROCESS_START_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ def celery_settings(config) -> dict:
         "task_reject_on_worker_lost": True,
         # One job at a time per process: a long video must not hold others hostage in a prefetch buffer.
         "worker_prefetch_multiplier": 1,
+        # A new pool process loads the model before it reports ready (celery_worker.load_model_once),
+        # which takes several seconds on a slow or busy machine. Celery's default 4 s killed every
+        # replacement of a lost pool process before it was ready, so the worker never ran a job again.
+        "worker_proc_alive_timeout": POOL_PROCESS_START_TIMEOUT,
         # A hard limit only: the killed job's row is failed by Task.on_failure in the worker's main
         # process, in one update. (A soft limit would surface inside the runner as a generic error.)
         "task_time_limit": limits.time_limit,

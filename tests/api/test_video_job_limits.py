@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -84,6 +85,18 @@ def test_uploads_beyond_the_active_job_limit_are_429_with_retry_after(make_app, 
     for video_id in (first["video_id"], second["video_id"]):
         wait_until(lambda: video_status(client, user, video_id)["status"] == "completed", what=f"video {video_id}")
     assert post_video(client, user, clip).status_code == 202
+
+
+def test_simultaneous_uploads_of_one_user_cannot_slip_past_the_limit(make_app, holds, clip):
+    app = make_app(MAX_ACTIVE_VIDEO_JOBS_PER_USER=2, JOB_TEST_HOLD_DIR=str(holds.folder))
+    user = register_and_login(app.test_client())
+    holds.hold_all()  # no job finishes during the test
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(lambda _: post_video(app.test_client(), user, clip).status_code, range(6)))
+
+    assert statuses == [202, 202, 429, 429, 429, 429]
+    assert len(stored_videos(app)) == 2
 
 
 def test_synchronous_requests_beyond_the_waiting_slots_get_202_at_once(make_app, holds, clip):

@@ -165,3 +165,27 @@ def test_any_server_start_fails_jobs_of_a_stopped_process_and_leaves_live_ones_a
         holds.release_all()
         for app in apps:
             dispose_app(app)
+
+
+def test_a_running_server_fails_jobs_of_a_process_that_just_stopped_within_a_lease(make_app, holds, clip):
+    app = make_app(JOB_TEST_HOLD_DIR=str(holds.folder), JOB_HEARTBEAT_SECONDS=0.2, JOB_LEASE_SECONDS=1)
+    client = app.test_client()
+    user = register_and_login(client)
+    holds.hold_all()
+    live = post_video(client, user, clip).get_json()  # this process runs it (held before any progress write)
+    holds.wait_held(live["job_id"])
+    # A job another process was running when it died just now: too fresh for the start-up check.
+    app.extensions[BACKEND_KEY], real_backend = HoldingBackend(), app.extensions[BACKEND_KEY]
+    orphan = post_video(client, user, clip).get_json()
+    app.extensions[BACKEND_KEY] = real_backend
+    with app.app_context():
+        db.session.execute(db.update(Job).where(Job.id == orphan["job_id"]).values(status="processing"))
+        db.session.commit()
+
+    wait_until(lambda: video_status(client, user, orphan["video_id"])["status"] == "failed",
+               what="the heartbeat sweep to fail the orphan")
+
+    # The live job is older than the orphan, so only its heartbeat kept it from the same sweep.
+    assert video_status(client, user, live["video_id"])["status"] == "processing"
+    holds.release_all()
+    wait_until(lambda: video_status(client, user, live["video_id"])["status"] == "completed", what="the live job")

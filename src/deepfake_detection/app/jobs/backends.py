@@ -69,15 +69,22 @@ class InProcessBackend:
         self._heartbeat, self._lease = inprocess_lease(app.config)
         self._stop = threading.Event()
         self._beating_pid: int | None = None
-        self._ensure_heartbeat()
+        self._beat_thread: threading.Thread | None = None
 
-    def _ensure_heartbeat(self) -> None:
-        """Start the heartbeat thread in this process (again after a fork, which keeps no threads)."""
+    def ensure_heartbeat(self) -> None:
+        """Start the heartbeat thread in this process, once (again after a fork, which keeps no threads).
+
+        Called on every request and submit, not at create_app: an app that never serves (a CLI
+        command, a migration script) starts no thread.
+        """
+        if self._beating_pid == os.getpid():
+            return
         with self._lock:
             if self._beating_pid == os.getpid() or self._stop.is_set():
                 return
             self._beating_pid = os.getpid()
-        threading.Thread(target=self._beat, name="deepfake-job-heartbeat", daemon=True).start()
+            self._beat_thread = threading.Thread(target=self._beat, name="deepfake-job-heartbeat", daemon=True)
+            self._beat_thread.start()
 
     def _beat(self) -> None:
         """Touch this process's jobs, then fail the jobs nobody touches, every heartbeat."""
@@ -98,7 +105,7 @@ class InProcessBackend:
         """Queue the job on the pool."""
         from .runner import run_video_job
 
-        self._ensure_heartbeat()
+        self.ensure_heartbeat()
         future = self._executor.submit(run_video_job, job_id, app=self._app)
         with self._lock:
             self._futures = {k: f for k, f in self._futures.items() if not f.done()}
@@ -122,6 +129,8 @@ class InProcessBackend:
         """Stop accepting jobs and wait for running ones."""
         self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._beat_thread is not None and self._beating_pid == os.getpid():
+            self._beat_thread.join(timeout=30)
 
 
 def init_app(app: Flask) -> None:
@@ -133,7 +142,9 @@ def init_app(app: Flask) -> None:
     if kind == "inprocess":
         # In-process jobs die with their process: fail those a stopped one left, at every start.
         recover_interrupted_jobs(app)
-        app.extensions[BACKEND_KEY] = InProcessBackend(app, workers=app.config["JOB_WORKERS"])
+        backend = InProcessBackend(app, workers=app.config["JOB_WORKERS"])
+        app.extensions[BACKEND_KEY] = backend
+        app.before_request(backend.ensure_heartbeat)
     elif kind == "celery":
         from .celery_backend import CeleryBackend  # added by production mode
 

@@ -1,4 +1,4 @@
-"""The test side of the runner's test-only hold point (JOB_TEST_HOLD_DIR, see app/jobs/test_hold.py)."""
+"""The test side of the runner's test-only hold point (JOB_TEST_HOLD_DIR, see app/jobs/hold_point.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class JobHolds:
         (self.folder / f"job-{job_id}.hold").touch()
 
     def hold_all(self) -> None:
-        """Hold every job that reaches the hold point from now on (until ``reset``)."""
+        """Hold every job that reaches the hold point from now on (until ``release_all``)."""
         (self.folder / "all.hold").touch()
 
     def held(self, job_id: int, *, attempt: int | None = None) -> Held | None:

@@ -55,7 +55,7 @@ class Config:
     # Synchronous video requests that may wait for their job at once (each holds a server thread);
     # beyond it they get the asynchronous 202 answer. Default: half of WAITRESS_THREADS (8).
     VIDEO_SYNC_MAX_WAITERS = 4
-    # TEST-ONLY: a folder through which tests hold a running job at a known point (jobs/test_hold.py).
+    # TEST-ONLY: a folder through which tests hold a running job at a known point (jobs/hold_point.py).
     # Never set it in a deployment.
     JOB_TEST_HOLD_DIR: str | None = None
     REDIS_URL = "redis://127.0.0.1:6379/0"

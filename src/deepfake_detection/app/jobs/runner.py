@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from .models import CANCELLED, COMPLETED, FAILED, PROCESSING, TERMINAL_STATUSES, Job
 from .service import finish_job
-from .test_hold import hold_if_requested
+from .hold_point import hold_if_requested
 
 log = logging.getLogger(__name__)
 # Progress is written at most this often; the engine may report every frame.

@@ -64,7 +64,7 @@ def run(workers: int, *, jobs: int, clip: Path, root: Path) -> dict:
     try:
         from flask_migrate import upgrade
 
-        app = production_app(deployment)
+        app = production_app(deployment, MAX_ACTIVE_VIDEO_JOBS_PER_USER=0)  # one account uploads every clip
         with app.app_context():
             upgrade()
         for index in range(workers):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,10 @@ def test_interrupted_jobs_are_failed_at_start(app, client, user, real_clip):
 
     app.extensions[BACKEND_KEY] = HoldingBackend()
     body = post_video(client, user, real_clip, query="?async=true").get_json()
+    with app.app_context():  # left by a process that stopped an hour ago: nobody touched it since
+        db.session.execute(db.update(Job).where(Job.id == body["job_id"]).values(
+            updated_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        db.session.commit()
     prepare(app)  # what deepfake-server does at start
     video = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
     assert video["status"] == "failed" and "restart" in video["message"]

@@ -78,3 +78,17 @@ def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[
             video_ids.append(stored.id)
         db.session.remove()
     return job_ids, video_ids
+
+
+def submit_held(api, headers: dict, holds, video: Path) -> tuple[int, int]:
+    """Store a video with a job that will stop at the hold point, then queue it; returns (job id, video id).
+
+    The hold is asked for before the job is queued, so no worker can start it unheld.
+    """
+    from deepfake_detection.app.jobs.backends import get_backend
+
+    (job_id,), (video_id,) = store_jobs(api, headers, [video])
+    holds.hold(job_id)
+    with api.app_context():
+        get_backend().submit(job_id)
+    return job_id, video_id

@@ -86,3 +86,11 @@ def deployment(request, tmp_path_factory, tiny_hf_home):
         services.drop_database(name)  # WITH (FORCE) closes connections this process still pools
         services.flush_prefix(prefix)
 
+
+
+@pytest.fixture
+def holds(deployment):
+    """The deployment's job hold point; whatever a test held is let go when it ends."""
+    holds = deployment.holds
+    yield holds
+    holds.release_all()

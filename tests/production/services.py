@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+from tests.support.ci import IN_CI
+from tests.support.job_holds import JobHolds
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # A database number of its own; every run also prefixes its keys, so parallel runs never collide.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -154,6 +156,11 @@ class Deployment:
     def upload_folder(self) -> Path:
         return self.root / "shared-uploads"
 
+    @property
+    def holds(self) -> JobHolds:
+        """The runner's test-only hold point, shared by the API and every worker of this deployment."""
+        return JobHolds(self.root / "holds")
+
     def settings(self) -> dict:
         """Every setting of this deployment as environment variables (the same for API and workers)."""
         return {
@@ -175,6 +182,8 @@ class Deployment:
             "JOB_TIME_LIMIT": "120",
             "JOB_MAX_ATTEMPTS": "3",
             "DEEPFAKE_TORCH_THREADS": "1",
+            # Test-only: lets a test hold a job mid-run (jobs are held only when a test asks).
+            "JOB_TEST_HOLD_DIR": str(self.root / "holds"),
             **self.extra_env,
         }
 

@@ -7,9 +7,16 @@ import signal
 
 import pytest
 
-from tests.production.api_client import make_video, new_user, production_app, upload_async, wait_for_final
+from tests.production.api_client import (
+    make_video,
+    new_user,
+    production_app,
+    submit_held,
+    upload_async,
+    wait_for_final,
+)
 from tests.production.services import wait_until
-from tests.production.test_celery_jobs import claimed_by, wait_until_running
+from tests.production.test_celery_jobs import claimed_by
 
 # One run per job; beat runs the reaper.
 DEPLOYMENT_ENV = {"JOB_MAX_ATTEMPTS": "1"}
@@ -27,13 +34,13 @@ def worker(deployment):
     return worker
 
 
-def test_a_job_whose_worker_keeps_dying_ends_failed_with_a_message(api, worker, tmp_path):
+def test_a_job_whose_worker_keeps_dying_ends_failed_with_a_message(api, worker, holds, tmp_path):
     client = api.test_client()
     headers = new_user(client)
-    video_id = upload_async(client, headers, make_video(tmp_path, seconds=300, fps=2, size=(640, 360)))
-    wait_until_running(client, headers, video_id)  # the runner has started and counted the attempt
-    status = client.get(f"/api/videos/{video_id}", headers=headers).get_json()["video"]
-    _, pid = wait_until(lambda: claimed_by([worker], status["job_id"]), timeout=10, what="the claim")
+    job_id, video_id = submit_held(api, headers, holds, make_video(tmp_path, seconds=3))
+    held = holds.wait_held(job_id)  # the runner has started and counted the attempt
+    _, pid = wait_until(lambda: claimed_by([worker], job_id), timeout=30, what="the claim")
+    assert pid == held.pid and held.attempt == 1
 
     os.kill(pid, signal.SIGKILL)
 

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.support import media
+from tests.support.ci import IN_CI
 from tests.support.tiny_models import ensure_tiny_model_cache
 from tests.web.helpers import MISSING_MODEL
 
@@ -97,7 +98,10 @@ def fake_camera_file(tmp_path_factory) -> Path:
 def browser(fake_camera_file):
     """Debian's headless Chromium driven by Playwright, with the fake camera fed from a file."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: browser tests must run)", pytrace=False)
+        pytest.skip(message)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

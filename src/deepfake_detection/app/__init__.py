@@ -89,7 +89,8 @@ def _finish_config(app: Flask) -> None:
         raise config_module.ConfigurationError(
             f"CAMERA_FRAME_RETENTION_DAYS must be a whole number of days (1 or more), or unset to keep frames,"
             f" got {retention!r}")
-    for name, least in (("CAMERA_FRAME_PURGE_INTERVAL", 0), ("CAMERA_FRAME_PURGE_BATCH", 1)):
+    for name, least in (("CAMERA_FRAME_PURGE_INTERVAL", 0), ("CAMERA_FRAME_PURGE_BATCH", 1),
+                        ("MAX_ACTIVE_VIDEO_JOBS_PER_USER", 0), ("VIDEO_SYNC_MAX_WAITERS", 0)):
         if not isinstance(cfg[name], int) or cfg[name] < least:
             raise config_module.ConfigurationError(f"{name} must be a whole number ({least} or more), got {cfg[name]!r}")
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).

@@ -50,6 +50,14 @@ class Config:
     JOBS_BACKEND = "inprocess"
     JOB_WORKERS = 1
     VIDEO_SYNC_TIMEOUT = 900
+    # Queued + processing video jobs one user may have at once; beyond it uploads get 429. 0 = no limit.
+    MAX_ACTIVE_VIDEO_JOBS_PER_USER = 4
+    # Synchronous video requests that may wait for their job at once (each holds a server thread);
+    # beyond it they get the asynchronous 202 answer. Default: half of WAITRESS_THREADS (8).
+    VIDEO_SYNC_MAX_WAITERS = 4
+    # TEST-ONLY: a folder through which tests hold a running job at a known point (jobs/hold_point.py).
+    # Never set it in a deployment.
+    JOB_TEST_HOLD_DIR: str | None = None
     REDIS_URL = "redis://127.0.0.1:6379/0"
     REVOKED_TOKEN_STORE = "database"
     SMOOTHING_STORE = "memory"
@@ -83,7 +91,7 @@ class Config:
                      "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",
                      "RATELIMIT_REGISTER",
                      # production mode: key prefixes so several deployments can share one Redis
-                     "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX"):
+                     "REDIS_KEY_PREFIX", "RATELIMIT_KEY_PREFIX", "JOB_TEST_HOLD_DIR"):
             if os.environ.get(name):
                 values[name] = os.environ[name]
         if os.environ.get("DATABASE_URI"):
@@ -94,6 +102,10 @@ class Config:
         values["MAX_VIDEO_SIZE"] = _env_int("MAX_VIDEO_SIZE", cls.MAX_VIDEO_SIZE)
         values["JOB_WORKERS"] = _env_int("JOB_WORKERS", cls.JOB_WORKERS)
         values["VIDEO_SYNC_TIMEOUT"] = _env_int("VIDEO_SYNC_TIMEOUT", cls.VIDEO_SYNC_TIMEOUT)
+        values["MAX_ACTIVE_VIDEO_JOBS_PER_USER"] = _env_int("MAX_ACTIVE_VIDEO_JOBS_PER_USER",
+                                                            cls.MAX_ACTIVE_VIDEO_JOBS_PER_USER)
+        values["VIDEO_SYNC_MAX_WAITERS"] = _env_int("VIDEO_SYNC_MAX_WAITERS",
+                                                    max(1, _env_int("WAITRESS_THREADS", 8) // 2))
         values["PROXY_FIX_X_FOR"] = _env_int("PROXY_FIX_X_FOR", cls.PROXY_FIX_X_FOR)
         for name in ("LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY",
                      "LOGIN_THROTTLE_MAX_DELAY"):

@@ -29,12 +29,14 @@ _MESSAGES = {
 class ApiError(Exception):
     """An error answered as JSON with a status code, a message and optional field errors."""
 
-    def __init__(self, status: int, message: str, *, errors: dict | None = None, extra: dict | None = None):
+    def __init__(self, status: int, message: str, *, errors: dict | None = None, extra: dict | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
         self.extra = extra or {}
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 def error_response(status: int, message: str, *, errors: dict | None = None, extra: dict | None = None):
@@ -54,7 +56,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, errors=exc.errors, extra=exc.extra)
+        response = error_response(exc.status, exc.message, errors=exc.errors, extra=exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

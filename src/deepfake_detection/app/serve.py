@@ -20,16 +20,13 @@ def prepare(app) -> None:
     """Upgrade the database to the latest migration and fail jobs a previous process left running."""
     from flask_migrate import upgrade
 
-    from .extensions import db
-    from .jobs.service import fail_interrupted_jobs
+    from .jobs.backends import recover_interrupted_jobs
 
     with app.app_context():
         upgrade()
-        if app.config["JOBS_BACKEND"] == "inprocess":
-            # In-process jobs die with the process: none of them can still be running.
-            count = fail_interrupted_jobs(session=db.session)
-            if count:
-                logging.getLogger(__name__).warning("Marked %d interrupted job(s) as failed", count)
+    if app.config["JOBS_BACKEND"] == "inprocess":
+        # create_app did it too, unless the database was not migrated yet.
+        recover_interrupted_jobs(app)
 
 
 def configure_logging(level: str) -> None:

@@ -99,10 +99,19 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
 
 
 def store_video_upload(*, session: Session, upload_root: str, user_id: int, stream, original_name: str | None,
-                       model_key: str, limit: int) -> tuple[Video, Job]:
-    """Store an uploaded video (checked by extension and content) with a queued job for it."""
+                       model_key: str, limit: int, max_active_jobs: int = 0) -> tuple[Video, Job]:
+    """Store an uploaded video (checked by extension and content) with a queued job for it.
+
+    ``max_active_jobs`` (0 = none): 429 when the user already has that many queued/processing jobs.
+    """
     extension = storage.extension_of(original_name)
     validation.check_video_extension(extension)
+    # Checked before the file is written (no upload stored for nothing), and again below, under a
+    # lock, in the transaction that adds the job.
+    try:
+        jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs)
+    finally:
+        session.rollback()  # no transaction (on SQLite: no write lock) held while the file streams in
     relative = storage.new_relative_path(folder="videos", extension=extension)
     try:
         path, size = storage.write_stream(upload_root=upload_root, relative=relative, stream=stream, limit=limit)
@@ -112,6 +121,7 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
         if size == 0:
             raise ApiError(400, "The uploaded video is empty")
         validation.check_video_content(path, extension=extension)
+        jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs, lock=True)
         video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
                       file_path=relative, file_size=size, processing_status="queued", model_key=model_key)
         session.add(video)

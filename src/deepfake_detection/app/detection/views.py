@@ -16,6 +16,7 @@ from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
+from ..jobs.sync_waits import sync_wait_slot
 from ..request_parsing import current_user_id, json_object, query_value, string_field
 from . import retention, serializers, service, validation
 from .models import Video
@@ -93,13 +94,20 @@ def detect_video():
     cfg = current_app.config
     video, job = service.store_video_upload(
         session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
-        original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"])
+        original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"],
+        max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"])
     video_id, job_id = video.id, job.id
     backend = get_backend()
     jobs_service.submit(session=db.session, backend=backend, job_id=job_id, video_id=video_id)
+    waited = False
     if not run_async:
-        job = jobs_service.wait_for_job(session=db.session, job_id=job_id, timeout=cfg["VIDEO_SYNC_TIMEOUT"],
-                                        waiter=getattr(backend, "wait", None))
+        # Only VIDEO_SYNC_MAX_WAITERS requests may hold a server thread waiting; the others get the 202.
+        with sync_wait_slot() as waited:
+            if waited:
+                job = jobs_service.wait_for_job(session=db.session, job_id=job_id,
+                                                timeout=cfg["VIDEO_SYNC_TIMEOUT"],
+                                                waiter=getattr(backend, "wait", None))
+    if waited:
         if job is not None and job.status == COMPLETED:
             video = db.session.get(Video, video_id, populate_existing=True)
             body = {"success": True, **serializers.video_result_fields(video, _video_history_id(video_id)),
@@ -109,8 +117,8 @@ def detect_video():
             status = job.error_status or (409 if job.status == "cancelled" else 500)
             raise ApiError(status, job.message or f"Video detection {job.status}",
                            extra={"video_id": video_id, "job_id": job_id, "status": job.status})
-    # Asked for async, or the synchronous wait ran out: the client follows the status URL.
-    return jsonify(success=True, video_id=video_id, job_id=job_id, status="queued" if run_async else "processing",
+    # Asked for async, no waiting slot free, or the synchronous wait ran out: the client follows the status URL.
+    return jsonify(success=True, video_id=video_id, job_id=job_id, status="processing" if waited else "queued",
                    status_url=f"/api/videos/{video_id}"), 202
 
 

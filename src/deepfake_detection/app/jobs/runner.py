@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from .models import CANCELLED, COMPLETED, FAILED, PROCESSING, TERMINAL_STATUSES, Job
 from .service import finish_job
+from .hold_point import hold_if_requested
 
 log = logging.getLogger(__name__)
 # Progress is written at most this often; the engine may report every frame.
@@ -67,12 +68,20 @@ def _run(job_id: int, app: Flask) -> str:
     upload_root = app.config["UPLOAD_FOLDER"]
     cancel_interval = float(app.config.get("JOB_CANCEL_CHECK_SECONDS", CANCEL_CHECK_INTERVAL))
     path = absolute_path(upload_root=upload_root, relative=video.file_path)
+    attempt = job.attempts
+    hold_dir = app.config.get("JOB_TEST_HOLD_DIR")
     session.commit()
 
     last_write = [0.0]
     last_check = [0.0]
+    reached_hold_point = [False]
 
     def progress(done: int, total: int) -> None:
+        if not reached_hold_point[0]:
+            # Test-only (JOB_TEST_HOLD_DIR): the first report proves the analysis has started.
+            reached_hold_point[0] = True
+            if hold_if_requested(hold_dir, job_id, attempt=attempt, cancelled=should_cancel):
+                raise DetectionCancelled()
         now_mono = time.monotonic()
         if total <= 0 or (now_mono - last_write[0] < PROGRESS_INTERVAL and done < total):
             return

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..auth.models import User
 from ..errors import ApiError
 from .models import ACTIVE_STATUSES, CANCELLED, FAILED, QUEUED, TERMINAL_STATUSES, Job
 
 log = logging.getLogger(__name__)
+# Seconds a client over its active-job limit is asked to wait: about one short clip's analysis.
+ACTIVE_JOBS_RETRY_AFTER = 30
 
 
 def create_job(*, session: Session, user_id: int, video_id: int, model_key: str | None) -> Job:
@@ -21,6 +24,26 @@ def create_job(*, session: Session, user_id: int, video_id: int, model_key: str 
     session.add(job)
     session.flush()
     return job
+
+
+def check_active_job_limit(*, session: Session, user_id: int, limit: int, lock: bool = False) -> None:
+    """429 (with Retry-After) when the user already has ``limit`` queued or processing jobs; 0 = no limit.
+
+    With ``lock`` the user's row is locked first (PostgreSQL FOR UPDATE; on SQLite every write
+    transaction is already exclusive, see database.py), so concurrent uploads of one user are
+    counted one after another and cannot both slip under the limit. The caller's transaction
+    then inserts the new job and commits.
+    """
+    if limit <= 0:
+        return
+    if lock:
+        session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    active = session.execute(select(func.count(Job.id)).where(
+        Job.user_id == user_id, Job.status.in_(ACTIVE_STATUSES))).scalar_one()
+    if active >= limit:
+        raise ApiError(429, f"You already have {active} videos being analysed (the limit is {limit}); "
+                            "wait for one to finish before uploading another",
+                       headers={"Retry-After": str(ACTIVE_JOBS_RETRY_AFTER)})
 
 
 def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
@@ -83,20 +106,37 @@ def fail_job(*, session: Session, job_id: int, message: str, error_status: int =
     session.commit()
 
 
-def fail_interrupted_jobs(*, session: Session) -> int:
-    """Mark jobs left queued/processing by a stopped process as failed; returns how many."""
+INTERRUPTED_MESSAGE = "Interrupted: the server stopped or restarted while it ran; upload the video again"
+
+
+def touch_jobs(*, session: Session, job_ids: list[int]) -> None:
+    """Prove that a live process still holds these active jobs (their ``updated_at`` is the lease)."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES))
+                        .values(updated_at=datetime.now(timezone.utc)))
+    session.commit()
+
+
+def fail_interrupted_jobs(*, session: Session, lease_seconds: float) -> int:
+    """Mark jobs left queued/processing by a stopped process as failed; returns how many.
+
+    The in-process backend touches every job it holds at least every heartbeat (see
+    backends.InProcessBackend), so a job untouched for ``lease_seconds`` belongs to no live
+    process; the jobs of other live processes sharing the database are left alone.
+    """
     now = datetime.now(timezone.utc)
-    ids = list(session.execute(select(Job.id).where(Job.status.in_(ACTIVE_STATUSES))).scalars())
-    if ids:
-        session.execute(update(Job).where(Job.id.in_(ids)).values(
-            status=FAILED, message="Interrupted by a server restart; upload the video again",
-            error_status=500, finished_at=now, updated_at=now))
+    stale = (Job.status.in_(ACTIVE_STATUSES), Job.updated_at < now - timedelta(seconds=lease_seconds))
+    # One statement, so a job touched or finished meanwhile is not caught.
+    failed = session.execute(update(Job).where(*stale).values(
+        status=FAILED, message=INTERRUPTED_MESSAGE, error_status=500, finished_at=now, updated_at=now,
+    ).returning(Job.id, Job.video_id)).all()
+    video_ids = [video_id for _, video_id in failed if video_id is not None]
+    if video_ids:
         from ..detection.models import Video
 
-        session.execute(update(Video).where(Video.id.in_(
-            select(Job.video_id).where(Job.id.in_(ids)))).values(processing_status=FAILED))
+        session.execute(update(Video).where(Video.id.in_(video_ids)).values(processing_status=FAILED))
     session.commit()
-    return len(ids)
+    return len(failed)
 
 
 def finish_job(*, session: Session, job: Job, status: str, message: str | None,

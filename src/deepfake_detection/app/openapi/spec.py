@@ -217,7 +217,7 @@ def _paths(model: dict) -> dict:
                  "async": async_word}, ["video"])}}},
             "responses": {"200": _json(_ref("VideoResult"), "Verdict"),
                           "202": _json(_ref("VideoAccepted"), "Accepted; follow status_url"),
-                          **_errors(400, 401, 409, 413, 503)}}},
+                          **_errors(400, 401, 409, 413, 429, 503)}}},
         "/api/videos/{video_id}": {
             "get": {"tags": ["detection"], "summary": "Video job status, progress and result", "security": BEARER,
                     "parameters": [{**ID_PARAM, "name": "video_id"}],

@@ -9,15 +9,17 @@ from pathlib import Path
 
 import click
 from dotenv import find_dotenv, load_dotenv
+from gunicorn.errors import AppImportError
 
 MB = 1024 * 1024
 
 
-class ConfigurationError(click.ClickException, RuntimeError):
+class ConfigurationError(click.ClickException, AppImportError, RuntimeError):
     """Raised when the service cannot start with the configuration it was given.
 
-    A click exception, so command lines that build the app (`flask ... db upgrade`) print its one-line
-    message instead of a traceback.
+    Its one-line message is what operators see instead of a traceback: click (`flask ... db upgrade`)
+    prints a ClickException as "Error: <message>", and gunicorn prints an AppImportError raised by the app
+    factory as the message alone and stops (instead of a traceback per worker boot).
     """
 
 

@@ -14,13 +14,18 @@ import time
 from celery.signals import worker_process_init
 
 from .. import create_app
+from ..config import ConfigurationError
 from ..engine_ext import get_engine
 from ..extensions import db
 from .celery_app import create_celery
 
 log = logging.getLogger(__name__)
 
-flask_app = create_app()
+try:
+    flask_app = create_app()
+except ConfigurationError as exc:
+    # Celery prints a traceback for any exception of the app module; SystemExit passes with one line.
+    raise SystemExit(f"Configuration error: {exc}") from None
 celery = create_celery(flask_app)
 
 

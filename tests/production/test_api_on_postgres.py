@@ -39,6 +39,7 @@ SQLITE_SPECIFIC = {
     "test_no_file_without_row_when_the_database_write_fails": "makes the write fail with a SQLite trigger",
     "test_health_reports_database_and_models": "expects the database backend to be reported as sqlite",
     "test_running_job_stops_mid_analysis_when_cancel_is_requested": "sets the cancel flag with a SQLite trigger",
+    "test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan": "runs deepfake-server on its own SQLite",
 }
 
 

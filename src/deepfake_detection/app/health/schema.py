@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
@@ -41,15 +42,16 @@ class SchemaState:
     behind: bool
 
 
-def code_revisions(migrations_dir: str) -> tuple[set[str], set[str]]:
-    """The heads and every revision known to the migrations folder."""
+@lru_cache(maxsize=4)
+def code_revisions(migrations_dir: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The heads and every revision known to the migrations folder (read once per process: it ships with the code)."""
     config = AlembicConfig()
     config.set_main_option("script_location", migrations_dir)
     script = ScriptDirectory.from_config(config)
-    return set(script.get_heads()), {rev.revision for rev in script.walk_revisions()}
+    return frozenset(script.get_heads()), frozenset(rev.revision for rev in script.walk_revisions())
 
 
-def schema_state(*, connection: Connection, heads: set[str], known: set[str]) -> SchemaState:
+def schema_state(*, connection: Connection, heads: frozenset[str], known: frozenset[str]) -> SchemaState:
     """Compare the database's revision with the code's; a revision the code does not know is newer code's."""
     current = set(MigrationContext.configure(connection).get_current_heads())
     # Unknown revisions: a newer release migrated first (rolling upgrade); refusing would only cause an outage.
@@ -73,7 +75,6 @@ class SchemaGuard:
     def __init__(self, *, migrations_dir: str, interval: float) -> None:
         self._migrations_dir = migrations_dir
         self._interval = interval
-        self._revisions: tuple[set[str], set[str]] | None = None
         self._current = False
         self._next_check = 0.0
         self._last: SchemaState | None = None
@@ -90,9 +91,7 @@ class SchemaGuard:
             if not fresh:
                 # Only requests are throttled: a fresh look (start, health) must not delay the next one.
                 self._next_check = now + self._interval
-            if self._revisions is None:
-                self._revisions = code_revisions(self._migrations_dir)
-            heads, known = self._revisions
+            heads, known = code_revisions(self._migrations_dir)
             try:
                 with engine.connect() as connection:
                     state = schema_state(connection=connection, heads=heads, known=known)

@@ -12,7 +12,7 @@ from deepfake_detection.app.extensions import db
 from deepfake_detection.app.idempotency import service as idempotency
 from tests.support import media
 
-from .helpers import assert_error, register_and_login
+from .helpers import assert_error
 
 KEY = "Idempotency-Key"
 

@@ -199,7 +199,8 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
                     return  # the server was killed under this request
                 answered.append((kind, response.status_code))
 
-        threads = [threading.Thread(target=upload, args=(kind,)) for kind in ("image", "image", "image", "video", "video")]
+        kinds = ("image", "image", "image", "video", "video")
+        threads = [threading.Thread(target=upload, args=(kind,)) for kind in kinds]
         for thread in threads:
             thread.start()
         def enough() -> bool:

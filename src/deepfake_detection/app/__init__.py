@@ -75,8 +75,8 @@ def _finish_config(app: Flask, *, uses_instance: bool) -> None:
     cfg = app.config
     config_module.finalise_secrets(cfg, app.instance_path)
     if not uses_instance:
-        missing = [name for name, key in (("DATABASE_URI", "SQLALCHEMY_DATABASE_URI"), ("UPLOAD_FOLDER", "UPLOAD_FOLDER"))
-                   if not cfg.get(key)]
+        settings = (("DATABASE_URI", "SQLALCHEMY_DATABASE_URI"), ("UPLOAD_FOLDER", "UPLOAD_FOLDER"))
+        missing = [name for name, key in settings if not cfg.get(key)]
         if missing:
             raise config_module.ConfigurationError(
                 f"{' and '.join(missing)} must be set in production mode (or DEEPFAKE_INSTANCE_PATH, a folder"

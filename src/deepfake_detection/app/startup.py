@@ -62,7 +62,8 @@ def run(app: Flask) -> None:
             if state is None:
                 return
             if state.behind:
-                log.warning("%s. Until then /api requests answer 503.", schema.behind_message(state, mode=app.config["MODE"]))
+                log.warning("%s. Until then /api requests answer 503.",
+                            schema.behind_message(state, mode=app.config["MODE"]))
                 return
             _sweep(app)
         finally:

@@ -72,7 +72,8 @@ def detect_image():
     engine = get_engine()
     model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
     claim = idempotency.claim_request(user_id=user_id, endpoint="detect_image", fields={
-        "model": model_key, "filename": upload.filename, "sha256": digest_bytes(data)} if idempotency.wants_key() else {})
+        "model": model_key, "filename": upload.filename,
+        "sha256": digest_bytes(data)} if idempotency.wants_key() else {})
     if isinstance(claim, Response):
         return claim
     with idempotency.released_on_failure(claim):

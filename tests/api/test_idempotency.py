@@ -153,3 +153,16 @@ def test_camera_frames_and_async_videos_replay_too(app, client, user, tmp_path):
     assert answers[1].headers["Idempotent-Replayed"] == "true"
     assert answers[0].get_json()["video_id"] == answers[1].get_json()["video_id"]
     assert _count(app, "video") == 1 and _count(app, "job") == 1
+
+
+def test_a_synchronous_video_replays_its_result(app, client, user, tmp_path):
+    clip = media.write_video(tmp_path / "sync.mp4", seconds=2, fps=10)
+    answers = []
+    for _ in range(2):
+        with open(clip, "rb") as handle:
+            answers.append(client.post("/api/detect/video", headers={**user.headers, KEY: "sync-1"},
+                                       content_type="multipart/form-data", data={"video": (handle, "sync.mp4")}))
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert answers[1].get_json() == answers[0].get_json() and answers[0].get_json()["history_id"]
+    assert _count(app, "video") == 1 and _count(app, "detection_history") == 1

@@ -8,7 +8,9 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as config_module
+from . import startup
 from .database import is_sqlite, sqlite_engine_options
+from .health import schema
 from .request_parsing import DatabaseIdConverter
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -16,18 +18,21 @@ MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app from the environment (or from ``test_config``, which wins)."""
-    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("DEEPFAKE_INSTANCE_PATH")
-    instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
-
+    # First of all: a .env file must give exactly what the environment gives, the mode included.
+    config_module.load_env_file()
+    test_config = test_config or {}
     cls = config_module.config_class()
+    chosen_instance = test_config.get("INSTANCE_PATH") or os.environ.get("DEEPFAKE_INSTANCE_PATH")
+    # Production mode writes only under folders it was given: no ./instance wherever a command runs.
+    uses_instance = bool(chosen_instance) or test_config.get("MODE", cls.MODE) != "production"
+    instance_path = os.path.abspath(chosen_instance or os.path.join(os.getcwd(), "instance"))
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+
     app.config.from_object(cls)
     app.config.update(cls.from_env())
     app.json.sort_keys = False  # keep the documented field order
-    if test_config:
-        app.config.update(test_config)
-    _finish_config(app)
+    app.config.update(test_config)
+    _finish_config(app, uses_instance=uses_instance)
 
     from . import engine_ext, errors, request_log, state
 
@@ -47,11 +52,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .openapi import views as openapi_views
     from .stats import views as stats_views
 
+    schema.init_app(app, migrations_dir=MIGRATIONS_DIR)
     for feature in (auth_views, detection_views, history_views, stats_views, health_views, openapi_views):
         feature.init_app(app)
     backends.init_app(app)
     _init_web_app(app)
     _trust_proxies(app)
+    startup.run(app)
     return app
 
 
@@ -66,10 +73,19 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
 
 
-def _finish_config(app: Flask) -> None:
+def _finish_config(app: Flask, *, uses_instance: bool) -> None:
     """Derive paths, secrets, database options and request limits from the loaded settings."""
     cfg = app.config
     config_module.finalise_secrets(cfg, app.instance_path)
+    if not uses_instance:
+        settings = (("DATABASE_URI", "SQLALCHEMY_DATABASE_URI"), ("UPLOAD_FOLDER", "UPLOAD_FOLDER"))
+        missing = [name for name, key in settings if not cfg.get(key)]
+        if missing:
+            raise config_module.ConfigurationError(
+                f"{' and '.join(missing)} must be set in production mode (or DEEPFAKE_INSTANCE_PATH, a folder"
+                " for the defaults); the working directory is never written to")
+    else:
+        os.makedirs(app.instance_path, exist_ok=True)
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):
         cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "deepfake_detection.db")
     if is_sqlite(cfg["SQLALCHEMY_DATABASE_URI"]):
@@ -90,7 +106,8 @@ def _finish_config(app: Flask) -> None:
             f"CAMERA_FRAME_RETENTION_DAYS must be a whole number of days (1 or more), or unset to keep frames,"
             f" got {retention!r}")
     for name, least in (("CAMERA_FRAME_PURGE_INTERVAL", 0), ("CAMERA_FRAME_PURGE_BATCH", 1),
-                        ("MAX_ACTIVE_VIDEO_JOBS_PER_USER", 0), ("VIDEO_SYNC_MAX_WAITERS", 0)):
+                        ("MAX_ACTIVE_VIDEO_JOBS_PER_USER", 0), ("VIDEO_SYNC_MAX_WAITERS", 0),
+                        ("ORPHAN_FILE_GRACE_SECONDS", 0), ("SCHEMA_CHECK_INTERVAL", 0), ("IDEMPOTENCY_KEY_HOURS", 1)):
         if not isinstance(cfg[name], int) or cfg[name] < least:
             raise config_module.ConfigurationError(f"{name} must be a whole number ({least} or more), got {cfg[name]!r}")
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
@@ -118,7 +135,8 @@ def _init_extensions(app: Flask) -> None:
             r"/api/*": {
                 "origins": app.config["CORS_ORIGINS"],
                 "methods": ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                "allow_headers": ["Content-Type", "Authorization"],
+                "allow_headers": ["Content-Type", "Authorization", "Idempotency-Key"],
+                "expose_headers": ["Idempotent-Replayed"],
             }
         },
     )

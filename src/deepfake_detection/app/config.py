@@ -7,13 +7,30 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from dotenv import find_dotenv, load_dotenv
+from gunicorn.errors import AppImportError
 
 MB = 1024 * 1024
 
 
-class ConfigurationError(RuntimeError):
-    """Raised when the service cannot start with the configuration it was given."""
+class ConfigurationError(click.ClickException, AppImportError, RuntimeError):
+    """Raised when the service cannot start with the configuration it was given.
+
+    Its one-line message is what operators see instead of a traceback: click (`flask ... db upgrade`)
+    prints a ClickException as "Error: <message>", and gunicorn prints an AppImportError raised by the app
+    factory as the message alone and stops (instead of a traceback per worker boot).
+    """
+
+
+def load_env_file() -> None:
+    """Load the .env of the working directory into the environment (variables already set win).
+
+    Called first thing by create_app, before anything reads a setting (the mode, the engine settings),
+    so a .env file gives exactly what the environment gives.
+    """
+    # The .env of the directory the server is started from (not of the installed package).
+    load_dotenv(find_dotenv(usecwd=True), override=False)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -80,12 +97,17 @@ class Config:
     # The camera endpoint purges at most one batch per interval per process (see detection/retention.py).
     CAMERA_FRAME_PURGE_INTERVAL = 600
     CAMERA_FRAME_PURGE_BATCH = 100
+    # Stored files no row refers to are deleted once older than this (a younger one may belong to a request
+    # still committing its row); swept at start and by `sweep-orphan-files` (see detection/retention.py).
+    ORPHAN_FILE_GRACE_SECONDS = 3600
+    # While the database schema is behind the code, it is looked at again at most this often (seconds).
+    SCHEMA_CHECK_INTERVAL = 5
+    # An Idempotency-Key of a detection request replays its first answer for this many hours.
+    IDEMPOTENCY_KEY_HOURS = 24
 
     @classmethod
     def from_env(cls) -> dict:
-        """Settings taken from environment variables; unset ones keep the class default."""
-        # The .env of the directory the server is started from (not of the installed package).
-        load_dotenv(find_dotenv(usecwd=True), override=False)
+        """Settings taken from environment variables (load_env_file ran first); unset ones keep the default."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "UPLOAD_FOLDER", "REDIS_URL", "JOBS_BACKEND",
                      "REVOKED_TOKEN_STORE", "SMOOTHING_STORE", "RATELIMIT_STORAGE_URI", "RATELIMIT_LOGIN",
@@ -115,6 +137,8 @@ class Config:
         values["CAMERA_FRAME_PURGE_INTERVAL"] = _env_int("CAMERA_FRAME_PURGE_INTERVAL",
                                                          cls.CAMERA_FRAME_PURGE_INTERVAL)
         values["CAMERA_FRAME_PURGE_BATCH"] = _env_int("CAMERA_FRAME_PURGE_BATCH", cls.CAMERA_FRAME_PURGE_BATCH)
+        for name in ("ORPHAN_FILE_GRACE_SECONDS", "SCHEMA_CHECK_INTERVAL", "IDEMPOTENCY_KEY_HOURS"):
+            values[name] = _env_int(name, getattr(cls, name))
         return values
 
 

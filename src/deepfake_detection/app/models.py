@@ -3,6 +3,7 @@
 from .auth.models import RevokedToken, User
 from .detection.models import CameraDetection, Image, Video
 from .history.models import DetectionHistory
+from .idempotency.models import IdempotencyKey
 from .jobs.models import Job
 
-__all__ = ["User", "RevokedToken", "Image", "Video", "CameraDetection", "DetectionHistory", "Job"]
+__all__ = ["User", "RevokedToken", "Image", "Video", "CameraDetection", "DetectionHistory", "Job", "IdempotencyKey"]

@@ -19,6 +19,8 @@ class User(db.Model):
     """An account; owns every detection it made. Username and email are unique ignoring case."""
 
     __tablename__ = "user"
+    # Ids are never handed out twice (SQLite would reuse the highest after a delete): a token names its user by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)

@@ -15,6 +15,7 @@ class Image(db.Model):
     """An uploaded image and its verdict."""
 
     __tablename__ = "image"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -41,6 +42,7 @@ class Video(db.Model):
     """An uploaded video, its processing state and its verdict."""
 
     __tablename__ = "video"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -71,6 +73,7 @@ class CameraDetection(db.Model):
     """One analysed webcam frame with its smoothed verdict."""
 
     __tablename__ = "camera_detection"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)

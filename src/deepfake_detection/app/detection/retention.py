@@ -1,14 +1,19 @@
-"""Camera frame retention: delete frames older than CAMERA_FRAME_RETENTION_DAYS with their rows.
+"""Camera frame retention, and the sweep of stored files that no row refers to.
 
 A camera frame is three things: the file under camera/, its ``camera_detection`` row and its
 ``detection_history`` row. Both rows go in one transaction and the files only after it commits, so
-nothing visible is ever half-deleted: a crash in between leaves files without rows (which
-``remove_orphan_frame_files`` sweeps up), never a history item whose frame is missing.
+nothing visible is ever half-deleted: a crash in between leaves files without rows, never a history
+item whose frame is missing.
+
+Uploads too write their file before the row commits (images/, videos/ with thumbnails, camera/), so a
+process killed in between leaves a file (or a ``.part``) that no row names. ``remove_orphan_files``
+deletes those in every media folder; it runs when an app starts and from the command line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -20,11 +25,18 @@ from sqlalchemy.orm import Session
 
 from ..history.models import DetectionHistory
 from ..storage import service as storage
-from .models import CameraDetection
+from .models import CameraDetection, Image, Video
 
 log = logging.getLogger(__name__)
-# What the camera endpoint writes: camera/<uuid hex>.<ext>, or its temporary .part while writing.
-FRAME_FILE_RE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)(\.part)?$")
+# What the API and the workers write: <folder>/<uuid hex>.<ext>, or its temporary .part while writing.
+# Anything else in the folders (an operator's notes, a backup) is never touched.
+MEDIA_FILE_RE = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,10}(\.part)?$")
+# The columns that refer to the files of each folder.
+REFERENCING_COLUMNS = {
+    "images": (Image.file_path,),
+    "videos": (Video.file_path, Video.thumbnail_path),
+    "camera": (CameraDetection.frame_path,),
+}
 # Orphans are looked up in the database this many at a time (bounded IN lists).
 _ORPHAN_CHUNK = 500
 
@@ -68,23 +80,53 @@ def purge_all_camera_frames(*, session: Session, upload_root: str, older_than: d
             return total
 
 
-def remove_orphan_frame_files(*, session: Session, upload_root: str, older_than: datetime) -> int:
-    """Delete frame files last written before ``older_than`` that no row refers to; returns how many."""
-    folder = Path(upload_root, "camera")
+def remove_orphan_files(*, session: Session, upload_root: str, older_than: datetime,
+                        folders: tuple[str, ...] = storage.SUBFOLDERS, limit: int | None = None) -> dict[str, int]:
+    """Delete stored files last written before ``older_than`` that no row refers to; counts per folder.
+
+    ``limit`` bounds the directory entries looked at per folder (the sweep at start must stay cheap;
+    the command line looks at everything).
+    """
     cutoff = older_than.timestamp()
-    # Only old files: a fresh one may belong to a request that has not committed its row yet.
-    candidates = [path for path in folder.iterdir()
-                  if FRAME_FILE_RE.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff]
-    removed = 0
-    for start in range(0, len(candidates), _ORPHAN_CHUNK):
-        chunk = {f"camera/{path.name}": path for path in candidates[start:start + _ORPHAN_CHUNK]}
-        referenced = set(session.execute(
-            select(CameraDetection.frame_path).where(CameraDetection.frame_path.in_(list(chunk)))).scalars())
-        session.rollback()
-        for relative in chunk.keys() - referenced:
-            storage.remove(upload_root=upload_root, relative=relative)
-            removed += 1
+    removed: dict[str, int] = {}
+    for folder in folders:
+        # Only old files: a fresh one may belong to a request that has not committed its row yet.
+        candidates = [f"{folder}/{name}" for name in _old_media_files(Path(upload_root, folder), cutoff, limit)]
+        removed[folder] = 0
+        for start in range(0, len(candidates), _ORPHAN_CHUNK):
+            chunk = candidates[start:start + _ORPHAN_CHUNK]
+            referenced: set[str] = set()
+            for column in REFERENCING_COLUMNS[folder]:
+                referenced.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+            session.rollback()
+            for relative in set(chunk) - referenced:
+                storage.remove(upload_root=upload_root, relative=relative)
+                removed[folder] += 1
     return removed
+
+
+def remove_orphan_frame_files(*, session: Session, upload_root: str, older_than: datetime) -> int:
+    """Delete camera frame files last written before ``older_than`` that no row refers to; returns how many."""
+    return remove_orphan_files(session=session, upload_root=upload_root, older_than=older_than,
+                               folders=("camera",))["camera"]
+
+
+def _old_media_files(folder: Path, cutoff: float, limit: int | None) -> list[str]:
+    """Names of the service's files in ``folder`` last written before ``cutoff`` (epoch seconds)."""
+    names: list[str] = []
+    if not folder.is_dir():
+        return names
+    with os.scandir(folder) as entries:
+        for seen, entry in enumerate(entries):
+            if limit is not None and seen >= limit:
+                break
+            try:
+                if (MEDIA_FILE_RE.match(entry.name) and entry.is_file(follow_symlinks=False)
+                        and entry.stat(follow_symlinks=False).st_mtime < cutoff):
+                    names.append(entry.name)
+            except OSError:  # deleted meanwhile (a concurrent sweep or delete)
+                continue
+    return names
 
 
 class PurgeThrottle:

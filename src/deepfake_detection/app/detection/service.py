@@ -72,8 +72,12 @@ def _now() -> datetime:
 
 
 def detect_image(*, session: Session, engine, upload_root: str, user_id: int, data: bytes,
-                 original_name: str | None, model_key: str):
-    """Check, analyse, then store an uploaded image; returns (image, history, verdict)."""
+                 original_name: str | None, model_key: str, before_commit=None):
+    """Check, analyse, then store an uploaded image; returns (image, history, verdict).
+
+    ``before_commit(image, history, verdict)`` runs in the transaction that stores the rows (it records
+    the request's idempotent answer with them).
+    """
     extension = storage.extension_of(original_name)
     validation.check_image_extension(extension)
     validation.check_image_content(data, extension=extension)
@@ -94,15 +98,18 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
         )
 
     image, history = _store_with_history(session=session, upload_root=upload_root, relative=relative, data=data,
-                                         user_id=user_id, kind="image", make_row=image_row, verdict=verdict)
+                                         user_id=user_id, kind="image", make_row=image_row, verdict=verdict,
+                                         before_commit=before_commit)
     return image, history, verdict
 
 
 def store_video_upload(*, session: Session, upload_root: str, user_id: int, stream, original_name: str | None,
-                       model_key: str, limit: int, max_active_jobs: int = 0) -> tuple[Video, Job]:
+                       model_key: str, limit: int, max_active_jobs: int = 0,
+                       before_commit=None) -> tuple[Video, Job]:
     """Store an uploaded video (checked by extension and content) with a queued job for it.
 
     ``max_active_jobs`` (0 = none): 429 when the user already has that many queued/processing jobs.
+    ``before_commit(video, job)`` runs in the transaction that stores the rows.
     """
     extension = storage.extension_of(original_name)
     validation.check_video_extension(extension)
@@ -127,6 +134,8 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
         session.add(video)
         session.flush()
         job = jobs_service.create_job(session=session, user_id=user_id, video_id=video.id, model_key=model_key)
+        if before_commit is not None:
+            before_commit(video, job)
         session.commit()
     except BaseException:
         session.rollback()
@@ -193,8 +202,11 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
 
 
 def detect_camera_frame(*, session: Session, engine, store, upload_root: str, user_id: int, data: bytes,
-                        session_id: str | None, model_key: str):
-    """Analyse one webcam frame with per-user/session smoothing; store frame and records."""
+                        session_id: str | None, model_key: str, before_commit=None):
+    """Analyse one webcam frame with per-user/session smoothing; store frame and records.
+
+    ``before_commit(detection, history, verdict)`` runs in the transaction that stores the rows.
+    """
     validation.check_image_content(data, extension=_camera_extension(data))
     # The smoothing key includes the user id, so one user can never steer another's window.
     session_key = f"user:{user_id}:session:{session_id or 'default'}"
@@ -217,12 +229,12 @@ def detect_camera_frame(*, session: Session, engine, store, upload_root: str, us
 
     detection, history = _store_with_history(session=session, upload_root=upload_root, relative=relative,
                                              data=data, user_id=user_id, kind="camera", make_row=camera_row,
-                                             verdict=verdict)
+                                             verdict=verdict, before_commit=before_commit)
     return detection, history, verdict
 
 
 def _store_with_history(*, session: Session, upload_root: str, relative: str, data: bytes, user_id: int,
-                        kind: str, make_row, verdict):
+                        kind: str, make_row, verdict, before_commit=None):
     """Write the file, then commit its detection row with a history row: all of it or none of it."""
     storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
     try:
@@ -232,6 +244,9 @@ def _store_with_history(*, session: Session, upload_root: str, relative: str, da
         history = _history(user_id=user_id, kind=kind, content_id=row.id, is_fake=verdict.is_fake,
                            confidence=verdict.confidence, model_name=verdict.model_name)
         session.add(history)
+        if before_commit is not None:
+            session.flush()  # the history id, for the answer
+            before_commit(row, history, verdict)
         session.commit()
     except BaseException:
         # No row without its file, no file without its row.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_jwt_extended import jwt_required
 from sqlalchemy import select
 
@@ -13,12 +13,14 @@ from ..engine_ext import get_engine
 from ..errors import ApiError
 from ..extensions import db
 from ..history.models import DetectionHistory
+from ..idempotency import http as idempotency
+from ..idempotency.service import digest_bytes, digest_stream
 from ..jobs import service as jobs_service
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..jobs.sync_waits import sync_wait_slot
 from ..request_parsing import current_user_id, json_object, query_value, string_field
-from . import retention, serializers, service, validation
+from . import cli, retention, serializers, service, validation
 from .models import Video
 
 bp = Blueprint("detection", __name__, url_prefix="/api")
@@ -75,9 +77,16 @@ def detect_image():
         raise ApiError(413, g.upload_limit_message)
     engine = get_engine()
     model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
-    image, history, verdict = service.detect_image(
-        session=db.session, engine=engine, upload_root=current_app.config["UPLOAD_FOLDER"], user_id=user_id,
-        data=data, original_name=upload.filename, model_key=model_key)
+    claim = idempotency.claim_request(user_id=user_id, endpoint="detect_image", fields={
+        "model": model_key, "filename": upload.filename,
+        "sha256": digest_bytes(data)} if idempotency.wants_key() else {})
+    if isinstance(claim, Response):
+        return claim
+    with idempotency.released_on_failure(claim):
+        image, history, verdict = service.detect_image(
+            session=db.session, engine=engine, upload_root=current_app.config["UPLOAD_FOLDER"], user_id=user_id,
+            data=data, original_name=upload.filename, model_key=model_key,
+            before_commit=lambda row, item, result: claim.answer(200, serializers.image_result(row, item, result)))
     return jsonify(serializers.image_result(image, history, verdict))
 
 
@@ -92,10 +101,18 @@ def detect_video():
     run_async = _async_flag()
     model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
     cfg = current_app.config
-    video, job = service.store_video_upload(
-        session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
-        original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"],
-        max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"])
+    claim = idempotency.claim_request(user_id=user_id, endpoint="detect_video", fields={
+        "model": model_key, "async": run_async, "filename": upload.filename,
+        "sha256": digest_stream(upload.stream)} if idempotency.wants_key() else {})
+    if isinstance(claim, Response):
+        return claim
+    with idempotency.released_on_failure(claim):
+        # The stored answer is the status URL; a synchronous request replaces it with its result below.
+        video, job = service.store_video_upload(
+            session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
+            original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"],
+            max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"],
+            before_commit=lambda row, queued: claim.answer(202, _accepted(row.id, queued.id, "queued")))
     video_id, job_id = video.id, job.id
     backend = get_backend()
     jobs_service.submit(session=db.session, backend=backend, job_id=job_id, video_id=video_id)
@@ -112,14 +129,23 @@ def detect_video():
             video = db.session.get(Video, video_id, populate_existing=True)
             body = {"success": True, **serializers.video_result_fields(video, _video_history_id(video_id)),
                     "job_id": job_id, "filename": video.filename}
+            claim.replace_answer(200, body)
             return jsonify(body)
         if job is not None and job.status in ("failed", "cancelled"):
             status = job.error_status or (409 if job.status == "cancelled" else 500)
             raise ApiError(status, job.message or f"Video detection {job.status}",
                            extra={"video_id": video_id, "job_id": job_id, "status": job.status})
     # Asked for async, no waiting slot free, or the synchronous wait ran out: the client follows the status URL.
-    return jsonify(success=True, video_id=video_id, job_id=job_id, status="processing" if waited else "queued",
-                   status_url=f"/api/videos/{video_id}"), 202
+    body = _accepted(video_id, job_id, "processing" if waited else "queued")
+    if not run_async:
+        claim.replace_answer(202, body)
+    return jsonify(body), 202
+
+
+def _accepted(video_id: int, job_id: int, status: str) -> dict:
+    """The 202 answer: where to follow the video's job."""
+    return {"success": True, "video_id": video_id, "job_id": job_id, "status": status,
+            "status_url": f"/api/videos/{video_id}"}
 
 
 @bp.get("/videos/<id:video_id>")
@@ -174,9 +200,15 @@ def detect_camera():
     engine = get_engine()
     model_key = service.resolve_model_key(engine=engine, requested=data.get("model"),
                                           default=cfg["CAMERA_DEFAULT_MODEL"])
-    detection, history, verdict = service.detect_camera_frame(
-        session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
-        user_id=user_id, data=frame, session_id=session_id, model_key=model_key)
+    claim = idempotency.claim_request(user_id=user_id, endpoint="detect_camera", fields={
+        "model": model_key, "session_id": session_id, "sha256": digest_bytes(frame)} if idempotency.wants_key() else {})
+    if isinstance(claim, Response):
+        return claim
+    with idempotency.released_on_failure(claim):
+        detection, history, verdict = service.detect_camera_frame(
+            session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
+            user_id=user_id, data=frame, session_id=session_id, model_key=model_key,
+            before_commit=lambda row, item, result: claim.answer(200, serializers.camera_result(row, item, result)))
     body = serializers.camera_result(detection, history, verdict)
     # Frames only pile up through this endpoint, so it is where old ones are cleared (one bounded batch
     # per interval; the CLI command clears any backlog at once).
@@ -225,9 +257,8 @@ def _video_history_id(video_id: int) -> int | None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the camera frame purge throttle and the purge command."""
-    from .cli import purge_camera_frames_command
-
+    """Register the blueprint, the camera frame purge throttle and the housekeeping commands."""
     app.register_blueprint(bp)
     app.extensions[PURGE_THROTTLE_KEY] = retention.PurgeThrottle(app.config["CAMERA_FRAME_PURGE_INTERVAL"])
-    app.cli.add_command(purge_camera_frames_command)
+    app.cli.add_command(cli.purge_camera_frames_command)
+    app.cli.add_command(cli.sweep_orphan_files_command)

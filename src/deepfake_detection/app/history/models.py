@@ -21,6 +21,7 @@ class DetectionHistory(db.Model):
         Index("ix_detection_history_user_time", "user_id", "detection_time"),
         # The history row of a given detection (video status, camera frame retention).
         Index("ix_detection_history_type_content", "detection_type", "content_id"),
+        {"sqlite_autoincrement": True},  # ids are never reused (see auth.models.User)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

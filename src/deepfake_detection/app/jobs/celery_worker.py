@@ -28,6 +28,7 @@ from celery.signals import worker_process_init
 from celery.worker import state as worker_state
 
 from .. import create_app
+from ..config import ConfigurationError
 from ..engine_ext import get_engine
 from ..extensions import db
 from .celery_app import create_celery
@@ -38,7 +39,11 @@ log = logging.getLogger(__name__)
 # time of real-size models (tests/production/test_queued_recovery.py). Never set it in production.
 TEST_PRELOAD_DELAY_VARIABLE = "DEEPFAKE_TEST_PRELOAD_DELAY"
 
-flask_app = create_app()
+try:
+    flask_app = create_app()
+except ConfigurationError as exc:
+    # Celery prints a traceback for any exception of the app module; SystemExit passes with one line.
+    raise SystemExit(f"Configuration error: {exc}") from None
 celery = create_celery(flask_app)
 
 

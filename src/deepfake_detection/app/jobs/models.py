@@ -19,6 +19,7 @@ class Job(db.Model):
     """A background job (video detection): status, progress, message, attempts, cancellation."""
 
     __tablename__ = "job"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="video", nullable=False)

@@ -1,0 +1,1 @@
+"""Idempotency-Key support for the detection requests: a retry replays the first answer."""

@@ -177,7 +177,8 @@ def _rows_and_files(instance: Path) -> tuple[set[str], set[str]]:
 def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_path):
     instance = tmp_path / "instance"
     port = _free_port()
-    server = _Server(instance, port)
+    # Every thread uploads as one user: the per-user active video job limit is not what this test is about.
+    server = _Server(instance, port, MAX_ACTIVE_VIDEO_JOBS_PER_USER="0")
     clip = media.write_video(tmp_path / "clip.mp4", seconds=2, fps=10).read_bytes()
     photo = media.image_bytes(media.face_photo(fake=True))
     try:
@@ -225,7 +226,8 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
     named, present = _rows_and_files(instance)
     assert present - named  # there is something to sweep
 
-    server = _Server(instance, port, ORPHAN_FILE_GRACE_SECONDS="0")  # the killed process is gone: no grace
+    server = _Server(instance, port, ORPHAN_FILE_GRACE_SECONDS="0",  # the killed process is gone: no grace
+                     MAX_ACTIVE_VIDEO_JOBS_PER_USER="0")
     try:
         named, present = _rows_and_files(instance)
         assert present == named, f"files without a row: {sorted(present - named)}"

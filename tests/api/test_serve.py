@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -210,21 +209,29 @@ def test_a_500_is_logged_with_its_traceback_and_request_id(served):
                   json={"username": "logged", "email": "logged@example.com", "password": PASSWORD})
     login = requests.post(f"{served.url}/api/auth/login", timeout=30, json={"username": "logged", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['access_token']}", "X-Request-ID": "support-ticket-42"}
-    with sqlite3.connect(served.instance / "deepfake_detection.db") as connection:
-        connection.execute("DROP TABLE detection_history")  # a real failure, not a mocked one
-    response = requests.get(f"{served.url}/api/history", headers=headers, timeout=30)
+    # A real failure, not a mocked one: the image folder is now a file, so storing the upload fails.
+    images = served.instance / "uploads" / "images"
+    shutil.rmtree(images)
+    images.write_bytes(b"not a folder")
+    photo = media.image_bytes(media.face_photo())
+    try:
+        response = requests.post(f"{served.url}/api/detect/image", headers=headers, timeout=60,
+                                 files={"image": ("face.jpg", photo, "image/jpeg")})
+    finally:
+        images.unlink()
+        images.mkdir()  # the server is shared by the module's other tests
     assert response.status_code == 500 and response.headers["X-Request-ID"] == "support-ticket-42"
     body = response.json()
     assert body["success"] is False and body["request_id"] == "support-ticket-42"
-    assert "detection_history" not in response.text
+    assert str(served.instance) not in response.text and "Traceback" not in response.text
     deadline = time.monotonic() + 10
-    while "GET /api/history 500" not in served.log() and time.monotonic() < deadline:
+    while "POST /api/detect/image 500" not in served.log() and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the log file for the access line, bounded
     log = served.log()
-    error_lines = [line for line in log.splitlines() if "Unhandled error on GET /api/history" in line]
+    error_lines = [line for line in log.splitlines() if "Unhandled error on POST /api/detect/image" in line]
     assert error_lines and "[support-ticket-42]" in error_lines[0]
-    assert "Traceback (most recent call last)" in log and "no such table: detection_history" in log
-    access = [line for line in log.splitlines() if "GET /api/history 500" in line]
+    assert "Traceback (most recent call last)" in log and "FileExistsError" in log
+    access = [line for line in log.splitlines() if "POST /api/detect/image 500" in line]
     assert access and "[support-ticket-42]" in access[0] and f"user={login.json()['user']['id']}" in access[0]
 
 

@@ -9,12 +9,11 @@ import sys
 from tests.production.services import WORKER_MODULE, Deployment, ServiceProcess, wait_until
 
 
-def test_beat_started_in_an_empty_folder_writes_nothing_there(tmp_path, redis_prefix):
+def test_beat_started_in_an_empty_folder_writes_nothing_there(tmp_path, redis_prefix, fresh_database):
     workdir, instance = tmp_path / "where-beat-runs", tmp_path / "instance"
     workdir.mkdir()
-    # Beat only sends tasks: its database is never opened, so none is created for it.
-    settings = Deployment(root=tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:5432/unused",
-                          prefix=redis_prefix).settings()
+    # Beat only sends tasks, but every command checks at start that its database exists: an empty one.
+    settings = Deployment(root=tmp_path, database_url=fresh_database, prefix=redis_prefix).settings()
     log_path = tmp_path / "beat.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

@@ -66,20 +66,19 @@ def check_image_content(data: bytes, *, extension: str) -> None:
         raise ApiError(400, f"The file content is {actual}, not the .{extension} image its name claims")
 
 
-def check_video_content(path, *, extension: str) -> None:
-    """400 unless the file is the container its extension claims, with a decodable frame (engine reader)."""
+def check_video_content(path, *, extension: str, engine) -> None:
+    """400 unless the file is the container its extension claims, with a decodable frame (engine probe)."""
+    # Imported here as before: the engine package pulls in torch, which the app loads only when first used.
     from ...engine import InvalidMediaError
-    from ...engine.video import VideoReader
 
     try:
-        with VideoReader(path) as reader:
-            demuxers = set(reader.container.format.name.split(","))
-            if not demuxers & VIDEO_FORMATS[extension]:
-                raise ApiError(400, f"The file content is not a .{extension} video")
-            if next(iter(reader.frames_at([0.0])), None) is None:
-                raise InvalidMediaError("The video has no decodable frame.")
+        probe = engine.probe_video(path)
     except InvalidMediaError as exc:
         raise ApiError(400, exc.message) from None
+    if not set(probe.format_names) & VIDEO_FORMATS[extension]:
+        raise ApiError(400, f"The file content is not a .{extension} video")
+    if not probe.first_frame_decodes:
+        raise ApiError(400, "The video has no decodable frame.")
 
 
 def decode_base64_image(value: str, *, limit: int) -> bytes:

@@ -89,10 +89,11 @@ def detect_video():
     if upload is None or not upload.filename:
         raise ApiError(400, "No video file provided (multipart form field 'video')", errors={"video": "Required"})
     run_async = _async_flag()
-    model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
+    engine = get_engine()
+    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
     cfg = current_app.config
     video, job = service.store_video_upload(
-        session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
+        session=db.session, engine=engine, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
         original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"])
     video_id, job_id = video.id, job.id
     backend = get_backend()

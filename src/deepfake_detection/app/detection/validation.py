@@ -27,7 +27,21 @@ VIDEO_FORMATS = {
     "avi": {"avi"}, "mkv": {"matroska"}, "webm": {"webm", "matroska"},
 }
 VIDEO_EXTENSIONS = set(VIDEO_FORMATS)
+# Frames per second the live camera may send (the web app offers these), and the one it starts with.
+CAMERA_FRAME_RATES = (0.5, 1, 2)
+CAMERA_DEFAULT_FRAME_RATE = 1
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
+
+
+def client_limits(*, max_image_size: int, max_video_size: int) -> dict:
+    """What a client may send, from the values the checks themselves use (so a page never hard-codes them)."""
+    return {
+        "image": {"max_bytes": max_image_size, "extensions": list(IMAGE_FORMATS)},
+        "video": {"max_bytes": max_video_size, "extensions": list(VIDEO_FORMATS)},
+        # A camera frame is an image after base64 decoding: the image limit applies to its bytes.
+        "camera": {"max_bytes": max_image_size, "frame_rates": list(CAMERA_FRAME_RATES),
+                   "default_rate": CAMERA_DEFAULT_FRAME_RATE},
+    }
 
 
 def check_image_extension(extension: str) -> None:

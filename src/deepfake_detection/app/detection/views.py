@@ -54,10 +54,13 @@ def _limit_body_size():
 
 @bp.get("/detect/models")
 def models():
-    """The detectors this server offers."""
+    """The detectors this server offers, and its upload limits (for clients to check before sending)."""
     engine = get_engine()
+    cfg = current_app.config
     return jsonify(success=True, models=service.list_models(engine=engine), default=engine.default_model_key,
-                   camera_default=current_app.config["CAMERA_DEFAULT_MODEL"])
+                   camera_default=cfg["CAMERA_DEFAULT_MODEL"],
+                   limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"],
+                                                   max_video_size=cfg["MAX_VIDEO_SIZE"]))
 
 
 @bp.post("/detect/image")

@@ -49,6 +49,26 @@ def test_models_lists_the_three_documented_models(client):
     assert body["default"] == "dima806" and body["camera_default"] == "deep-fake-v2"
 
 
+def test_models_answer_reports_the_configured_upload_limits(make_app):
+    from .helpers import register_and_login
+
+    default = make_app().test_client().get("/api/detect/models").get_json()["limits"]
+    assert default == {
+        "image": {"max_bytes": 10 * 1024 * 1024, "extensions": ["jpg", "jpeg", "png", "webp", "bmp", "gif"]},
+        "video": {"max_bytes": 100 * 1024 * 1024, "extensions": ["mp4", "m4v", "mov", "avi", "mkv", "webm"]},
+        "camera": {"max_bytes": 10 * 1024 * 1024, "frame_rates": [0.5, 1, 2], "default_rate": 1},
+    }
+    app = make_app(MAX_IMAGE_SIZE=50_000, MAX_VIDEO_SIZE=3_000_000)
+    client = app.test_client()
+    limits = client.get("/api/detect/models").get_json()["limits"]
+    assert limits["image"]["max_bytes"] == limits["camera"]["max_bytes"] == 50_000
+    assert limits["video"]["max_bytes"] == 3_000_000
+    # The reported limit is the one enforced.
+    too_big = media.image_bytes(media.face_photo(), "PNG")
+    assert len(too_big) > limits["image"]["max_bytes"]
+    assert_error(upload(client, register_and_login(client), too_big, "big.png"), 413)
+
+
 def test_fake_and_real_images_get_the_documented_answer(app, client, user):
     response = upload(client, user, media.image_bytes(media.face_photo(fake=True)), "fake.jpg")
     body = response.get_json()

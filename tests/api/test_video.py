@@ -188,6 +188,12 @@ def test_bad_videos_are_400_and_nothing_is_written(app, client, user, case):
     assert list(Path(app.config["UPLOAD_FOLDER"], "videos").iterdir()) == []
 
 
+def test_a_video_whose_container_is_not_its_extension_s_is_400(app, client, user, real_clip):
+    body = assert_error(post_video(client, user, real_clip, "clip.mkv"), 400)
+    assert body["message"] == "The file content is not a .mkv video"
+    assert list(Path(app.config["UPLOAD_FOLDER"], "videos").iterdir()) == []
+
+
 def test_missing_video_field_and_unknown_model_are_400(client, user, real_clip):
     assert_error(client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data",
                              data={}), 400)

@@ -64,6 +64,7 @@ def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[
     Returns (job ids, video ids); the caller decides how the jobs are submitted (e.g. as a batch).
     """
     from deepfake_detection.app.detection.service import store_video_upload
+    from deepfake_detection.app.engine_ext import get_engine
     from deepfake_detection.app.extensions import db
 
     user_id = api.test_client().get("/api/auth/me", headers=headers).get_json()["user"]["id"]
@@ -71,7 +72,8 @@ def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[
     with api.app_context():
         for video in videos:
             with open(video, "rb") as stream:
-                stored, job = store_video_upload(session=db.session, upload_root=api.config["UPLOAD_FOLDER"],
+                stored, job = store_video_upload(session=db.session, engine=get_engine(api),
+                                                 upload_root=api.config["UPLOAD_FOLDER"],
                                                  user_id=user_id, stream=stream, original_name=video.name,
                                                  model_key=None, limit=api.config["MAX_VIDEO_SIZE"])
             job_ids.append(job.id)

@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 from tests.support import media
 from tests.support.ci import IN_CI
 from tests.support.tiny_models import ensure_tiny_model_cache
-from tests.web.helpers import MISSING_MODEL
+from tests.web.helpers import MISSING_MODEL, SERVER_IMAGE_LIMIT, SERVER_VIDEO_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -54,6 +54,9 @@ def live_server(tmp_path_factory):
         "DEEPFAKE_EXTRA_MODELS": f"{MISSING_MODEL}=example-org/not-downloaded-detector",
         "RATELIMIT_LOGIN": "1000 per minute",
         "RATELIMIT_REGISTER": "1000 per minute",
+        # Not the defaults, so the pages are seen to show the server's limits (test_web_pages.py).
+        "MAX_IMAGE_SIZE": str(SERVER_IMAGE_LIMIT),
+        "MAX_VIDEO_SIZE": str(SERVER_VIDEO_LIMIT),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
         "OMP_NUM_THREADS": "1",
     }

@@ -10,6 +10,9 @@ import requests
 PASSWORD = "Violet-Harbour-Lantern-73"
 # A model the live server knows but has not downloaded: the web app must name the fetch command.
 MISSING_MODEL = "missing-model"
+# The live server's upload limits (2.5 MB and 50 MB instead of the default 10 MB and 100 MB).
+SERVER_IMAGE_LIMIT = 5 * 512 * 1024
+SERVER_VIDEO_LIMIT = 50 * 1024 * 1024
 _counter = itertools.count(1)
 
 

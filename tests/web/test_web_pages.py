@@ -13,7 +13,8 @@ import requests
 from playwright.sync_api import expect
 
 from tests.support import media
-from tests.web.helpers import MISSING_MODEL, api_token, nav, open_signed_in, screenshot_both_themes, unique_user
+from tests.web.helpers import (MISSING_MODEL, SERVER_IMAGE_LIMIT, SERVER_VIDEO_LIMIT, api_token, nav, open_signed_in,
+                               screenshot_both_themes, unique_user)
 
 pytestmark = pytest.mark.browser
 
@@ -144,6 +145,29 @@ def test_a_file_of_the_wrong_kind_is_refused_before_upload(page, live_server, tm
     page.set_input_files("#image-file", str(text))
     expect(page.get_by_role("alert")).to_contain_text("not a supported file")
     expect(page.get_by_role("button", name="Detect")).to_be_disabled()
+
+
+def test_the_pages_show_and_apply_the_server_s_limits(page, live_server, tmp_path):
+    limits = requests.get(f"{live_server.url}/api/detect/models", timeout=30).json()["limits"]
+    assert (limits["image"]["max_bytes"], limits["video"]["max_bytes"]) == (SERVER_IMAGE_LIMIT, SERVER_VIDEO_LIMIT)
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"0" * SERVER_IMAGE_LIMIT)  # one byte over the server's limit
+
+    open_signed_in(page, api_token(live_server.url, unique_user("limits")), "/image")
+    expect(page.locator(".dropzone .hint")).to_contain_text("Up to 2.5 MB")
+    expect(page.locator("#image-file")).to_have_attribute("accept", ",".join(f".{e}" for e in limits["image"]["extensions"]))
+    page.set_input_files("#image-file", str(big))
+    expect(page.get_by_role("alert")).to_contain_text("the limit is 2.5 MB")
+    expect(page.get_by_role("button", name="Detect")).to_be_disabled()
+
+    nav(page, "Video")
+    expect(page.locator(".dropzone .hint")).to_contain_text("Up to 50 MB")
+    expect(page.locator("#video-file")).to_have_attribute("accept", ",".join(f".{e}" for e in limits["video"]["extensions"]))
+
+    nav(page, "Camera")
+    labels = ["1 frame every 2 s", "1 frame per second", "2 frames per second"]
+    expect(page.locator("#camera-rate option")).to_have_text(labels)
+    expect(page.locator("#camera-rate")).to_have_value("1000")
 
 
 def test_new_users_see_empty_states(page, live_server, screenshot_dir):

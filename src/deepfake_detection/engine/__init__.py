@@ -16,10 +16,12 @@ from .errors import (
 from .registry import ModelSpec
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
+from .video import VideoProbe
 
 __all__ = [
     "DetectionEngine", "EngineSettings", "ModelSpec",
     "ImageVerdict", "FaceResult", "VideoVerdict", "FrameResult", "CameraVerdict",
+    "VideoProbe",
     "SmoothingStore", "InMemorySmoothingStore",
     "EngineError", "InvalidMediaError", "UnknownModelError", "ModelUnavailableError",
     "ModelLabelError", "DetectionCancelled",

@@ -6,7 +6,7 @@ import io
 import os
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import av
 import numpy as np
@@ -23,7 +23,7 @@ from .models import Classifier, ModelCache, is_cached
 from .registry import ModelRegistry, ModelSpec
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of, percent
-from .video import VideoReader, frame_pipeline, sample_times
+from .video import VideoProbe, VideoReader, frame_pipeline, sample_times
 
 THUMBNAIL_MAX_SIDE = 320
 # Frames face-detected and classified together (one model batch).
@@ -107,6 +107,18 @@ class DetectionEngine:
                                               max_faces=self.settings.max_faces)
             return self._detector
 
+    def warm_up(self, model_keys: Iterable[str | None] | None = None) -> list[str]:
+        """Load the given models (default: the default model) and the face detector now; returns the model keys.
+
+        For processes that should pay the load time before their first request or job. Raises
+        UnknownModelError, ModelUnavailableError or ModelLabelError like a detection would.
+        """
+        keys = [self.registry.get(key).key for key in (model_keys if model_keys is not None else [None])]
+        for key in keys:
+            self.classifier(key)
+        self.face_detector()
+        return keys
+
     # --- images -------------------------------------------------------------------------
     def detect_image(self, source: ImageSource, *, model_key: str | None = None) -> ImageVerdict:
         """Verdict for one image: the most-fake face decides; the whole image when no face.
@@ -167,6 +179,22 @@ class DetectionEngine:
 
         _ = self.placement  # applies DEEPFAKE_TORCH_THREADS first
         return torch.get_num_threads() < usable_cpus()
+
+    def probe_video(self, path: str | os.PathLike) -> VideoProbe:
+        """Container, duration, frame rate and size of a video, and whether its first frame decodes.
+
+        Reads packets and at most one frame (no model). Raises InvalidMediaError when the file is
+        missing, empty, not a readable video, or its frames exceed DEEPFAKE_MAX_VIDEO_PIXELS.
+        """
+        try:
+            with VideoReader(path, max_pixels=self.settings.max_video_pixels,
+                             max_side=self.settings.work_max_side) as reader:
+                decodes = next(iter(reader.frames_at([0.0])), None) is not None
+                info = reader.info
+                return VideoProbe(format_names=reader.format_names, duration=info.duration, fps=info.fps,
+                                  width=info.width, height=info.height, first_frame_decodes=decodes)
+        except av.error.FFmpegError as exc:
+            raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
 
     def detect_video(self, path: str | os.PathLike, *, model_key: str | None = None,
                      progress: Callable[[int, int], None] | None = None,

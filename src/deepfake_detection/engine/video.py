@@ -36,6 +36,23 @@ class VideoInfo:
     keyframes: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class VideoProbe:
+    """What a quick look at a video file found: its container, stream, and whether a first frame decodes."""
+
+    format_names: tuple[str, ...]  # FFmpeg demuxer names of the container (e.g. "mov", "mp4", ...)
+    duration: float
+    fps: float
+    width: int
+    height: int
+    first_frame_decodes: bool
+
+    def to_dict(self) -> dict:
+        """JSON-safe form."""
+        return {"format_names": list(self.format_names), "duration": self.duration, "fps": self.fps,
+                "width": self.width, "height": self.height, "first_frame_decodes": self.first_frame_decodes}
+
+
 @dataclass
 class SampledFrame:
     """A decoded, upright RGB frame at a sampled time."""
@@ -144,6 +161,11 @@ class VideoReader:
             pass
         if self.decoded:
             release_freed_memory()
+
+    @property
+    def format_names(self) -> tuple[str, ...]:
+        """The container's FFmpeg demuxer names (one format may answer to several, e.g. mov,mp4,m4a)."""
+        return tuple(name for name in self.container.format.name.split(",") if name)
 
     def __enter__(self) -> "VideoReader":
         return self

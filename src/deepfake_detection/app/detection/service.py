@@ -103,8 +103,8 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
     return image, history, verdict
 
 
-def store_video_upload(*, session: Session, upload_root: str, user_id: int, stream, original_name: str | None,
-                       model_key: str, limit: int, max_active_jobs: int = 0,
+def store_video_upload(*, session: Session, engine, upload_root: str, user_id: int, stream,
+                       original_name: str | None, model_key: str, limit: int, max_active_jobs: int = 0,
                        before_commit=None) -> tuple[Video, Job]:
     """Store an uploaded video (checked by extension and content) with a queued job for it.
 
@@ -127,7 +127,7 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
     try:
         if size == 0:
             raise ApiError(400, "The uploaded video is empty")
-        validation.check_video_content(path, extension=extension)
+        validation.check_video_content(path, extension=extension, engine=engine)
         jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs, lock=True)
         video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
                       file_path=relative, file_size=size, processing_status="queued", model_key=model_key)

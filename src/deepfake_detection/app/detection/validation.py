@@ -27,7 +27,21 @@ VIDEO_FORMATS = {
     "avi": {"avi"}, "mkv": {"matroska"}, "webm": {"webm", "matroska"},
 }
 VIDEO_EXTENSIONS = set(VIDEO_FORMATS)
+# Frames per second the live camera may send (the web app offers these), and the one it starts with.
+CAMERA_FRAME_RATES = (0.5, 1, 2)
+CAMERA_DEFAULT_FRAME_RATE = 1
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
+
+
+def client_limits(*, max_image_size: int, max_video_size: int) -> dict:
+    """What a client may send, from the values the checks themselves use (so a page never hard-codes them)."""
+    return {
+        "image": {"max_bytes": max_image_size, "extensions": list(IMAGE_FORMATS)},
+        "video": {"max_bytes": max_video_size, "extensions": list(VIDEO_FORMATS)},
+        # A camera frame is an image after base64 decoding: the image limit applies to its bytes.
+        "camera": {"max_bytes": max_image_size, "frame_rates": list(CAMERA_FRAME_RATES),
+                   "default_rate": CAMERA_DEFAULT_FRAME_RATE},
+    }
 
 
 def check_image_extension(extension: str) -> None:
@@ -66,20 +80,19 @@ def check_image_content(data: bytes, *, extension: str) -> None:
         raise ApiError(400, f"The file content is {actual}, not the .{extension} image its name claims")
 
 
-def check_video_content(path, *, extension: str) -> None:
-    """400 unless the file is the container its extension claims, with a decodable frame (engine reader)."""
+def check_video_content(path, *, extension: str, engine) -> None:
+    """400 unless the file is the container its extension claims, with a decodable frame (engine probe)."""
+    # Imported here as before: the engine package pulls in torch, which the app loads only when first used.
     from ...engine import InvalidMediaError
-    from ...engine.video import VideoReader
 
     try:
-        with VideoReader(path) as reader:
-            demuxers = set(reader.container.format.name.split(","))
-            if not demuxers & VIDEO_FORMATS[extension]:
-                raise ApiError(400, f"The file content is not a .{extension} video")
-            if next(iter(reader.frames_at([0.0])), None) is None:
-                raise InvalidMediaError("The video has no decodable frame.")
+        probe = engine.probe_video(path)
     except InvalidMediaError as exc:
         raise ApiError(400, exc.message) from None
+    if not set(probe.format_names) & VIDEO_FORMATS[extension]:
+        raise ApiError(400, f"The file content is not a .{extension} video")
+    if not probe.first_frame_decodes:
+        raise ApiError(400, "The video has no decodable frame.")
 
 
 def decode_base64_image(value: str, *, limit: int) -> bytes:

@@ -57,10 +57,13 @@ def _limit_body_size():
 
 @bp.get("/detect/models")
 def models():
-    """The detectors this server offers."""
+    """The detectors this server offers, and its upload limits (for clients to check before sending)."""
     engine = get_engine()
+    cfg = current_app.config
     return jsonify(success=True, models=service.list_models(engine=engine), default=engine.default_model_key,
-                   camera_default=current_app.config["CAMERA_DEFAULT_MODEL"])
+                   camera_default=cfg["CAMERA_DEFAULT_MODEL"],
+                   limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"],
+                                                   max_video_size=cfg["MAX_VIDEO_SIZE"]))
 
 
 @bp.post("/detect/image")
@@ -99,7 +102,8 @@ def detect_video():
     if upload is None or not upload.filename:
         raise ApiError(400, "No video file provided (multipart form field 'video')", errors={"video": "Required"})
     run_async = _async_flag()
-    model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
+    engine = get_engine()
+    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
     cfg = current_app.config
     claim = idempotency.claim_request(user_id=user_id, endpoint="detect_video", fields={
         "model": model_key, "async": run_async, "filename": upload.filename,
@@ -109,7 +113,7 @@ def detect_video():
     with idempotency.released_on_failure(claim):
         # The stored answer is the status URL; a synchronous request replaces it with its result below.
         video, job = service.store_video_upload(
-            session=db.session, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
+            session=db.session, engine=engine, upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id, stream=upload.stream,
             original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"],
             max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"],
             before_commit=lambda row, queued: claim.answer(202, _accepted(row.id, queued.id, "queued")))

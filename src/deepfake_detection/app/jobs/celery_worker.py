@@ -61,12 +61,11 @@ def load_model_once(**_kwargs) -> None:
                      delay, TEST_PRELOAD_DELAY_VARIABLE)
             time.sleep(delay)
         try:
-            engine.classifier(None)
-            engine.face_detector()
+            loaded = engine.warm_up()
         except Exception:  # a missing model fails each job with its clear message instead of the worker
             log.exception("Could not preload the default model; jobs will report the error")
             return
-        log.info("Pool process %s loaded model %s in %.1f s", os.getpid(), engine.default_model_key,
+        log.info("Pool process %s loaded model %s in %.1f s", os.getpid(), ", ".join(loaded),
                  time.perf_counter() - started)
 
 

@@ -52,6 +52,7 @@ NUM = {"type": "number"}
 INT = {"type": "integer"}
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
+STR_LIST = {"type": "array", "items": STR}
 
 
 def _nullable(schema: dict) -> dict:
@@ -110,6 +111,12 @@ SCHEMAS = {
     "User": _obj({"id": INT, "username": STR, "email": STR, "created_at": _nullable(STR)}, ["id", "username", "email"]),
     "Model": _all_required(_obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL,
                                  "available": BOOL})),
+    "UploadLimits": _all_required(_obj({
+        "image": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
+        "video": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
+        "camera": _all_required(_obj({"max_bytes": INT, "frame_rates": {"type": "array", "items": NUM},
+                                      "default_rate": NUM})),
+    }, description="Upload limits: sizes in bytes, allowed file extensions, camera frames per second")),
     "Box": _obj({"x": NUM, "y": NUM, "width": NUM, "height": NUM}),
     "Face": _obj({"box": _ref("Box"), "detection_score": _nullable(NUM), "fake_probability": NUM, "is_fake": BOOL,
                   "confidence": NUM}),
@@ -202,7 +209,8 @@ def _paths(model: dict) -> dict:
         "/api/detect/models": {"get": {
             "tags": ["detection"], "summary": "Available models",
             "responses": {"200": _json(_obj({"success": BOOL, "models": {"type": "array", "items": _ref("Model")},
-                                             "default": STR, "camera_default": STR}), "Models")}}},
+                                             "default": STR, "camera_default": STR,
+                                             "limits": _ref("UploadLimits")}), "Models")}}},
         "/api/detect/image": {"post": {
             "tags": ["detection"], "summary": "Detect a deepfake image", "security": BEARER,
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _obj(

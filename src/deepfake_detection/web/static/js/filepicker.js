@@ -3,28 +3,33 @@
 import { formatBytes, h } from "./dom.js";
 
 /**
- * Build the drop zone. accept: MIME prefix ("image/") and extensions for the input; maxBytes: size limit.
+ * Build the drop zone. mimePrefix: accepted MIME prefix ("image/"); limits: a promise of the server's
+ * {max_bytes, extensions} for this kind of file (or null: the server alone checks).
  * onFile(file) gets a checked file; onError(message) a refusal.
  */
-export function filePicker({ id, label, accept, mimePrefix, extensions, maxBytes, onFile, onError }) {
-  const input = h("input", { type: "file", id, name: id, accept, class: "visually-hidden" });
-  const zone = h(
-    "label",
-    { class: "dropzone", for: id },
-    h("p", {}, h("strong", {}, label)),
-    h("p", { class: "hint" }, `Drag and drop here, or press to choose a file. Up to ${formatBytes(maxBytes)}.`),
-  );
+export function filePicker({ id, label, mimePrefix, limits, onFile, onError }) {
+  const input = h("input", { type: "file", id, name: id, class: "visually-hidden" });
+  const hint = h("p", { class: "hint" }, "Drag and drop here, or press to choose a file.");
+  const zone = h("label", { class: "dropzone", for: id }, h("p", {}, h("strong", {}, label)), hint);
+  const rules = Promise.resolve(limits).catch(() => null);
+  rules.then((rule) => {
+    if (!rule) return;
+    input.accept = rule.extensions.map((extension) => `.${extension}`).join(",");
+    hint.textContent = `Drag and drop here, or press to choose a file. Up to ${formatBytes(rule.max_bytes)}.`;
+  });
 
-  const check = (file) => {
+  const check = async (file) => {
     if (!file) return;
+    // A file picked before the limits arrived waits for them.
+    const rule = await rules;
     const extension = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
-    const typeOk = (file.type && file.type.startsWith(mimePrefix)) || extensions.includes(extension);
+    const typeOk = !rule || (file.type && file.type.startsWith(mimePrefix)) || rule.extensions.includes(extension);
     if (!typeOk) {
-      onError(`"${file.name}" is not a supported file. Use ${extensions.join(", ")}.`);
+      onError(`"${file.name}" is not a supported file. Use ${rule.extensions.join(", ")}.`);
     } else if (file.size === 0) {
       onError(`"${file.name}" is empty.`);
-    } else if (file.size > maxBytes) {
-      onError(`"${file.name}" is ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`);
+    } else if (rule && file.size > rule.max_bytes) {
+      onError(`"${file.name}" is ${formatBytes(file.size)}; the limit is ${formatBytes(rule.max_bytes)}.`);
     } else {
       onFile(file);
     }

@@ -5,18 +5,32 @@ import { h, mount } from "./dom.js";
 
 let cached = null;
 
-/** The server's models and its defaults per use (fetched once per page load; a failure is retried next time). */
+/**
+ * The server's models, its defaults per use and its upload limits (fetched once per page load; a failure is
+ * retried next time).
+ */
 export function loadModels() {
   if (!cached) {
     cached = api("/api/detect/models").then((data) => ({
       list: data.models || [],
       defaults: { image: data.default, camera: data.camera_default || data.default },
+      limits: data.limits || null,
     }));
     cached.catch(() => {
       cached = null;
     });
   }
   return cached;
+}
+
+/**
+ * The server's upload limits for one use ("image", "video" or "camera"): {max_bytes, extensions} or, for the
+ * camera, {max_bytes, frame_rates, default_rate}. Null when the server did not say (it still checks).
+ */
+export function loadLimits(use) {
+  return loadModels()
+    .then(({ limits }) => (limits && limits[use]) || null)
+    .catch(() => null);
 }
 
 /** The command that downloads a model's weights on the server. */

@@ -1,12 +1,20 @@
 // Live camera: stream the webcam, send one frame at a steady rate, show the stabilised verdict.
 
 import { api } from "../api.js";
-import { errorState, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { errorState, formatBytes, formatPercent, h, mount, verdictBanner } from "../dom.js";
 import { drawFaceBoxes } from "../faces.js";
-import { detectionError, modelPicker } from "../models.js";
+import { detectionError, loadLimits, modelPicker } from "../models.js";
 
 const MAX_FRAME_WIDTH = 640;
 const MAX_FAILURES = 3;
+// Only when the server does not list its frame rates (it always has).
+const FALLBACK_FRAME_RATE = 1;
+
+/** "1 frame every 2 s", "1 frame per second", "2 frames per second". */
+function frameRateLabel(fps) {
+  if (fps < 1) return `1 frame every ${Number((1 / fps).toFixed(2))} s`;
+  return fps === 1 ? "1 frame per second" : `${fps} frames per second`;
+}
 
 /** A clear sentence for each way getUserMedia can fail. */
 function cameraErrorMessage(error) {
@@ -45,13 +53,17 @@ export function renderCamera(main, { signal }) {
   const canvas = document.createElement("canvas");
   const startButton = h("button", { type: "button", class: "button", id: "camera-start" }, "Start camera");
   const stopButton = h("button", { type: "button", class: "button button-ghost", id: "camera-stop", disabled: true }, "Stop");
-  const rate = h(
-    "select",
-    { id: "camera-rate" },
-    h("option", { value: "2000" }, "1 frame every 2 s"),
-    h("option", { value: "1000", selected: true }, "1 frame per second"),
-    h("option", { value: "500" }, "2 frames per second"),
-  );
+  const rate = h("select", { id: "camera-rate", disabled: true }, h("option", { value: "" }, "Loading…"));
+  let maxFrameBytes = Infinity;
+  // The rates offered and the frame size limit are the server's.
+  const limitsReady = loadLimits("camera").then((camera) => {
+    const rates = camera && camera.frame_rates && camera.frame_rates.length ? camera.frame_rates : [FALLBACK_FRAME_RATE];
+    const preferred = camera && rates.includes(camera.default_rate) ? camera.default_rate : rates[0];
+    mount(rate, rates.map((fps) => h("option", { value: String(1000 / fps), selected: fps === preferred }, frameRateLabel(fps))));
+    rate.value = String(1000 / preferred);
+    rate.disabled = Boolean(stream);
+    if (camera && camera.max_bytes) maxFrameBytes = camera.max_bytes;
+  });
   const message = h("div", { id: "camera-message", "aria-live": "assertive" });
   const live = h("div", { id: "camera-live" }, h("div", { class: "state state-empty" }, "No verdict yet. Start the camera to begin."));
   // Announce only verdict changes, not every frame, so screen readers are not flooded.
@@ -113,7 +125,16 @@ export function renderCamera(main, { signal }) {
     canvas.height = Math.round(video.videoHeight * scale);
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
     const modelKey = picker.value();
-    const body = { image: canvas.toDataURL("image/jpeg", 0.85), session_id: sessionId };
+    const image = canvas.toDataURL("image/jpeg", 0.85);
+    // Base64 is 4/3 of the frame's bytes; the server would refuse a frame over its limit (413).
+    const frameBytes = Math.floor(((image.length - image.indexOf(",") - 1) * 3) / 4);
+    if (frameBytes > maxFrameBytes) {
+      inFlight = false;
+      stop();
+      mount(message, errorState(`A camera frame is ${formatBytes(frameBytes)}; the server's limit is ${formatBytes(maxFrameBytes)}.`));
+      return;
+    }
+    const body = { image, session_id: sessionId };
     if (modelKey) body.model = modelKey;
     try {
       const answer = await api("/api/detect/camera", { method: "POST", body, signal });
@@ -143,6 +164,7 @@ export function renderCamera(main, { signal }) {
       return;
     }
     startButton.disabled = true;
+    await limitsReady;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
     } catch (error) {

@@ -4,9 +4,7 @@ import { api } from "../api.js";
 import { emptyState, errorState, formatBytes, formatDuration, formatPercent, h, loadingState, mount, verdictBanner } from "../dom.js";
 import { imageWithFaces } from "../faces.js";
 import { filePicker } from "../filepicker.js";
-import { detectionError, modelPicker } from "../models.js";
-
-const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+import { detectionError, loadLimits, modelPicker } from "../models.js";
 
 /** The facts under a verdict (also used by the history detail view). */
 export function imageFacts(result) {
@@ -61,10 +59,8 @@ export function renderImage(main, { signal }) {
     filePicker({
       id: "image-file",
       label: "Choose an image",
-      accept: "image/jpeg,image/png,image/webp,image/bmp,image/gif",
       mimePrefix: "image/",
-      extensions: ["jpg", "jpeg", "png", "webp", "bmp", "gif"],
-      maxBytes: MAX_IMAGE_BYTES,
+      limits: loadLimits("image"),
       onFile: picked,
       onError: (text) => mount(message, errorState(text)),
     }),

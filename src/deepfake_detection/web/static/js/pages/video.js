@@ -5,9 +5,8 @@ import { api, fetchMediaUrl, uploadWithProgress } from "../api.js";
 import { timelineChart } from "../charts.js";
 import { capitalise, emptyState, errorState, formatBytes, formatDuration, formatPercent, h, mount, verdictBanner } from "../dom.js";
 import { filePicker } from "../filepicker.js";
-import { detectionError, modelPicker, modelUnavailableNotice } from "../models.js";
+import { detectionError, loadLimits, modelPicker, modelUnavailableNotice } from "../models.js";
 
-const MAX_VIDEO_BYTES = 100 * 1024 * 1024;
 const POLL_MS = 1000;
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
@@ -75,10 +74,8 @@ export function renderVideo(main, { signal }) {
     filePicker({
       id: "video-file",
       label: "Choose a video",
-      accept: "video/mp4,video/webm,video/quicktime,video/x-msvideo,video/x-matroska,.mp4,.webm,.mov,.avi,.mkv",
       mimePrefix: "video/",
-      extensions: ["mp4", "webm", "mov", "avi", "mkv", "m4v"],
-      maxBytes: MAX_VIDEO_BYTES,
+      limits: loadLimits("video"),
       onFile: (picked) => {
         file = picked;
         message.replaceChildren();

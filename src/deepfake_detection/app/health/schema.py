@@ -80,7 +80,7 @@ class SchemaGuard:
         self._last: SchemaState | None = None
         self._lock = threading.Lock()
 
-    def state(self, engine: Engine, *, fresh: bool = False) -> SchemaState | None:
+    def state(self, database: Engine, *, fresh: bool = False) -> SchemaState | None:
         """The schema state (None when the database cannot be asked); cached as described above unless ``fresh``."""
         if self._current and not fresh:
             return self._last
@@ -93,7 +93,7 @@ class SchemaGuard:
                 self._next_check = now + self._interval
             heads, known = code_revisions(self._migrations_dir)
             try:
-                with engine.connect() as connection:
+                with database.connect() as connection:
                     state = schema_state(connection=connection, heads=heads, known=known)
             except OperationalError:
                 # Database down: health reports that itself; requests fail as they would anyway.

@@ -1,4 +1,8 @@
-"""Detection records: images, videos and camera frames (the documented tables, plus result detail)."""
+"""Detection records: images, videos and camera frames (the documented tables, plus result detail).
+
+Each kind answers the same questions itself (``stored_files``, ``media``, ``detail``), so code that
+handles "a detection" (history, deletes, the orphan sweep) never asks which kind it holds.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,35 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..auth.models import utcnow
 from ..extensions import db
+from ..serialization import iso
+from .serializers import video_result_fields
 
 
-class Image(db.Model):
+class DetectionContent:
+    """What every kind of detection row offers; ``KIND`` is its history ``detection_type``."""
+
+    KIND: str
+    # The folder of its files under the upload root, and the columns naming them (the orphan sweep's map).
+    MEDIA_FOLDER: str
+    FILE_COLUMNS: tuple[str, ...]
+
+    def stored_files(self) -> list[str]:
+        """Upload-relative paths of the files this detection owns (deleted with it)."""
+        return [path for path in (getattr(self, column) for column in self.FILE_COLUMNS) if path]
+
+    def media(self) -> tuple[str, str] | None:
+        """(relative path, download name) of the file GET /api/history/<id>/media serves, or None."""
+        raise NotImplementedError
+
+    def detail(self, history_id: int | None) -> dict:
+        """The ``detail`` of its history item (faces, timeline, smoothing window...)."""
+        raise NotImplementedError
+
+
+class Image(DetectionContent, db.Model):
     """An uploaded image and its verdict."""
 
+    KIND, MEDIA_FOLDER, FILE_COLUMNS = "image", "images", ("file_path",)
     __tablename__ = "image"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
@@ -37,10 +65,22 @@ class Image(db.Model):
     height: Mapped[int | None] = mapped_column(Integer)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
 
+    def media(self) -> tuple[str, str] | None:
+        return (self.file_path, self.filename) if self.file_path else None
 
-class Video(db.Model):
+    def detail(self, history_id: int | None) -> dict:
+        return {
+            "image_id": self.id, "file_size": self.file_size, "model_key": self.model_key,
+            "fake_probability": self.fake_probability, "face_found": self.face_found,
+            "faces": self.faces or [], "width": self.width, "height": self.height,
+            "processing_time_ms": self.processing_time_ms, "upload_date": iso(self.upload_date),
+        }
+
+
+class Video(DetectionContent, db.Model):
     """An uploaded video, its processing state and its verdict."""
 
+    KIND, MEDIA_FOLDER, FILE_COLUMNS = "video", "videos", ("file_path", "thumbnail_path")
     __tablename__ = "video"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
@@ -68,10 +108,20 @@ class Video(db.Model):
     timeline: Mapped[list | None] = mapped_column(JSON)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
 
+    def media(self) -> tuple[str, str] | None:
+        return (self.thumbnail_path, "thumbnail.jpg") if self.thumbnail_path else None
 
-class CameraDetection(db.Model):
+    def detail(self, history_id: int | None) -> dict:
+        detail = video_result_fields(self, history_id)
+        detail.pop("is_fake"), detail.pop("confidence")
+        detail.update(file_size=self.file_size, upload_date=iso(self.upload_date), status=self.processing_status)
+        return detail
+
+
+class CameraDetection(DetectionContent, db.Model):
     """One analysed webcam frame with its smoothed verdict."""
 
+    KIND, MEDIA_FOLDER, FILE_COLUMNS = "camera", "camera", ("frame_path",)
     __tablename__ = "camera_detection"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see auth.models.User)
 
@@ -92,3 +142,18 @@ class CameraDetection(db.Model):
     window_size: Mapped[int | None] = mapped_column(Integer)
     frames_in_window: Mapped[int | None] = mapped_column(Integer)
     fake_votes: Mapped[int | None] = mapped_column(Integer)
+
+    def media(self) -> tuple[str, str] | None:
+        return (self.frame_path, self.frame_path.rsplit("/", 1)[-1]) if self.frame_path else None
+
+    def detail(self, history_id: int | None) -> dict:
+        return {
+            "detection_id": self.id, "model_key": self.model_key, "session_id": self.session_id,
+            "fake_probability": self.fake_probability, "frame": self.frame_result,
+            "window_size": self.window_size, "frames_in_window": self.frames_in_window,
+            "fake_votes": self.fake_votes,
+        }
+
+
+# history detection_type -> content model
+CONTENT_MODELS: dict[str, type[DetectionContent]] = {model.KIND: model for model in (Image, Video, CameraDetection)}

@@ -1,9 +1,10 @@
 """Camera frame retention, and the sweep of stored files that no row refers to.
 
 A camera frame is three things: the file under camera/, its ``camera_detection`` row and its
-``detection_history`` row. Both rows go in one transaction and the files only after it commits, so
-nothing visible is ever half-deleted: a crash in between leaves files without rows, never a history
-item whose frame is missing.
+``detection_history`` row. Frames go through the one delete path of detections
+(``history.service.delete_detections``): the rows in one transaction (the history row by its foreign
+key's ON DELETE CASCADE) and the files only after it commits, so nothing visible is ever half-deleted:
+a crash in between leaves files without rows, never a history item whose frame is missing.
 
 Uploads too write their file before the row commits (images/, videos/ with thumbnails, camera/), so a
 process killed in between leaves a file (or a ``.part``) that no row names. ``remove_orphan_files``
@@ -20,23 +21,20 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..history.models import DetectionHistory
+from ..history.service import delete_detections
 from ..storage import service as storage
-from .models import CameraDetection, Image, Video
+from .models import CONTENT_MODELS, CameraDetection
 
 log = logging.getLogger(__name__)
 # What the API and the workers write: <folder>/<uuid hex>.<ext>, or its temporary .part while writing.
 # Anything else in the folders (an operator's notes, a backup) is never touched.
 MEDIA_FILE_RE = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,10}(\.part)?$")
-# The columns that refer to the files of each folder.
-REFERENCING_COLUMNS = {
-    "images": (Image.file_path,),
-    "videos": (Video.file_path, Video.thumbnail_path),
-    "camera": (CameraDetection.frame_path,),
-}
+# The columns that refer to the files of each folder (each kind of detection names its own).
+REFERENCING_COLUMNS = {model.MEDIA_FOLDER: tuple(getattr(model, column) for column in model.FILE_COLUMNS)
+                       for model in CONTENT_MODELS.values()}
 # Orphans are looked up in the database this many at a time (bounded IN lists).
 _ORPHAN_CHUNK = 500
 
@@ -48,26 +46,20 @@ def retention_cutoff(*, days: int, now: datetime | None = None) -> datetime:
 
 def purge_camera_frames(*, session: Session, upload_root: str, older_than: datetime, limit: int) -> int:
     """Delete up to ``limit`` of the oldest frames taken before ``older_than``; returns how many."""
-    rows = session.execute(
-        select(CameraDetection.id, CameraDetection.frame_path)
+    frames = session.execute(
+        select(CameraDetection)
         .where(CameraDetection.detection_date < older_than)
         .order_by(CameraDetection.detection_date, CameraDetection.id)
         .limit(limit)
         # Concurrent purgers (several API processes) take disjoint batches on PostgreSQL; SQLite's
         # write lock already serialises them.
         .with_for_update(skip_locked=True)
-    ).all()
-    if not rows:
+    ).scalars().all()
+    if not frames:
         session.rollback()
         return 0
-    ids = [row.id for row in rows]
-    session.execute(delete(DetectionHistory).where(DetectionHistory.detection_type == "camera",
-                                                   DetectionHistory.content_id.in_(ids)))
-    session.execute(delete(CameraDetection).where(CameraDetection.id.in_(ids)))
-    session.commit()
-    for row in rows:
-        storage.remove(upload_root=upload_root, relative=row.frame_path)
-    return len(rows)
+    delete_detections(session=session, contents=frames, upload_root=upload_root)
+    return len(frames)
 
 
 def purge_all_camera_frames(*, session: Session, upload_root: str, older_than: datetime, batch: int = 500) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from ..errors import ApiError
+from ..history import service as history_service
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.models import Job
@@ -98,7 +99,7 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
         )
 
     image, history = _store_with_history(session=session, upload_root=upload_root, relative=relative, data=data,
-                                         user_id=user_id, kind="image", make_row=image_row, verdict=verdict,
+                                         make_row=image_row, verdict=verdict,
                                          before_commit=before_commit)
     return image, history, verdict
 
@@ -144,28 +145,17 @@ def store_video_upload(*, session: Session, engine, upload_root: str, user_id: i
     return video, job
 
 
-def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: str) -> list[int]:
+def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: str, backend=None) -> list[int]:
     """Delete one of the user's videos whatever its state, with its jobs, history row and files.
 
-    Returns the ids of jobs that were still active, for the backend to drop; a running job finds its
-    row gone at its next cancel check and stops.
+    The same delete as DELETE /api/history/<id> (history.service.delete_detections): an active job is
+    stopped and dropped from ``backend``'s queue. Returns the ids of the jobs that were still active.
     """
-    from sqlalchemy import delete, select
-
     video = session.get(Video, video_id)
     if video is None or video.user_id != user_id:
         raise ApiError(404, "Video not found")
-    active = list(session.execute(select(Job.id).where(Job.video_id == video_id,
-                                                       Job.status.in_(("queued", "processing")))).scalars())
-    files = [video.file_path, video.thumbnail_path]
-    session.execute(delete(DetectionHistory).where(DetectionHistory.detection_type == "video",
-                                                   DetectionHistory.content_id == video_id))
-    session.execute(delete(Job).where(Job.video_id == video_id))
-    session.delete(video)
-    session.commit()
-    for relative in files:
-        storage.remove(upload_root=upload_root, relative=relative)
-    return active
+    return history_service.delete_detections(session=session, contents=[video], upload_root=upload_root,
+                                             backend=backend)
 
 
 def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:
@@ -191,8 +181,8 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
         video.processing_status = "completed"
         video.processed_at = _now()
         video.thumbnail_path = thumbnail
-        history = _history(user_id=video.user_id, kind="video", content_id=video.id, is_fake=verdict.is_fake,
-                           confidence=verdict.confidence, model_name=verdict.model_name)
+        history = DetectionHistory.of(video, is_fake=verdict.is_fake, confidence=verdict.confidence,
+                                      model_version=verdict.model_name)
         session.add(history)
         session.flush()
     except BaseException:
@@ -228,21 +218,21 @@ def detect_camera_frame(*, session: Session, engine, store, upload_root: str, us
         )
 
     detection, history = _store_with_history(session=session, upload_root=upload_root, relative=relative,
-                                             data=data, user_id=user_id, kind="camera", make_row=camera_row,
+                                             data=data, make_row=camera_row,
                                              verdict=verdict, before_commit=before_commit)
     return detection, history, verdict
 
 
-def _store_with_history(*, session: Session, upload_root: str, relative: str, data: bytes, user_id: int,
-                        kind: str, make_row, verdict, before_commit=None):
+def _store_with_history(*, session: Session, upload_root: str, relative: str, data: bytes, make_row, verdict,
+                        before_commit=None):
     """Write the file, then commit its detection row with a history row: all of it or none of it."""
     storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
     try:
         row = make_row()
         session.add(row)
         session.flush()
-        history = _history(user_id=user_id, kind=kind, content_id=row.id, is_fake=verdict.is_fake,
-                           confidence=verdict.confidence, model_name=verdict.model_name)
+        history = DetectionHistory.of(row, is_fake=verdict.is_fake, confidence=verdict.confidence,
+                                      model_version=verdict.model_name)
         session.add(history)
         if before_commit is not None:
             session.flush()  # the history id, for the answer
@@ -263,13 +253,6 @@ def _camera_extension(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     return "jpg"
-
-
-def _history(*, user_id: int, kind: str, content_id: int, is_fake: bool, confidence: float,
-             model_name: str | None) -> DetectionHistory:
-    """A new history row."""
-    return DetectionHistory(user_id=user_id, detection_type=kind, content_id=content_id, is_fake=bool(is_fake),
-                            confidence_score=float(confidence), model_version=model_name)
 
 
 def _engine_failure(exc: Exception) -> ApiError:

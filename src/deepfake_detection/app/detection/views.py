@@ -181,10 +181,8 @@ def cancel_video(video_id: int):
 @jwt_required()
 def delete_video(video_id: int):
     """Delete one of the caller's videos in any state (a running job is stopped)."""
-    active = service.delete_video(session=db.session, user_id=current_user_id(), video_id=video_id,
-                                  upload_root=current_app.config["UPLOAD_FOLDER"])
-    for job_id in active:
-        _drop_from_queue(job_id)
+    service.delete_video(session=db.session, user_id=current_user_id(), video_id=video_id,
+                         upload_root=current_app.config["UPLOAD_FOLDER"], backend=get_backend())
     return jsonify(success=True, message="Video deleted")
 
 
@@ -254,10 +252,7 @@ def _own_video(video_id: int) -> Video:
 
 def _video_history_id(video_id: int) -> int | None:
     """The history row of a completed video."""
-    return db.session.execute(
-        select(DetectionHistory.id).where(DetectionHistory.detection_type == "video",
-                                          DetectionHistory.content_id == video_id)
-    ).scalar_one_or_none()
+    return db.session.execute(select(DetectionHistory.id).where(DetectionHistory.video_id == video_id)).scalar()
 
 
 def init_app(app: Flask) -> None:

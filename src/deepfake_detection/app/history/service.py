@@ -1,27 +1,32 @@
-"""The user's history: list with filters, one item, delete with its media, feedback, media path."""
+"""The user's history: list with filters, one item, delete (the one delete path of every detection), feedback, media."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from ..detection.models import CameraDetection, Image, Video
+from ..detection.models import DetectionContent, Video
 from ..errors import ApiError
-from ..jobs.models import Job
+from ..jobs.models import ACTIVE_STATUSES, Job
 from ..storage import service as storage
 from .models import DETECTION_TYPES, DetectionHistory
 
-CONTENT_MODELS = {"image": Image, "video": Video, "camera": CameraDetection}
+log = logging.getLogger(__name__)
+# Loads every item's content with the items (one query per kind, whatever the page size).
+WITH_CONTENT = (selectinload(DetectionHistory.image), selectinload(DetectionHistory.video),
+                selectinload(DetectionHistory.camera_detection))
 
 
 @dataclass
 class HistoryPage:
     """A page of history items with their content rows."""
 
-    items: list[tuple[DetectionHistory, object | None]]
+    items: list[tuple[DetectionHistory, DetectionContent | None]]
     total: int
     page: int | None
     per_page: int | None
@@ -46,60 +51,75 @@ def list_history(*, session: Session, user_id: int, detection_type: str | None =
     if verdict:
         query = query.where(DetectionHistory.is_fake.is_(verdict == "fake"))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    query = query.order_by(DetectionHistory.detection_time.desc(), DetectionHistory.id.desc())
+    query = query.order_by(DetectionHistory.detection_time.desc(), DetectionHistory.id.desc()).options(*WITH_CONTENT)
     if page is not None or per_page is not None:
         page, per_page = page or 1, per_page or 20
         query = query.offset((page - 1) * per_page).limit(per_page)
     rows = list(session.execute(query).scalars())
-    return HistoryPage(items=_with_content(session, rows), total=total, page=page, per_page=per_page)
+    return HistoryPage(items=[(row, _own_content(row)) for row in rows], total=total, page=page, per_page=per_page)
 
 
-def _with_content(session: Session, rows: list[DetectionHistory]) -> list[tuple[DetectionHistory, object | None]]:
-    """Pair each history row with its content row, one query per type."""
-    wanted: dict[str, set[int]] = {}
-    for row in rows:
-        wanted.setdefault(row.detection_type, set()).add(row.content_id)
-    found: dict[tuple[str, int], object] = {}
-    for kind, ids in wanted.items():
-        model = CONTENT_MODELS.get(kind)
-        if model is None:
-            continue
-        for content in session.execute(select(model).where(model.id.in_(ids))).scalars():
-            found[(kind, content.id)] = content
-    return [(row, found.get((row.detection_type, row.content_id))) for row in rows]
+def _own_content(row: DetectionHistory) -> DetectionContent | None:
+    """The row's content when it belongs to the row's user (never show another user's detail)."""
+    content = row.content
+    return content if content is not None and content.user_id == row.user_id else None
 
 
-def get_item(*, session: Session, user_id: int, history_id: int) -> tuple[DetectionHistory, object | None]:
+def get_item(*, session: Session, user_id: int, history_id: int) -> tuple[DetectionHistory, DetectionContent | None]:
     """One of the user's history items with its content; 404 for missing or someone else's."""
     row = session.get(DetectionHistory, history_id)
     if row is None or row.user_id != user_id:
         raise ApiError(404, "History item not found")
-    model = CONTENT_MODELS.get(row.detection_type)
-    content = session.get(model, row.content_id) if model else None
-    if content is not None and content.user_id != user_id:
-        content = None
-    return row, content
+    return row, _own_content(row)
 
 
-def delete_item(*, session: Session, user_id: int, history_id: int, upload_root: str) -> None:
-    """Delete a history item, its content row and its stored files (files only after the commit)."""
+def delete_item(*, session: Session, user_id: int, history_id: int, upload_root: str, backend=None) -> None:
+    """Delete one of the user's history items with its detection (DELETE /api/history/<id>)."""
     row, content = get_item(session=session, user_id=user_id, history_id=history_id)
-    files: list[str | None] = []
-    if isinstance(content, Image):
-        files.append(content.file_path)
-    elif isinstance(content, Video):
-        files += [content.file_path, content.thumbnail_path]
-    elif isinstance(content, CameraDetection):
-        files.append(content.frame_path)
-    if content is not None:
-        if isinstance(content, Video):
-            # A running job notices its row is gone (should_cancel) and stops.
-            session.execute(delete(Job).where(Job.video_id == content.id))
-        session.delete(content)
-    session.delete(row)
+    if content is None:  # nothing behind it to delete: only the item goes
+        session.delete(row)
+        session.commit()
+        return
+    delete_detections(session=session, contents=[content], upload_root=upload_root, backend=backend)
+
+
+def delete_detections(*, session: Session, contents: Iterable[DetectionContent], upload_root: str,
+                      backend=None) -> list[int]:
+    """The one delete path of detections of any kind: rows in one transaction, files after the commit.
+
+    The database removes what hangs off each row (ON DELETE CASCADE: its history row; a video's jobs).
+    A video's active job is stopped the same way whoever deletes it: its job row is gone, which the
+    runner's cancel check reads as cancelled, and ``backend.cancel`` drops it from the queue if it has
+    not started. Returns the ids of those active jobs.
+    """
+    contents = list(contents)
+    if not contents:
+        return []
+    video_ids = [content.id for content in contents if content.KIND == Video.KIND]
+    active = list(session.execute(select(Job.id).where(Job.video_id.in_(video_ids),
+                                                       Job.status.in_(ACTIVE_STATUSES))).scalars()) if video_ids else []
+    files = [path for content in contents for path in content.stored_files()]
+    by_model: dict[type[DetectionContent], list[int]] = {}
+    for content in contents:
+        by_model.setdefault(type(content), []).append(content.id)
+    for model, ids in by_model.items():
+        session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
     session.commit()
     for relative in files:
         storage.remove(upload_root=upload_root, relative=relative)
+    for job_id in active:
+        _drop_from_queue(backend, job_id)
+    return active
+
+
+def _drop_from_queue(backend, job_id: int) -> None:
+    """Tell the backend to drop a job; the deleted row already stops it, so a failure is only logged."""
+    if backend is None:
+        return
+    try:
+        backend.cancel(job_id)
+    except Exception:
+        log.exception("Could not tell the job backend to drop job %s", job_id)
 
 
 def set_feedback(*, session: Session, user_id: int, history_id: int, correct: bool):
@@ -113,18 +133,11 @@ def set_feedback(*, session: Session, user_id: int, history_id: int, correct: bo
 
 def media_of(*, session: Session, user_id: int, history_id: int, upload_root: str):
     """(absolute path, download name) of the item's image, video thumbnail or camera frame; 404 if none."""
-    row, content = get_item(session=session, user_id=user_id, history_id=history_id)
-    relative = None
-    name = None
-    if isinstance(content, Image):
-        relative, name = content.file_path, content.filename
-    elif isinstance(content, Video):
-        relative, name = content.thumbnail_path, "thumbnail.jpg"
-    elif isinstance(content, CameraDetection):
-        relative = content.frame_path
-        name = relative.rsplit("/", 1)[-1] if relative else None
-    if not relative:
+    _, content = get_item(session=session, user_id=user_id, history_id=history_id)
+    media = content.media() if content is not None else None
+    if media is None:
         raise ApiError(404, "No stored media for this item")
+    relative, name = media
     path = storage.absolute_path(upload_root=upload_root, relative=relative)
     if not path.is_file():
         raise ApiError(404, "The stored media file is missing")

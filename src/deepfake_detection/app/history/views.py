@@ -7,6 +7,7 @@ from flask_jwt_extended import jwt_required
 
 from ..errors import ApiError
 from ..extensions import db
+from ..jobs.backends import get_backend
 from ..request_parsing import current_user_id, json_object, query_int, query_value
 from . import service
 from .serializers import history_detail, history_item
@@ -42,9 +43,9 @@ def get_item(history_id: int):
 @bp.delete("/<id:history_id>")
 @jwt_required()
 def delete_item(history_id: int):
-    """Delete one of the caller's detections with its stored media."""
+    """Delete one of the caller's detections with its stored media (a video's running job is stopped)."""
     service.delete_item(session=db.session, user_id=current_user_id(), history_id=history_id,
-                        upload_root=current_app.config["UPLOAD_FOLDER"])
+                        upload_root=current_app.config["UPLOAD_FOLDER"], backend=get_backend())
     return jsonify(success=True, message="Detection deleted")
 
 

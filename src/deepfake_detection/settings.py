@@ -321,13 +321,13 @@ def _what(error: dict) -> str:
     if kind in _WHAT:
         return _WHAT[kind]
     if kind == "greater_than_equal":
-        return f"{ctx['ge']} or more"
+        return f"{ctx['ge']:g} or more"
     if kind == "greater_than":
-        return f"more than {ctx['gt']}"
+        return f"more than {ctx['gt']:g}"
     if kind == "less_than_equal":
-        return f"{ctx['le']} or less"
+        return f"{ctx['le']:g} or less"
     if kind == "less_than":
-        return f"less than {ctx['lt']}"
+        return f"less than {ctx['lt']:g}"
     if kind == "literal_error":
         return f"one of {ctx['expected']}"
     return error["msg"][0].lower() + error["msg"][1:]

@@ -58,11 +58,16 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> DeclaredSetti
     An invalid value raises ConfigurationError naming the variable and what it must be.
     """
     test_config = test_config or {}
-    try:
-        return DeclaredSettings(**{name: group.read(**_overrides(group, test_config)) for name, group in
-                                   (("api", ApiEnv), ("jobs", JobsEnv), ("server", ServerEnv), ("engine", EngineEnv))})
-    except InvalidSettings as exc:
-        raise ConfigurationError(str(exc)) from None
+    groups: dict[str, DeclaredEnv] = {}
+    refused: list[str] = []
+    for name, group in (("api", ApiEnv), ("jobs", JobsEnv), ("server", ServerEnv), ("engine", EngineEnv)):
+        try:
+            groups[name] = group.read(**_overrides(group, test_config))
+        except InvalidSettings as exc:
+            refused.append(str(exc))  # every bad value in one message, not one per start
+    if refused:
+        raise ConfigurationError("; ".join(refused))
+    return DeclaredSettings(**groups)
 
 
 def flask_config(settings: DeclaredSettings, cls: type[Config]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any, Literal
 import click
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 MB = 1024 * 1024
 
@@ -46,14 +45,21 @@ def _flask_key(name: str | None) -> dict:
     return {"flask_key": name}
 
 
-class MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading a given mapping (os.environ by default)."""
+class MappingEnvSource(PydanticBaseSettingsSource):
+    """The declared variables found in a mapping (os.environ by default), named exactly as declared."""
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
+    def _environment(self) -> Mapping[str, str]:
         env = _ENVIRONMENT.get()
-        env = os.environ if env is None else env
+        return os.environ if env is None else env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._environment().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = self._environment()
         # Unset and blank are the same: the default applies (as every reader here always did).
-        return {name: value for name, value in env.items() if isinstance(value, str) and value.strip()}
+        return {name: value for name in self.settings_cls.model_fields
+                if isinstance(value := env.get(name), str) and value.strip()}
 
 
 class DeclaredEnv(BaseSettings):
@@ -66,7 +72,7 @@ class DeclaredEnv(BaseSettings):
                                    file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         # Overrides given to the constructor win over the variables; no .env file of its own
         # (create_app loads .env into the environment first, so it gives exactly what the environment gives).
-        return init_settings, MappingEnvSource(settings_cls, case_sensitive=True)
+        return init_settings, MappingEnvSource(settings_cls)
 
     @classmethod
     def read(cls, env: Mapping[str, str] | None = None, **overrides: Any):
@@ -403,4 +409,4 @@ def main(show: bool, readme: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -236,6 +236,12 @@ class ApiEnv(DeclaredEnv):
                                        " between checks")
     IDEMPOTENCY_KEY_HOURS: int = Field(24, ge=1, description="how long an `Idempotency-Key` replays its first answer")
 
+    @field_validator("DEEPFAKE_INSTANCE_PATH", "DATABASE_URI", "UPLOAD_FOLDER", "JOB_TEST_HOLD_DIR", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        # Code may pass a Path (create_app's test_config); the Flask config keeps text.
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _join_origins(cls, value: Any) -> Any:

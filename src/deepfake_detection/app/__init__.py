@@ -21,17 +21,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     # First of all: a .env file must give exactly what the environment gives, the mode included.
     config_module.load_env_file()
     test_config = test_config or {}
-    cls = config_module.config_class()
-    chosen_instance = test_config.get("INSTANCE_PATH") or os.environ.get("DEEPFAKE_INSTANCE_PATH")
+    # Every variable validated once; values of test_config are validated as if they came from the environment.
+    settings = config_module.load_settings(test_config)
+    cls = config_module.config_class(settings.api.DEEPFAKE_MODE)
+    chosen_instance = test_config.get("INSTANCE_PATH") or settings.api.DEEPFAKE_INSTANCE_PATH
     # Production mode writes only under folders it was given: no ./instance wherever a command runs.
     uses_instance = bool(chosen_instance) or test_config.get("MODE", cls.MODE) != "production"
     instance_path = os.path.abspath(chosen_instance or os.path.join(os.getcwd(), "instance"))
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
 
     app.config.from_object(cls)
-    app.config.update(cls.from_env())
-    app.json.sort_keys = False  # keep the documented field order
     app.config.update(test_config)
+    app.config.update(config_module.flask_config(settings, cls))  # test_config's values, validated
+    app.json.sort_keys = False  # keep the documented field order
     _finish_config(app, uses_instance=uses_instance)
 
     from . import engine_ext, errors, request_log, state
@@ -97,19 +99,6 @@ def _finish_config(app: Flask, *, uses_instance: bool) -> None:
     if not cfg.get("UPLOAD_FOLDER"):
         cfg["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     cfg["UPLOAD_FOLDER"] = os.path.abspath(cfg["UPLOAD_FOLDER"])
-    if not isinstance(cfg["PROXY_FIX_X_FOR"], int) or cfg["PROXY_FIX_X_FOR"] < 0:
-        raise config_module.ConfigurationError(
-            f"PROXY_FIX_X_FOR must be a whole number of trusted proxies (0 or more), got {cfg['PROXY_FIX_X_FOR']!r}")
-    retention = cfg["CAMERA_FRAME_RETENTION_DAYS"]
-    if retention is not None and (not isinstance(retention, int) or retention < 1):
-        raise config_module.ConfigurationError(
-            f"CAMERA_FRAME_RETENTION_DAYS must be a whole number of days (1 or more), or unset to keep frames,"
-            f" got {retention!r}")
-    for name, least in (("CAMERA_FRAME_PURGE_INTERVAL", 0), ("CAMERA_FRAME_PURGE_BATCH", 1),
-                        ("MAX_ACTIVE_VIDEO_JOBS_PER_USER", 0), ("VIDEO_SYNC_MAX_WAITERS", 0),
-                        ("ORPHAN_FILE_GRACE_SECONDS", 0), ("SCHEMA_CHECK_INTERVAL", 0), ("IDEMPOTENCY_KEY_HOURS", 1)):
-        if not isinstance(cfg[name], int) or cfg[name] < least:
-            raise config_module.ConfigurationError(f"{name} must be a whole number ({least} or more), got {cfg[name]!r}")
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
     cfg["MAX_CONTENT_LENGTH"] = max(cfg["MAX_IMAGE_SIZE"] * 2, cfg["MAX_VIDEO_SIZE"]) + cfg["UPLOAD_OVERHEAD"]
     from .state import limiter_storage_uri

@@ -21,9 +21,11 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import RequestEntityTooLarge
 from werkzeug.exceptions import HTTPException
 
+from ..settings import ServerEnv
 from .detection.views import upload_limits
 
 log = logging.getLogger(__name__)
+_DECLARED = ServerEnv.model_fields
 
 # (method, path) -> (largest body accepted in bytes, the 413 message)
 BodyLimit = Callable[[str, str], tuple[int, str]]
@@ -36,15 +38,17 @@ _MESSAGES = {400: "Bad request", 413: "Request body too large", 431: "Request he
 class ServerSettings:
     """How `deepfake-server` listens and how long it puts up with slow or idle clients."""
 
-    host: str = "127.0.0.1"
-    port: int = 5000
-    threads: int = 8
+    # Defaults: the declared ones (deepfake_detection.settings.ServerEnv), which `deepfake-server` also shows.
+    host: str = _DECLARED["HOST"].default
+    port: int = _DECLARED["PORT"].default
+    threads: int = _DECLARED["WAITRESS_THREADS"].default
     # Open connections waitress serves at once. Waitress's default (100) let 110 trickling clients take
     # the server offline; a connection costs a file descriptor and a few KB, not a thread.
-    connection_limit: int = 1000
-    channel_timeout: int = 60  # seconds an idle keep-alive connection is kept
-    header_timeout: float = 20.0  # seconds for the request line and headers; also the body's grace time
-    min_body_rate: int = 500  # bytes/s a body must average once the grace time has passed
+    connection_limit: int = _DECLARED["WAITRESS_CONNECTION_LIMIT"].default
+    channel_timeout: int = _DECLARED["WAITRESS_CHANNEL_TIMEOUT"].default  # seconds an idle keep-alive connection is kept
+    # Seconds for the request line and headers; also the body's grace time.
+    header_timeout: float = _DECLARED["WAITRESS_HEADER_TIMEOUT"].default
+    min_body_rate: int = _DECLARED["WAITRESS_MIN_BODY_RATE"].default  # bytes/s a body must average after the grace time
     linger: float = 5.0  # seconds a refused upload is drained so its client can read the 413
 
 

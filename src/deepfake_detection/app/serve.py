@@ -10,9 +10,9 @@ import click
 from . import create_app
 from .config import ConfigurationError
 from .http_server import ServerSettings, create_server
+from ..settings import ServerEnv
 from .request_log import install_record_factory
 
-_DEFAULTS = ServerSettings()
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
@@ -37,23 +37,30 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def _default(name: str):
+    """The default declared for a server variable (the options read the same variables)."""
+    return ServerEnv.model_fields[name].default
+
+
+# click reads the variables itself so that a bad value names its option; the defaults and meanings are
+# the declared ones (deepfake_detection.settings.ServerEnv).
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.option("--host", envvar="HOST", default=_DEFAULTS.host, show_envvar=True, help="Address to listen on.")
-@click.option("--port", envvar="PORT", default=_DEFAULTS.port, type=click.IntRange(1, 65535), show_envvar=True,
+@click.option("--host", envvar="HOST", default=_default("HOST"), show_envvar=True, help="Address to listen on.")
+@click.option("--port", envvar="PORT", default=_default("PORT"), type=click.IntRange(1, 65535), show_envvar=True,
               help="Port to listen on.")
-@click.option("--threads", envvar="WAITRESS_THREADS", default=_DEFAULTS.threads, type=click.IntRange(min=1),
-              show_envvar=True, help="Threads serving requests.")
-@click.option("--connection-limit", envvar="WAITRESS_CONNECTION_LIMIT", default=_DEFAULTS.connection_limit,
+@click.option("--threads", envvar="WAITRESS_THREADS", default=_default("WAITRESS_THREADS"),
+              type=click.IntRange(min=1), show_envvar=True, help="Threads serving requests.")
+@click.option("--connection-limit", envvar="WAITRESS_CONNECTION_LIMIT", default=_default("WAITRESS_CONNECTION_LIMIT"),
               type=click.IntRange(min=1), show_envvar=True, help="Open connections served at once.")
-@click.option("--channel-timeout", envvar="WAITRESS_CHANNEL_TIMEOUT", default=_DEFAULTS.channel_timeout,
+@click.option("--channel-timeout", envvar="WAITRESS_CHANNEL_TIMEOUT", default=_default("WAITRESS_CHANNEL_TIMEOUT"),
               type=click.IntRange(min=1), show_envvar=True, help="Seconds an idle connection is kept.")
-@click.option("--header-timeout", envvar="WAITRESS_HEADER_TIMEOUT", default=_DEFAULTS.header_timeout,
+@click.option("--header-timeout", envvar="WAITRESS_HEADER_TIMEOUT", default=_default("WAITRESS_HEADER_TIMEOUT"),
               type=click.FloatRange(min=0, min_open=True), show_envvar=True,
               help="Seconds a client has to send its request headers (and the body's grace time).")
-@click.option("--min-body-rate", envvar="WAITRESS_MIN_BODY_RATE", default=_DEFAULTS.min_body_rate,
+@click.option("--min-body-rate", envvar="WAITRESS_MIN_BODY_RATE", default=_default("WAITRESS_MIN_BODY_RATE"),
               type=click.IntRange(min=0), show_envvar=True,
               help="Bytes/s an upload must average after the grace time, or it is cut off.")
-@click.option("--log-level", envvar="LOG_LEVEL", default="INFO", show_envvar=True,
+@click.option("--log-level", envvar="LOG_LEVEL", default=_default("LOG_LEVEL"), show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def cli(host, port, threads, connection_limit, channel_timeout, header_timeout, min_body_rate, log_level) -> int:
     """Apply the database migrations, then serve the web app and the API (Ctrl+C stops it)."""

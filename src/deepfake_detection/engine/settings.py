@@ -1,4 +1,8 @@
-"""Engine configuration, read once from DEEPFAKE_* variables (and the standard HF_* ones)."""
+"""Engine configuration, read once from DEEPFAKE_* variables (and the standard HF_* ones).
+
+The variables are declared (type, default, limits, meaning) in ``deepfake_detection.settings.EngineEnv``;
+``EngineSettings`` is the plain frozen value the engine passes around.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name)
-    return default if value is None or value.strip() == "" else value.strip().lower() in _TRUE
-
-
-def _auto_flag(env: Mapping[str, str], name: str) -> bool | None:
-    """A yes/no setting that may also be 'auto' (or unset): None then, for the engine to decide."""
-    value = (env.get(name) or "auto").strip().lower()
-    if value == "auto":
-        return None
-    if value in _TRUE | _FALSE:
-        return value in _TRUE
-    raise ValueError(f"{name} must be auto, 1 or 0, got {value!r}")
-
-
-def _number(env: Mapping[str, str], name: str, default, cast):
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return cast(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+from ..settings import EngineEnv
 
 
 def hub_cache_dir(env: Mapping[str, str]) -> Path:
@@ -42,6 +20,7 @@ def hub_cache_dir(env: Mapping[str, str]) -> Path:
         return Path(env["HF_HUB_CACHE"]).expanduser()
     if env.get("HF_HOME"):
         return Path(env["HF_HOME"]).expanduser() / "hub"
+    # XDG_CACHE_HOME is huggingface_hub's own fallback (not one of ours): read as it reads it.
     xdg = env.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "huggingface" / "hub"
@@ -80,33 +59,39 @@ class EngineSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "EngineSettings":
-        """Build settings from the environment (or any mapping, for tests)."""
+        """Build settings from the environment (or any mapping, for tests); InvalidSettings (a ValueError) if bad."""
         env = os.environ if env is None else env
-        cache = env.get("DEEPFAKE_MODEL_CACHE")
+        declared = EngineEnv.read(env)
+        return cls.from_declared(declared, hub_cache=hub_cache_dir(env))
+
+    @classmethod
+    def from_declared(cls, declared: EngineEnv, *, hub_cache: Path) -> "EngineSettings":
+        """The engine's value from validated variables (``hub_cache``: where huggingface_hub keeps models)."""
+        prefetch = declared.DEEPFAKE_VIDEO_PREFETCH
         return cls(
-            cache_dir=Path(cache).expanduser() if cache else hub_cache_dir(env),
-            offline=_flag(env, "HF_HUB_OFFLINE", False) or _flag(env, "DEEPFAKE_OFFLINE", False),
-            default_model=env.get("DEEPFAKE_DEFAULT_MODEL", "").strip() or "dima806",
-            extra_models=env.get("DEEPFAKE_EXTRA_MODELS", ""),
-            model_revisions=env.get("DEEPFAKE_MODEL_REVISIONS", ""),
-            device=(env.get("DEEPFAKE_DEVICE", "") or "auto").strip().lower(),
-            precision=(env.get("DEEPFAKE_PRECISION", "") or "auto").strip().lower(),
-            torch_threads=_number(env, "DEEPFAKE_TORCH_THREADS", 0, int),
-            tune_allocator=_flag(env, "DEEPFAKE_TUNE_ALLOCATOR", True),
-            batch_size=max(1, _number(env, "DEEPFAKE_BATCH_SIZE", 8, int)),
-            face_detection=_flag(env, "DEEPFAKE_FACE_DETECTION", True),
-            face_enhance=_flag(env, "DEEPFAKE_FACE_ENHANCE", True),
-            face_margin=_number(env, "DEEPFAKE_FACE_MARGIN", 0.25, float),
-            face_min_score=_number(env, "DEEPFAKE_FACE_MIN_SCORE", 0.7, float),
-            max_faces=max(1, _number(env, "DEEPFAKE_MAX_FACES", 8, int)),
-            max_image_pixels=_number(env, "DEEPFAKE_MAX_IMAGE_PIXELS", 40_000_000, int),
-            max_video_pixels=_number(env, "DEEPFAKE_MAX_VIDEO_PIXELS", 3840 * 2160, int),
-            work_max_side=max(0, _number(env, "DEEPFAKE_WORK_MAX_SIDE", 2048, int)),
-            max_large_decodes=max(1, _number(env, "DEEPFAKE_MAX_LARGE_DECODES", 2, int)),
-            video_sample_fps=_number(env, "DEEPFAKE_VIDEO_SAMPLE_FPS", 1.0, float),
-            video_max_frames=max(1, _number(env, "DEEPFAKE_VIDEO_MAX_FRAMES", 300, int)),
-            video_prefetch=_auto_flag(env, "DEEPFAKE_VIDEO_PREFETCH"),
-            camera_window=max(1, _number(env, "DEEPFAKE_CAMERA_WINDOW", 5, int)),
-            camera_hysteresis=_number(env, "DEEPFAKE_CAMERA_HYSTERESIS", 0.05, float),
-            camera_ttl_seconds=max(1, _number(env, "DEEPFAKE_CAMERA_TTL", 600, int)),
+            cache_dir=declared.DEEPFAKE_MODEL_CACHE.expanduser() if declared.DEEPFAKE_MODEL_CACHE else hub_cache,
+            offline=declared.HF_HUB_OFFLINE or declared.DEEPFAKE_OFFLINE,
+            default_model=declared.DEEPFAKE_DEFAULT_MODEL,
+            extra_models=declared.DEEPFAKE_EXTRA_MODELS,
+            model_revisions=declared.DEEPFAKE_MODEL_REVISIONS,
+            device=declared.DEEPFAKE_DEVICE,
+            precision=declared.DEEPFAKE_PRECISION,
+            torch_threads=declared.DEEPFAKE_TORCH_THREADS,
+            tune_allocator=declared.DEEPFAKE_TUNE_ALLOCATOR,
+            batch_size=declared.DEEPFAKE_BATCH_SIZE,
+            face_detection=declared.DEEPFAKE_FACE_DETECTION,
+            face_enhance=declared.DEEPFAKE_FACE_ENHANCE,
+            face_margin=declared.DEEPFAKE_FACE_MARGIN,
+            face_min_score=declared.DEEPFAKE_FACE_MIN_SCORE,
+            max_faces=declared.DEEPFAKE_MAX_FACES,
+            max_image_pixels=declared.DEEPFAKE_MAX_IMAGE_PIXELS,
+            max_video_pixels=declared.DEEPFAKE_MAX_VIDEO_PIXELS,
+            work_max_side=declared.DEEPFAKE_WORK_MAX_SIDE,
+            max_large_decodes=declared.DEEPFAKE_MAX_LARGE_DECODES,
+            video_sample_fps=declared.DEEPFAKE_VIDEO_SAMPLE_FPS,
+            video_max_frames=declared.DEEPFAKE_VIDEO_MAX_FRAMES,
+            video_prefetch=None if prefetch == "auto" else prefetch,  # None: the engine decides
+            camera_window=declared.DEEPFAKE_CAMERA_WINDOW,
+            camera_hysteresis=declared.DEEPFAKE_CAMERA_HYSTERESIS,
+            camera_ttl_seconds=declared.DEEPFAKE_CAMERA_TTL,
         )

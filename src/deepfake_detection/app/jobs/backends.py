@@ -11,6 +11,7 @@ from concurrent.futures import wait as wait_futures
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from ...settings import JobsEnv
 from ..extensions import db
 from . import sync_waits
 from .service import fail_interrupted_jobs, touch_jobs
@@ -19,16 +20,14 @@ BACKEND_KEY = "deepfake_jobs"
 log = logging.getLogger(__name__)
 # In-process jobs: how often a live process touches the jobs it holds, and how long a job may stay
 # untouched before it counts as left behind by a stopped process (the same settings as Celery's).
-DEFAULT_HEARTBEAT_SECONDS = 10
+DEFAULT_HEARTBEAT_SECONDS = JobsEnv.model_fields["JOB_HEARTBEAT_SECONDS"].default
 LEASE_HEARTBEATS = 6
 
 
 def inprocess_lease(config) -> tuple[float, float]:
     """(heartbeat, lease) seconds of in-process jobs: JOB_HEARTBEAT_SECONDS and JOB_LEASE_SECONDS."""
-    heartbeat = float(config.get("JOB_HEARTBEAT_SECONDS") or os.environ.get("JOB_HEARTBEAT_SECONDS")
-                      or DEFAULT_HEARTBEAT_SECONDS)
-    lease = float(config.get("JOB_LEASE_SECONDS") or os.environ.get("JOB_LEASE_SECONDS")
-                  or heartbeat * LEASE_HEARTBEATS)
+    heartbeat = float(config.get("JOB_HEARTBEAT_SECONDS") or DEFAULT_HEARTBEAT_SECONDS)
+    lease = float(config.get("JOB_LEASE_SECONDS") or heartbeat * LEASE_HEARTBEATS)
     return heartbeat, lease
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from celery import Celery, Task
 from flask import Flask
 
+from ...settings import ApiEnv, JobsEnv
+
 CELERY_KEY = "deepfake_celery"
 VIDEO_QUEUE = "deepfake-videos"  # the queue's name after the deployment's key prefix
 BEAT_SCHEDULE_FILE = "celerybeat-schedule"  # beat's schedule database, in the instance folder
@@ -31,31 +33,34 @@ class JobLimits:
 
 
 def _setting(config, name: str, default):
-    """A setting from the Flask config, else the environment, else the default (typed like it)."""
+    """A setting from the Flask config (create_app validated it), else the default (typed like it)."""
     value = config.get(name)
-    if value is None or value == "":
-        value = os.environ.get(name)
     if value is None or value == "":
         return default
     return type(default)(value)
 
 
+def _declared_default(name: str):
+    """The default declared for a job variable (deepfake_detection.settings.JobsEnv)."""
+    return JobsEnv.model_fields[name].default
+
+
 def job_limits(config) -> JobLimits:
     """Read the job limits (JOB_* settings) from a Flask config mapping."""
-    time_limit = _setting(config, "JOB_TIME_LIMIT", 1800)
-    heartbeat = _setting(config, "JOB_HEARTBEAT_SECONDS", 10)
+    time_limit = _setting(config, "JOB_TIME_LIMIT", _declared_default("JOB_TIME_LIMIT"))
+    heartbeat = _setting(config, "JOB_HEARTBEAT_SECONDS", int(_declared_default("JOB_HEARTBEAT_SECONDS")))
     return JobLimits(
         time_limit=time_limit,
         heartbeat_seconds=heartbeat,
         lease_seconds=_setting(config, "JOB_LEASE_SECONDS", heartbeat * 6),
-        max_attempts=_setting(config, "JOB_MAX_ATTEMPTS", 3),
-        reaper_interval=_setting(config, "JOB_REAPER_INTERVAL", 60),
+        max_attempts=_setting(config, "JOB_MAX_ATTEMPTS", _declared_default("JOB_MAX_ATTEMPTS")),
+        reaper_interval=_setting(config, "JOB_REAPER_INTERVAL", _declared_default("JOB_REAPER_INTERVAL")),
         # Longer than any job may run, so a slow job is never handed to a second worker.
         visibility_timeout=_setting(config, "JOB_VISIBILITY_TIMEOUT", time_limit + 300),
         # Two leases: a message that is merely in flight is long taken by then (see reap_lost_queued_jobs).
         queued_resend_seconds=_setting(config, "JOB_QUEUED_RESEND_SECONDS",
                                        2 * _setting(config, "JOB_LEASE_SECONDS", heartbeat * 6)),
-        worker_start_timeout=_setting(config, "JOB_WORKER_START_TIMEOUT", 300),
+        worker_start_timeout=_setting(config, "JOB_WORKER_START_TIMEOUT", _declared_default("JOB_WORKER_START_TIMEOUT")),
     )
 
 
@@ -78,7 +83,7 @@ def celery_settings(config, *, instance_path: str | None = None) -> dict:
 
     ``instance_path``: the folder beat keeps its schedule in (else Celery's default, the current folder).
     """
-    redis_url = config.get("REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    redis_url = config.get("REDIS_URL") or ApiEnv.model_fields["REDIS_URL"].default
     limits = job_limits(config)
     transport = {
         "visibility_timeout": limits.visibility_timeout,

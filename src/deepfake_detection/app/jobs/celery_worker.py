@@ -55,7 +55,7 @@ def load_model_once(**_kwargs) -> None:
         db.engine.dispose(close=False)
         engine = get_engine(flask_app)
         started = time.perf_counter()
-        delay = float(os.environ.get(TEST_PRELOAD_DELAY_VARIABLE) or 0)
+        delay = flask_app.config[TEST_PRELOAD_DELAY_VARIABLE]
         if delay > 0:
             log.info("Pool process %s waits %.1f s before loading the model (%s, test only)", os.getpid(),
                      delay, TEST_PRELOAD_DELAY_VARIABLE)

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
-from ..errors import ApiError
+from ..domain_errors import (Cancelled, DomainError, Internal, InvalidInput, InvalidMedia, ModelMisconfigured,
+                             ModelUnavailable, NotFound, TooLarge, UnknownModel)
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.models import Job
@@ -18,22 +19,27 @@ from .models import CameraDetection, Image, Video
 log = logging.getLogger(__name__)
 
 
-def api_error_from_engine(exc: Exception) -> ApiError:
-    """The HTTP answer for an engine error (bad media 400, unknown model 400, no model 503)."""
-    from ...engine import (DetectionCancelled, InvalidMediaError, ModelLabelError, ModelUnavailableError,
-                           UnknownModelError)
+def domain_error_from_engine(exc: Exception) -> DomainError | None:
+    """The domain error for an engine error (the one place they are translated); None for any other exception."""
+    # Imported when needed: the engine package loads torch, which the web process defers until a detection.
+    from ...engine import (DetectionCancelled, EngineError, InvalidMediaError, ModelLabelError,
+                           ModelUnavailableError, UnknownModelError)
 
+    if isinstance(exc, DomainError):
+        return exc
     if isinstance(exc, InvalidMediaError):
-        return ApiError(400, exc.message)
+        return InvalidMedia(exc.message)
     if isinstance(exc, UnknownModelError):
-        return ApiError(400, exc.message, errors={"model": exc.message})
+        return UnknownModel(exc.message, fields={"model": exc.message})
     if isinstance(exc, ModelUnavailableError):
-        return ApiError(503, exc.message, extra={"command": exc.command, "model": exc.key})
+        return ModelUnavailable(exc.message, details={"command": exc.command, "model": exc.key})
     if isinstance(exc, ModelLabelError):
-        return ApiError(503, exc.message)
+        return ModelMisconfigured(exc.message)
     if isinstance(exc, DetectionCancelled):
-        return ApiError(409, exc.message)
-    return ApiError(500, "Detection failed")
+        return Cancelled(exc.message)
+    if isinstance(exc, EngineError):
+        return Internal("Detection failed")
+    return None
 
 
 def list_models(*, engine) -> list[dict]:
@@ -59,11 +65,11 @@ def resolve_model_key(*, engine, requested: str | None, default: str | None = No
     """
     key = requested if requested not in (None, "") else default or engine.default_model_key
     if not isinstance(key, str):
-        raise ApiError(400, "model must be a string", errors={"model": "Must be a string"})
+        raise InvalidInput("model must be a string", fields={"model": "Must be a string"})
     known = [spec.key for spec in engine.models()]
     if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
-        raise ApiError(400, message, errors={"model": message})
+        raise UnknownModel(message, fields={"model": message})
     return key
 
 
@@ -123,10 +129,10 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
     try:
         path, size = storage.write_stream(upload_root=upload_root, relative=relative, stream=stream, limit=limit)
     except OverflowError:
-        raise ApiError(413, f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
+        raise TooLarge(f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
     try:
         if size == 0:
-            raise ApiError(400, "The uploaded video is empty")
+            raise InvalidMedia("The uploaded video is empty")
         validation.check_video_content(path, extension=extension)
         jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs, lock=True)
         video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
@@ -154,7 +160,7 @@ def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: 
 
     video = session.get(Video, video_id)
     if video is None or video.user_id != user_id:
-        raise ApiError(404, "Video not found")
+        raise NotFound("Video not found")
     active = list(session.execute(select(Job.id).where(Job.video_id == video_id,
                                                        Job.status.in_(("queued", "processing")))).scalars())
     files = [video.file_path, video.thumbnail_path]
@@ -272,12 +278,10 @@ def _history(*, user_id: int, kind: str, content_id: int, is_fake: bool, confide
                             confidence_score=float(confidence), model_version=model_name)
 
 
-def _engine_failure(exc: Exception) -> ApiError:
-    """Turn an engine exception into an ApiError, logging the unexpected ones."""
-    from ...engine import EngineError
-
-    if isinstance(exc, ApiError):
-        return exc
-    if not isinstance(exc, EngineError):
+def _engine_failure(exc: Exception) -> DomainError:
+    """Turn an engine exception into a domain error, logging the unexpected ones."""
+    error = domain_error_from_engine(exc)
+    if error is None:
         log.exception("Detection failed unexpectedly", exc_info=exc)
-    return api_error_from_engine(exc)
+        return Internal("Detection failed")
+    return error

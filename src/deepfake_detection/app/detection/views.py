@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from .. import state
 from ..engine_ext import get_engine
-from ..errors import ApiError
+from .. import domain_errors
+from ..domain_errors import Cancelled, Conflict, Internal, InvalidInput, NotFound, TooLarge
 from ..extensions import db
 from ..history.models import DetectionHistory
 from ..idempotency import http as idempotency
@@ -70,11 +71,11 @@ def detect_image():
     user_id = current_user_id()
     upload = request.files.get("image")
     if upload is None or not upload.filename:
-        raise ApiError(400, "No image file provided (multipart form field 'image')", errors={"image": "Required"})
+        raise InvalidInput("No image file provided (multipart form field 'image')", fields={"image": "Required"})
     limit = current_app.config["MAX_IMAGE_SIZE"]
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, g.upload_limit_message)
+        raise TooLarge(g.upload_limit_message)
     engine = get_engine()
     model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
     claim = idempotency.claim_request(user_id=user_id, endpoint="detect_image", fields={
@@ -97,7 +98,7 @@ def detect_video():
     user_id = current_user_id()
     upload = request.files.get("video")
     if upload is None or not upload.filename:
-        raise ApiError(400, "No video file provided (multipart form field 'video')", errors={"video": "Required"})
+        raise InvalidInput("No video file provided (multipart form field 'video')", fields={"video": "Required"})
     run_async = _async_flag()
     model_key = service.resolve_model_key(engine=get_engine(), requested=request.form.get("model"))
     cfg = current_app.config
@@ -132,9 +133,9 @@ def detect_video():
             claim.replace_answer(200, body)
             return jsonify(body)
         if job is not None and job.status in ("failed", "cancelled"):
-            status = job.error_status or (409 if job.status == "cancelled" else 500)
-            raise ApiError(status, job.message or f"Video detection {job.status}",
-                           extra={"video_id": video_id, "job_id": job_id, "status": job.status})
+            code = job.error_code or (Cancelled.code if job.status == "cancelled" else Internal.code)
+            raise domain_errors.from_code(code, job.message or f"Video detection {job.status}",
+                                          details={"video_id": video_id, "job_id": job_id, "status": job.status})
     # Asked for async, no waiting slot free, or the synchronous wait ran out: the client follows the status URL.
     body = _accepted(video_id, job_id, "processing" if waited else "queued")
     if not run_async:
@@ -167,7 +168,7 @@ def cancel_video(video_id: int):
     video = _own_video(video_id)
     job = jobs_service.job_for_video(session=db.session, video_id=video_id)
     if job is None or not jobs_service.request_cancel(session=db.session, job=job):
-        raise ApiError(409, "This video is not being processed any more")
+        raise Conflict("This video is not being processed any more", code="not_active")
     _drop_from_queue(job.id)
     return jsonify(success=True, message="Cancellation requested",
                    video=serializers.video_status(video, job, None))
@@ -193,8 +194,8 @@ def detect_camera():
     image_value = string_field(data, "image")
     session_id = data.get("session_id")  # null or absent: no session; anything else must match exactly
     if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_RE.fullmatch(session_id)):
-        raise ApiError(400, "session_id must be 1-64 letters, digits or _ . : -",
-                       errors={"session_id": "Invalid format"})
+        raise InvalidInput("session_id must be 1-64 letters, digits or _ . : -",
+                           fields={"session_id": "Invalid format"})
     cfg = current_app.config
     frame = validation.decode_base64_image(image_value, limit=cfg["MAX_IMAGE_SIZE"])
     engine = get_engine()
@@ -222,13 +223,13 @@ def _async_flag() -> bool:
     """The `async` form field or query parameter (at most one of each); absent means wait."""
     in_form, in_query = request.form.getlist("async"), query_value("async")
     if len(in_form) > 1:
-        raise ApiError(400, "async must be given at most once", errors={"async": "Given more than once"})
+        raise InvalidInput("async must be given at most once", fields={"async": "Given more than once"})
     raw = in_form[0] if in_form else in_query
     if raw is None:
         return False
     if raw not in ASYNC_WORDS:
         message = f"async must be one of: {', '.join(ASYNC_WORDS)}"
-        raise ApiError(400, message, errors={"async": message})
+        raise InvalidInput(message, fields={"async": message})
     return ASYNC_WORDS[raw]
 
 
@@ -244,7 +245,7 @@ def _own_video(video_id: int) -> Video:
     """The caller's video, or 404 (also for other users' videos: their existence is not revealed)."""
     video = db.session.get(Video, video_id)
     if video is None or video.user_id != current_user_id():
-        raise ApiError(404, "Video not found")
+        raise NotFound("Video not found")
     return video
 
 

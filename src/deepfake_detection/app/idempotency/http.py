@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, jsonify, request
 
-from ..errors import ApiError
+from ..domain_errors import InvalidInput
 from ..extensions import db
 from . import service
 from .models import IdempotencyKey
@@ -52,7 +52,7 @@ def request_key() -> str | None:
         key = key[1:-1]
     if not KEY_RE.match(key):
         message = f"{HEADER} must be 1-255 visible ASCII characters (e.g. a UUID)"
-        raise ApiError(400, message, errors={HEADER: message})
+        raise InvalidInput(message, fields={HEADER: message})
     return key
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from . import sync_waits
-from .service import fail_interrupted_jobs, touch_jobs
+from .lifecycle import touch_jobs
+from .service import fail_interrupted_jobs
 
 BACKEND_KEY = "deepfake_jobs"
 log = logging.getLogger(__name__)

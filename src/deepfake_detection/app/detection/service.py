@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..domain_errors import (Cancelled, DomainError, Internal, InvalidInput, InvalidMedia, ModelMisconfigured,
-                             ModelUnavailable, NotFound, TooLarge, UnknownModel)
+from .. import domain_errors
+from ..domain_errors import (Cancelled, Conflict, DomainError, Internal, InvalidInput, InvalidMedia,
+                             ModelMisconfigured, ModelUnavailable, NotFound, TooLarge, UnknownModel)
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
-from ..jobs.models import Job
+from ..jobs.models import CANCELLED, COMPLETED, FAILED, Job
 from ..storage import service as storage
 from . import validation
 from .models import CameraDetection, Image, Video
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoState:
+    """A video as its owner sees it: the row, its latest job, and its history row once completed."""
+
+    video: Video
+    job: Job | None
+    history_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """Where an uploaded video stands when the request answers: completed, processing or queued."""
+
+    video: Video
+    job_id: int
+    status: str
+    history_id: int | None = None
 
 
 def domain_error_from_engine(exc: Exception) -> DomainError | None:
@@ -150,17 +174,91 @@ def store_video_upload(*, session: Session, upload_root: str, user_id: int, stre
     return video, job
 
 
-def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: str) -> list[int]:
-    """Delete one of the user's videos whatever its state, with its jobs, history row and files.
+def analyse_video(*, session: Session, backend, upload_root: str, user_id: int, stream,
+                  original_name: str | None, model_key: str, limit: int, max_active_jobs: int, wait: bool,
+                  timeout: float, wait_slot: Callable[[], AbstractContextManager[bool]],
+                  before_commit=None) -> VideoOutcome:
+    """Store an uploaded video, queue its job and, when asked to ``wait``, wait for it up to ``timeout``.
 
-    Returns the ids of jobs that were still active, for the backend to drop; a running job finds its
-    row gone at its next cancel check and stops.
+    ``wait_slot()`` bounds the requests waiting at once (yields False when none is free: no wait).
+    A job that failed or was cancelled while waited for raises the domain error its code stands for.
+    ``before_commit(video, job)`` runs in the transaction that stores the rows.
     """
-    from sqlalchemy import delete, select
+    video, job = store_video_upload(session=session, upload_root=upload_root, user_id=user_id, stream=stream,
+                                    original_name=original_name, model_key=model_key, limit=limit,
+                                    max_active_jobs=max_active_jobs, before_commit=before_commit)
+    video_id, job_id = video.id, job.id
+    jobs_service.submit(session=session, backend=backend, job_id=job_id, video_id=video_id)
+    if not wait:
+        return VideoOutcome(video=video, job_id=job_id, status="queued")
+    with wait_slot() as waited:
+        if waited:
+            job = jobs_service.wait_for_job(session=session, job_id=job_id, timeout=timeout,
+                                            waiter=getattr(backend, "wait", None))
+    if not waited:
+        return VideoOutcome(video=video, job_id=job_id, status="queued")
+    if job is not None and job.status == COMPLETED:
+        video = session.get(Video, video_id, populate_existing=True)
+        return VideoOutcome(video=video, job_id=job_id, status=COMPLETED,
+                            history_id=video_history_id(session=session, video_id=video_id))
+    if job is not None and job.status in (FAILED, CANCELLED):
+        code = job.error_code or (Cancelled.code if job.status == CANCELLED else Internal.code)
+        raise domain_errors.from_code(code, job.message or f"Video detection {job.status}",
+                                      details={"video_id": video_id, "job_id": job_id, "status": job.status})
+    return VideoOutcome(video=video, job_id=job_id, status="processing")
 
+
+def own_video(*, session: Session, user_id: int, video_id: int) -> Video:
+    """The user's video; NotFound also for other users' videos (their existence is not revealed)."""
     video = session.get(Video, video_id)
     if video is None or video.user_id != user_id:
         raise NotFound("Video not found")
+    return video
+
+
+def video_history_id(*, session: Session, video_id: int) -> int | None:
+    """The history row of a completed video."""
+    return session.execute(
+        select(DetectionHistory.id).where(DetectionHistory.detection_type == "video",
+                                          DetectionHistory.content_id == video_id)
+    ).scalar_one_or_none()
+
+
+def video_state(*, session: Session, user_id: int, video_id: int) -> VideoState:
+    """Status, progress and (when completed) the result of one of the user's videos."""
+    # The job first: the runner commits the video's result and the job's `completed` together, and each
+    # statement may see a newer commit (READ COMMITTED), so a completed job read first guarantees the
+    # video read after it carries the result. The other order could pair `completed` with no result.
+    job = jobs_service.job_for_video(session=session, video_id=video_id)
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    return VideoState(video=video, job=job, history_id=video_history_id(session=session, video_id=video_id))
+
+
+def cancel_video(*, session: Session, backend, user_id: int, video_id: int) -> VideoState:
+    """Cancel the video's job if it is still queued or running; Conflict when it is not any more."""
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    job = jobs_service.job_for_video(session=session, video_id=video_id)
+    if job is None or not jobs_service.request_cancel(session=session, job=job):
+        raise Conflict("This video is not being processed any more", code="not_active")
+    _drop_from_queue(backend, job.id)
+    return VideoState(video=video, job=job)
+
+
+def _drop_from_queue(backend, job_id: int) -> None:
+    """Tell the backend to drop a job; the database flag already stops it, so a failure is only logged."""
+    try:
+        backend.cancel(job_id)
+    except Exception:
+        log.exception("Could not tell the job backend to drop job %s", job_id)
+
+
+def delete_video(*, session: Session, backend, user_id: int, video_id: int, upload_root: str) -> None:
+    """Delete one of the user's videos whatever its state, with its jobs, history row and files.
+
+    Active jobs are dropped from the backend; a running job finds its row gone at its next cancel
+    check and stops.
+    """
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
     active = list(session.execute(select(Job.id).where(Job.video_id == video_id,
                                                        Job.status.in_(("queued", "processing")))).scalars())
     files = [video.file_path, video.thumbnail_path]
@@ -171,7 +269,8 @@ def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: 
     session.commit()
     for relative in files:
         storage.remove(upload_root=upload_root, relative=relative)
-    return active
+    for job_id in active:
+        _drop_from_queue(backend, job_id)
 
 
 def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -85,3 +85,17 @@ def released_on_failure(claim: RequestClaim) -> Iterator[RequestClaim]:
     except BaseException:
         claim.release()
         raise
+
+
+def run_once(*, user_id: int, endpoint: str, fields: Callable[[], dict],
+             work: Callable[[RequestClaim], Response]) -> Response:
+    """Run ``work(claim)`` once per Idempotency-Key: a retry gets the first answer replayed.
+
+    ``fields()`` (called only when the request carries a key) names the payload for the fingerprint;
+    ``work`` records its answer through the claim, which is freed again if it fails before answering.
+    """
+    claim = claim_request(user_id=user_id, endpoint=endpoint, fields=fields() if wants_key() else {})
+    if isinstance(claim, Response):
+        return claim
+    with released_on_failure(claim):
+        return work(claim)

@@ -35,7 +35,7 @@ def check_image_extension(extension: str) -> None:
     if extension not in IMAGE_FORMATS:
         allowed = ", ".join(sorted(IMAGE_FORMATS))
         raise InvalidMedia(f"Unsupported image type '.{extension}'. Allowed: {allowed}" if extension
-                       else f"The image file needs an extension. Allowed: {allowed}")
+                           else f"The image file needs an extension. Allowed: {allowed}")
 
 
 def check_video_extension(extension: str) -> None:
@@ -43,7 +43,7 @@ def check_video_extension(extension: str) -> None:
     if extension not in VIDEO_EXTENSIONS:
         allowed = ", ".join(sorted(VIDEO_EXTENSIONS))
         raise InvalidMedia(f"Unsupported video type '.{extension}'. Allowed: {allowed}" if extension
-                       else f"The video file needs an extension. Allowed: {allowed}")
+                           else f"The video file needs an extension. Allowed: {allowed}")
 
 
 def check_image_content(data: bytes, *, extension: str) -> None:

@@ -82,7 +82,7 @@ def claim(*, session: Session, user_id: int, key: str, endpoint: str, fingerprin
     session.commit()
     if existing.endpoint != endpoint or existing.fingerprint != fingerprint:
         raise KeyReused("This Idempotency-Key was already used for a different request; "
-                            "send a new key with a new request", fields={"Idempotency-Key": "Used for another request"})
+                        "send a new key with a new request", fields={"Idempotency-Key": "Used for another request"})
     if existing.response_status is None:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment")
     return StoredAnswer(status=existing.response_status, body=existing.response_body or {})

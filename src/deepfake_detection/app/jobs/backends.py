@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from . import sync_waits
 from .lifecycle import touch_jobs
+from .runner import run_video_job
 from .service import fail_interrupted_jobs
 
 BACKEND_KEY = "deepfake_jobs"
@@ -104,8 +105,6 @@ class InProcessBackend:
 
     def submit(self, job_id: int) -> None:
         """Queue the job on the pool."""
-        from .runner import run_video_job
-
         self.ensure_heartbeat()
         future = self._executor.submit(run_video_job, job_id, app=self._app)
         with self._lock:

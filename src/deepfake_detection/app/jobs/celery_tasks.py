@@ -13,14 +13,13 @@ from ..extensions import db
 from .celery_app import TASK_DETECT_VIDEO, TASK_REAP_STALE_JOBS, job_limits
 from .celery_leases import TIME_LIMIT_MESSAGE, reap_lost_queued_jobs, reap_stale_jobs
 from .lifecycle import Claim, Heartbeat, claim_job, fail_job
+from .runner import run_video_job
 
 log = logging.getLogger(__name__)
 
 
 def _run_claimed(job_id: int) -> str:
     """Claim the job and run it under a heartbeat; returns its outcome or 'busy'."""
-    from .runner import run_video_job
-
     app = current_app._get_current_object()
     limits = job_limits(app.config)
     try:

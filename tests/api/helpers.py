@@ -87,6 +87,8 @@ def assert_error(response, status: int) -> dict:
     body = response.get_json()
     assert body["success"] is False
     assert isinstance(body["message"], str) and body["message"]
+    # A stable machine-readable code on every error answer: clients branch on it, never on the message.
+    assert isinstance(body.get("code"), str) and body["code"], body
     text = response.get_data(as_text=True)
     assert "Traceback" not in text and "/tmp/" not in text and "<html" not in text.lower()
     return body

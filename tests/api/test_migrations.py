@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from deepfake_detection.app.extensions import db
 
+from tests.support.job_rows import BEFORE_JOB_ERROR_CODE, NO_MODEL_MESSAGE, insert_failed_video_job
+
 from .helpers import PASSWORD, register_and_login
 
 BEFORE_CASE_INSENSITIVE_USERS = "8d9f6382c551"
@@ -75,3 +77,26 @@ def _frame_data_url() -> str:
     from tests.support import media
 
     return media.face_data_url()
+
+
+def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(app):
+    client = app.test_client()
+    owner = register_and_login(client, "jobowner")
+    with app.app_context():
+        downgrade(revision=BEFORE_JOB_ERROR_CODE)
+        video_id = insert_failed_video_job(db.session, user_id=owner.id, error_status=503)
+        upgrade()
+        code = db.session.execute(text("SELECT error_code FROM job WHERE video_id = :v"), {"v": video_id}).scalar_one()
+        assert code == "model_unavailable"
+        db.session.rollback()
+    video = client.get(f"/api/videos/{video_id}", headers=owner.headers).get_json()["video"]
+    assert video["status"] == "failed" and video["error_code"] == "model_unavailable"
+    assert video["message"] == NO_MODEL_MESSAGE
+    with app.app_context():
+        # And back: the downgrade restores the status the old code answered with.
+        downgrade(revision=BEFORE_JOB_ERROR_CODE)
+        status = db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"),
+                                    {"v": video_id}).scalar_one()
+        assert status == 503
+        db.session.rollback()
+        upgrade()

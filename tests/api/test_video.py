@@ -167,9 +167,10 @@ def test_model_unavailable_fails_the_job_with_503_and_the_fetch_command(make_app
     client = app.test_client()
     user = register_and_login(client)
     body = assert_error(post_video(client, user, real_clip), 503)
-    assert "deepfake download-models" in body["message"]
+    assert "deepfake download-models" in body["message"] and body["code"] == "model_unavailable"
     status = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
     assert status["status"] == "failed" and "download-models" in status["message"]
+    assert status["error_code"] == "model_unavailable"  # the job row keeps the code, not an HTTP status
 
 
 @pytest.mark.parametrize("case", ["empty", "corrupt", "image_as_mp4", "wrong_extension", "text"])

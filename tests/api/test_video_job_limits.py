@@ -77,6 +77,7 @@ def test_uploads_beyond_the_active_job_limit_are_429_with_retry_after(make_app, 
     body = assert_error(response, 429)
     assert body["message"] == ("You already have 2 videos being analysed (the limit is 2); "
                                "wait for one to finish before uploading another")
+    assert body["code"] == "active_job_limit"
     assert int(response.headers["Retry-After"]) > 0
     assert stored_videos(app) == before, "nothing is stored for a refused upload"
     assert post_video(client, other, clip).status_code == 202, "another account is not affected"

@@ -61,7 +61,7 @@ def wait_for_final(client, headers: dict, video_id: int, *, timeout: float = 120
 def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[int]]:
     """Store videos with queued jobs through the detection service, without sending any task.
 
-    Returns (job ids, video ids); the caller decides how the jobs are submitted (e.g. as a batch).
+    Returns (job ids, video ids); the caller decides when the jobs are submitted.
     """
     from deepfake_detection.app.detection.service import store_video_upload
     from deepfake_detection.app.engine_ext import get_engine

@@ -14,7 +14,6 @@ from tests.production.api_client import (
     make_video,
     new_user,
     production_app,
-    store_jobs,
     submit_held,
     upload_async,
     video_status,
@@ -214,19 +213,3 @@ def test_cancel_reaches_a_job_running_on_a_worker(api, workers, holds, tmp_path)
     assert response.status_code == 200, response.get_json()
     final = wait_for_final(client, headers, video_id, timeout=60)
     assert final["status"] == "cancelled" and final["progress"] < 100
-
-
-def test_a_batch_task_runs_several_jobs_in_one_worker(api, workers, tmp_path):
-    from deepfake_detection.app.jobs.backends import get_backend
-
-    workers("w1", "w2")
-    client = api.test_client()
-    headers = new_user(client)
-    job_ids, video_ids = store_jobs(api, headers, [make_video(tmp_path, seconds=2, fake=fake)
-                                                   for fake in (True, False, True)])
-    with api.app_context():
-        get_backend().submit_batch(job_ids)
-
-    finals = [wait_for_final(client, headers, video_id) for video_id in video_ids]
-    assert [v["status"] for v in finals] == ["completed"] * 3
-    assert [v["is_fake"] for v in finals] == [True, False, True]

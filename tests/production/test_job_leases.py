@@ -9,7 +9,8 @@ from sqlalchemy import update
 
 from deepfake_detection.app.engine_ext import get_engine
 from deepfake_detection.app.extensions import db
-from deepfake_detection.app.jobs.celery_leases import Claim, claim_job, reap_stale_jobs
+from deepfake_detection.app.jobs.celery_leases import reap_stale_jobs
+from deepfake_detection.app.jobs.lifecycle import Claim, claim_job
 from deepfake_detection.app.jobs.models import Job
 from tests.production.api_client import make_video, new_user, production_app
 

@@ -37,21 +37,3 @@ def test_a_job_over_the_time_limit_ends_failed_with_a_message(api, worker, holds
 
     assert final["status"] == "failed"
     assert final["message"] == LIMIT_MESSAGE
-
-
-def test_a_batch_over_the_time_limit_fails_the_running_job_and_requeues_the_rest(api, worker, holds, tmp_path):
-    from deepfake_detection.app.jobs.backends import get_backend
-
-    client = api.test_client()
-    headers = new_user(client)
-    job_ids, video_ids = store_jobs(api, headers, [make_video(tmp_path, seconds=3),
-                                                   make_video(tmp_path, seconds=2, fake=True)])
-    holds.hold(job_ids[0])  # the first job of the batch outlasts the limit; the second never started
-    with api.app_context():
-        get_backend().submit_batch(job_ids)
-
-    long_job, short_job = (wait_for_final(client, headers, video_id, timeout=TIME_LIMIT + 90)
-                           for video_id in video_ids)
-
-    assert long_job["status"] == "failed" and long_job["message"] == LIMIT_MESSAGE
-    assert short_job["status"] == "completed" and short_job["is_fake"] is True

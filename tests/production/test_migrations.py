@@ -9,6 +9,7 @@ import sys
 from sqlalchemy import create_engine, inspect, text
 
 from tests.production.services import Deployment
+from tests.support.job_rows import BEFORE_JOB_ERROR_CODE, insert_failed_video_job
 
 TABLES = {"user", "image", "video", "camera_detection", "detection_history", "job", "revoked_token"}
 
@@ -55,4 +56,29 @@ def test_downgrade_to_base_and_upgrade_again(fresh_database, redis_prefix, tmp_p
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert TABLES <= set(inspect(db.engine).get_table_names())
+        db.engine.dispose()
+
+
+def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(fresh_database, redis_prefix, tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    from deepfake_detection.app import create_app
+    from deepfake_detection.app.extensions import db
+
+    deployment = Deployment(root=tmp_path, database_url=fresh_database, prefix=redis_prefix)
+    app = create_app(deployment.app_config())
+    with app.app_context():
+        upgrade(revision=BEFORE_JOB_ERROR_CODE)
+        user_id = db.session.execute(text(
+            "INSERT INTO \"user\" (username, email, password_hash, created_at) "
+            "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id")).scalar_one()
+        video_id = insert_failed_video_job(db.session, user_id=user_id, error_status=503)
+        upgrade()
+        assert db.session.execute(text("SELECT error_code FROM job WHERE video_id = :v"),
+                                  {"v": video_id}).scalar_one() == "model_unavailable"
+        db.session.rollback()
+        downgrade(revision=BEFORE_JOB_ERROR_CODE)
+        assert db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"),
+                                  {"v": video_id}).scalar_one() == 503
+        db.session.rollback()
         db.engine.dispose()

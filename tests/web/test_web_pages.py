@@ -138,6 +138,18 @@ def test_a_model_that_is_not_downloaded_names_the_fetch_command(page, live_serve
     screenshot_both_themes(page, screenshot_dir, "12-image-model-not-downloaded")
 
 
+def test_a_video_whose_model_is_not_downloaded_names_the_fetch_command(page, live_server, tmp_path):
+    # The page knows from the job's error_code (not from the message's words) that the model is missing.
+    command = f"deepfake download-models --model {MISSING_MODEL}"
+    clip = tmp_path / "clip.mp4"
+    media.write_video(clip, seconds=1, fps=5)
+    open_signed_in(page, api_token(live_server.url, unique_user("novideomodel")), "/video")
+    page.get_by_label("Detection model").select_option(MISSING_MODEL)
+    page.set_input_files("#video-file", str(clip))
+    page.get_by_role("button", name="Upload and detect").click()
+    expect(page.locator("#video-status .model-unavailable")).to_contain_text(command)
+
+
 def test_a_file_of_the_wrong_kind_is_refused_before_upload(page, live_server, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_bytes(media.NOT_AN_IMAGE)

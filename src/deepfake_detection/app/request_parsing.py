@@ -9,7 +9,7 @@ from flask_jwt_extended import get_jwt_identity
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from .errors import ApiError
+from .domain_errors import InvalidInput, Unauthorized
 
 INTEGER_RE = re.compile(r"-?[0-9]+")
 
@@ -20,9 +20,9 @@ def json_object() -> dict:
         data = request.get_json(silent=True)
     except RecursionError as exc:
         # A body nested deeper than the parser's recursion limit ([[[[...]]]]) is bad input, not a crash.
-        raise ApiError(400, "Request body is nested too deeply") from exc
+        raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(data, dict):
-        raise ApiError(400, "Request body must be a JSON object (Content-Type: application/json)")
+        raise InvalidInput("Request body must be a JSON object (Content-Type: application/json)")
     return data
 
 
@@ -37,10 +37,10 @@ def string_field(data: dict, name: str, *, required: bool = True, strip: bool = 
         value = value.strip()
     if value is None or value == "":
         if required:
-            raise ApiError(400, f"{name} is required", errors={name: "This field is required"})
+            raise InvalidInput(f"{name} is required", fields={name: "This field is required"})
         return None
     if not isinstance(value, str):
-        raise ApiError(400, f"{name} must be a string", errors={name: "Must be a string"})
+        raise InvalidInput(f"{name} must be a string", fields={name: "Must be a string"})
     return value
 
 
@@ -49,14 +49,14 @@ def current_user_id() -> int:
     try:
         return int(get_jwt_identity())
     except (TypeError, ValueError) as exc:
-        raise ApiError(401, "Invalid token subject") from exc
+        raise Unauthorized("Invalid token subject") from exc
 
 
 def query_value(name: str) -> str | None:
     """A query parameter given at most once (a repeated one is a 400: which would win is a guess)."""
     values = request.args.getlist(name)
     if len(values) > 1:
-        raise ApiError(400, f"{name} must be given at most once", errors={name: "Given more than once"})
+        raise InvalidInput(f"{name} must be given at most once", fields={name: "Given more than once"})
     return values[0] if values else None
 
 
@@ -67,11 +67,11 @@ def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int)
         return default
     # Plain ASCII digits only: int() would also take " 5", "1_000" and other scripts' digits.
     if not INTEGER_RE.fullmatch(raw):
-        raise ApiError(400, f"{name} must be an integer", errors={name: "Must be an integer"})
+        raise InvalidInput(f"{name} must be an integer", fields={name: "Must be an integer"})
     value = int(raw)
     if not minimum <= value <= maximum:
         bounds = f"between {minimum} and {maximum}"
-        raise ApiError(400, f"{name} must be {bounds}", errors={name: f"Must be {bounds}"})
+        raise InvalidInput(f"{name} must be {bounds}", fields={name: f"Must be {bounds}"})
     return value
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from ..database import read_only
-from ..errors import ApiError
+from ..domain_errors import Conflict, InvalidInput
 from ..extensions import db
 from .models import User
 from .passwords import hash_password, password_problem, verify_password
@@ -39,7 +39,7 @@ def register_user(*, session: Session, username: str, email: str, password: str)
     if problem:
         errors["password"] = problem
     if errors:
-        raise ApiError(400, next(iter(errors.values())), errors=errors)
+        raise InvalidInput(next(iter(errors.values())), fields=errors)
     # Hashed before the transaction: on SQLite it holds the write lock, and every writer waits for it.
     password_hash = hash_password(password)
     existing = session.execute(
@@ -81,11 +81,11 @@ def _names_email(exc: IntegrityError) -> bool:
     return "email" in str(exc.orig).splitlines()[0].lower()
 
 
-def _duplicate(*, username_taken: bool) -> ApiError:
+def _duplicate(*, username_taken: bool) -> Conflict:
     """The 409 for an existing username or email."""
     if username_taken:
-        return ApiError(409, "Username already exists", errors={"username": "Already taken"})
-    return ApiError(409, "Email already registered", errors={"email": "Already registered"})
+        return Conflict("Username already exists", code="username_taken", fields={"username": "Already taken"})
+    return Conflict("Email already registered", code="email_taken", fields={"email": "Already registered"})
 
 
 def authenticate(*, session: Session, username: str, password: str, throttle: LoginThrottle,

@@ -7,7 +7,8 @@ from flask_jwt_extended import create_access_token, get_jwt, jwt_required
 from flask_limiter.util import get_remote_address
 
 from .. import state
-from ..errors import ApiError, error_response
+from ..domain_errors import InvalidInput, LimitReached, Unauthorized
+from ..errors import error_response
 from ..extensions import db, jwt, limiter
 from ..request_parsing import current_user_id, json_object, string_field
 from . import service
@@ -47,13 +48,12 @@ def login():
         user = service.authenticate(session=db.session, username=username, password=_raw_password(data),
                                     throttle=current_app.extensions[THROTTLE_KEY], address=get_remote_address())
     except LoginThrottled as exc:
-        response = error_response(429, "Too many failed logins for this account from your address; "
-                                       f"try again in {exc.retry_after} s")
-        # Flask-Limiter may raise it to the end of its own per-address window, never lower it.
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        # Retry-After: Flask-Limiter may raise it to the end of its own per-address window, never lower it.
+        raise LimitReached("Too many failed logins for this account from your address; "
+                           f"try again in {exc.retry_after} s", code="login_throttled",
+                           retry_after=exc.retry_after) from None
     if user is None:
-        raise ApiError(401, "Invalid username or password")
+        raise Unauthorized("Invalid username or password", code="invalid_credentials")
     token = create_access_token(identity=str(user.id))
     return jsonify(success=True, access_token=token, user=user_json(user))
 
@@ -64,7 +64,7 @@ def me():
     """The authenticated user."""
     user = service.get_user(session=db.session, user_id=current_user_id())
     if user is None:
-        raise ApiError(401, "User no longer exists")
+        raise Unauthorized("User no longer exists", code="user_gone")
     return jsonify(success=True, user=user_json(user))
 
 
@@ -81,7 +81,7 @@ def _raw_password(data: dict) -> str:
     """The password field, required and a string, unstripped."""
     value = data.get("password")
     if not isinstance(value, str) or value == "":
-        raise ApiError(400, "password is required", errors={"password": "This field is required"})
+        raise InvalidInput("password is required", fields={"password": "This field is required"})
     return value
 
 
@@ -97,24 +97,25 @@ def init_app(app: Flask) -> None:
 
     @jwt.unauthorized_loader
     def _missing(reason: str):
-        return error_response(401, "Missing or malformed Authorization header (expected 'Bearer <token>')")
+        return error_response(401, "Missing or malformed Authorization header (expected 'Bearer <token>')",
+                              code="token_missing")
 
     @jwt.invalid_token_loader
     def _invalid(reason: str):
-        return error_response(401, "Invalid token")
+        return error_response(401, "Invalid token", code="token_invalid")
 
     @jwt.expired_token_loader
     def _expired(_header, _payload):
-        return error_response(401, "Token has expired, please log in again")
+        return error_response(401, "Token has expired, please log in again", code="token_expired")
 
     @jwt.revoked_token_loader
     def _revoked(_header, _payload):
-        return error_response(401, "Token has been revoked, please log in again")
+        return error_response(401, "Token has been revoked, please log in again", code="token_revoked")
 
     @jwt.needs_fresh_token_loader
     def _not_fresh(_header, _payload):
-        return error_response(401, "Fresh token required")
+        return error_response(401, "Fresh token required", code="token_not_fresh")
 
     @jwt.user_lookup_error_loader
     def _no_user(_header, _payload):
-        return error_response(401, "User no longer exists")
+        return error_response(401, "User no longer exists", code="user_gone")

@@ -73,6 +73,8 @@ def video_status(video, job, history_id: int | None) -> dict:
         "message": (job.message if job else None) or STATUS_MESSAGES.get(status, status),
         "job_id": job.id if job else None,
         "model_key": video.model_key,
+        # Why a failed or cancelled job ended (app/domain_errors.py); clients branch on it, not on the message.
+        "error_code": job.error_code if job else None,
     }
     if status == "completed":
         body.update(video_result_fields(video, history_id))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..errors import ApiError
+from .. import domain_errors
+from ..domain_errors import (Cancelled, Conflict, DomainError, Internal, InvalidInput, InvalidMedia,
+                             ModelMisconfigured, ModelUnavailable, NotFound, TooLarge, UnknownModel)
 from ..history import service as history_service
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
-from ..jobs.models import Job
+from ..jobs.models import CANCELLED, COMPLETED, FAILED, Job
 from ..storage import service as storage
 from . import validation
 from .models import CameraDetection, Image, Video
@@ -19,22 +25,46 @@ from .models import CameraDetection, Image, Video
 log = logging.getLogger(__name__)
 
 
-def api_error_from_engine(exc: Exception) -> ApiError:
-    """The HTTP answer for an engine error (bad media 400, unknown model 400, no model 503)."""
-    from ...engine import (DetectionCancelled, InvalidMediaError, ModelLabelError, ModelUnavailableError,
-                           UnknownModelError)
+@dataclass(frozen=True)
+class VideoState:
+    """A video as its owner sees it: the row, its latest job, and its history row once completed."""
 
+    video: Video
+    job: Job | None
+    history_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """Where an uploaded video stands when the request answers: completed, processing or queued."""
+
+    video: Video
+    job_id: int
+    status: str
+    history_id: int | None = None
+
+
+def domain_error_from_engine(exc: Exception) -> DomainError | None:
+    """The domain error for an engine error (the one place they are translated); None for any other exception."""
+    # Imported when needed: the engine package loads torch, which the web process defers until a detection.
+    from ...engine import (DetectionCancelled, EngineError, InvalidMediaError, ModelLabelError,
+                           ModelUnavailableError, UnknownModelError)
+
+    if isinstance(exc, DomainError):
+        return exc
     if isinstance(exc, InvalidMediaError):
-        return ApiError(400, exc.message)
+        return InvalidMedia(exc.message)
     if isinstance(exc, UnknownModelError):
-        return ApiError(400, exc.message, errors={"model": exc.message})
+        return UnknownModel(exc.message, fields={"model": exc.message})
     if isinstance(exc, ModelUnavailableError):
-        return ApiError(503, exc.message, extra={"command": exc.command, "model": exc.key})
+        return ModelUnavailable(exc.message, details={"command": exc.command, "model": exc.key})
     if isinstance(exc, ModelLabelError):
-        return ApiError(503, exc.message)
+        return ModelMisconfigured(exc.message)
     if isinstance(exc, DetectionCancelled):
-        return ApiError(409, exc.message)
-    return ApiError(500, "Detection failed")
+        return Cancelled(exc.message)
+    if isinstance(exc, EngineError):
+        return Internal("Detection failed")
+    return None
 
 
 def list_models(*, engine) -> list[dict]:
@@ -60,11 +90,11 @@ def resolve_model_key(*, engine, requested: str | None, default: str | None = No
     """
     key = requested if requested not in (None, "") else default or engine.default_model_key
     if not isinstance(key, str):
-        raise ApiError(400, "model must be a string", errors={"model": "Must be a string"})
+        raise InvalidInput("model must be a string", fields={"model": "Must be a string"})
     known = [spec.key for spec in engine.models()]
     if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
-        raise ApiError(400, message, errors={"model": message})
+        raise UnknownModel(message, fields={"model": message})
     return key
 
 
@@ -124,10 +154,10 @@ def store_video_upload(*, session: Session, engine, upload_root: str, user_id: i
     try:
         path, size = storage.write_stream(upload_root=upload_root, relative=relative, stream=stream, limit=limit)
     except OverflowError:
-        raise ApiError(413, f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
+        raise TooLarge(f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
     try:
         if size == 0:
-            raise ApiError(400, "The uploaded video is empty")
+            raise InvalidMedia("The uploaded video is empty")
         validation.check_video_content(path, extension=extension, engine=engine)
         jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs, lock=True)
         video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
@@ -145,17 +175,91 @@ def store_video_upload(*, session: Session, engine, upload_root: str, user_id: i
     return video, job
 
 
-def delete_video(*, session: Session, user_id: int, video_id: int, upload_root: str, backend=None) -> list[int]:
+def analyse_video(*, session: Session, engine, backend, upload_root: str, user_id: int, stream,
+                  original_name: str | None, model_key: str, limit: int, max_active_jobs: int, wait: bool,
+                  timeout: float, wait_slot: Callable[[], AbstractContextManager[bool]],
+                  before_commit=None) -> VideoOutcome:
+    """Store an uploaded video, queue its job and, when asked to ``wait``, wait for it up to ``timeout``.
+
+    ``wait_slot()`` bounds the requests waiting at once (yields False when none is free: no wait).
+    A job that failed or was cancelled while waited for raises the domain error its code stands for.
+    ``before_commit(video, job)`` runs in the transaction that stores the rows.
+    """
+    video, job = store_video_upload(session=session, engine=engine, upload_root=upload_root, user_id=user_id, stream=stream,
+                                    original_name=original_name, model_key=model_key, limit=limit,
+                                    max_active_jobs=max_active_jobs, before_commit=before_commit)
+    video_id, job_id = video.id, job.id
+    jobs_service.submit(session=session, backend=backend, job_id=job_id, video_id=video_id)
+    if not wait:
+        return VideoOutcome(video=video, job_id=job_id, status="queued")
+    with wait_slot() as waited:
+        if waited:
+            job = jobs_service.wait_for_job(session=session, job_id=job_id, timeout=timeout,
+                                            waiter=getattr(backend, "wait", None))
+    if not waited:
+        return VideoOutcome(video=video, job_id=job_id, status="queued")
+    if job is not None and job.status == COMPLETED:
+        video = session.get(Video, video_id, populate_existing=True)
+        return VideoOutcome(video=video, job_id=job_id, status=COMPLETED,
+                            history_id=video_history_id(session=session, video_id=video_id))
+    if job is not None and job.status in (FAILED, CANCELLED):
+        code = job.error_code or (Cancelled.code if job.status == CANCELLED else Internal.code)
+        raise domain_errors.from_code(code, job.message or f"Video detection {job.status}",
+                                      details={"video_id": video_id, "job_id": job_id, "status": job.status})
+    return VideoOutcome(video=video, job_id=job_id, status="processing")
+
+
+def own_video(*, session: Session, user_id: int, video_id: int) -> Video:
+    """The user's video; NotFound also for other users' videos (their existence is not revealed)."""
+    video = session.get(Video, video_id)
+    if video is None or video.user_id != user_id:
+        raise NotFound("Video not found")
+    return video
+
+
+def video_history_id(*, session: Session, video_id: int) -> int | None:
+    """The history row of a completed video."""
+    return session.execute(
+        select(DetectionHistory.id).where(DetectionHistory.video_id == video_id)
+    ).scalar_one_or_none()
+
+
+def video_state(*, session: Session, user_id: int, video_id: int) -> VideoState:
+    """Status, progress and (when completed) the result of one of the user's videos."""
+    # The job first: the runner commits the video's result and the job's `completed` together, and each
+    # statement may see a newer commit (READ COMMITTED), so a completed job read first guarantees the
+    # video read after it carries the result. The other order could pair `completed` with no result.
+    job = jobs_service.job_for_video(session=session, video_id=video_id)
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    return VideoState(video=video, job=job, history_id=video_history_id(session=session, video_id=video_id))
+
+
+def cancel_video(*, session: Session, backend, user_id: int, video_id: int) -> VideoState:
+    """Cancel the video's job if it is still queued or running; Conflict when it is not any more."""
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    job = jobs_service.job_for_video(session=session, video_id=video_id)
+    if job is None or not jobs_service.request_cancel(session=session, job=job):
+        raise Conflict("This video is not being processed any more", code="not_active")
+    _drop_from_queue(backend, job.id)
+    return VideoState(video=video, job=job)
+
+
+def _drop_from_queue(backend, job_id: int) -> None:
+    """Tell the backend to drop a job; the database flag already stops it, so a failure is only logged."""
+    try:
+        backend.cancel(job_id)
+    except Exception:
+        log.exception("Could not tell the job backend to drop job %s", job_id)
+
+
+def delete_video(*, session: Session, backend, user_id: int, video_id: int, upload_root: str) -> None:
     """Delete one of the user's videos whatever its state, with its jobs, history row and files.
 
     The same delete as DELETE /api/history/<id> (history.service.delete_detections): an active job is
-    stopped and dropped from ``backend``'s queue. Returns the ids of the jobs that were still active.
+    stopped and dropped from ``backend``'s queue.
     """
-    video = session.get(Video, video_id)
-    if video is None or video.user_id != user_id:
-        raise ApiError(404, "Video not found")
-    return history_service.delete_detections(session=session, contents=[video], upload_root=upload_root,
-                                             backend=backend)
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    history_service.delete_detections(session=session, contents=[video], upload_root=upload_root, backend=backend)
 
 
 def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:
@@ -255,12 +359,10 @@ def _camera_extension(data: bytes) -> str:
     return "jpg"
 
 
-def _engine_failure(exc: Exception) -> ApiError:
-    """Turn an engine exception into an ApiError, logging the unexpected ones."""
-    from ...engine import EngineError
-
-    if isinstance(exc, ApiError):
-        return exc
-    if not isinstance(exc, EngineError):
+def _engine_failure(exc: Exception) -> DomainError:
+    """Turn an engine exception into a domain error, logging the unexpected ones."""
+    error = domain_error_from_engine(exc)
+    if error is None:
         log.exception("Detection failed unexpectedly", exc_info=exc)
-    return api_error_from_engine(exc)
+        return Internal("Detection failed")
+    return error

@@ -10,7 +10,7 @@ import warnings
 
 from PIL import Image as PILImage
 
-from ..errors import ApiError
+from ..domain_errors import InvalidInput, InvalidMedia, TooLarge
 
 # Extension -> the PIL format names its content may have.
 IMAGE_FORMATS = {
@@ -48,16 +48,16 @@ def check_image_extension(extension: str) -> None:
     """400 unless the extension is an allowed image type."""
     if extension not in IMAGE_FORMATS:
         allowed = ", ".join(sorted(IMAGE_FORMATS))
-        raise ApiError(400, f"Unsupported image type '.{extension}'. Allowed: {allowed}" if extension
-                       else f"The image file needs an extension. Allowed: {allowed}")
+        raise InvalidMedia(f"Unsupported image type '.{extension}'. Allowed: {allowed}" if extension
+                           else f"The image file needs an extension. Allowed: {allowed}")
 
 
 def check_video_extension(extension: str) -> None:
     """400 unless the extension is an allowed video type."""
     if extension not in VIDEO_EXTENSIONS:
         allowed = ", ".join(sorted(VIDEO_EXTENSIONS))
-        raise ApiError(400, f"Unsupported video type '.{extension}'. Allowed: {allowed}" if extension
-                       else f"The video file needs an extension. Allowed: {allowed}")
+        raise InvalidMedia(f"Unsupported video type '.{extension}'. Allowed: {allowed}" if extension
+                           else f"The video file needs an extension. Allowed: {allowed}")
 
 
 def check_image_content(data: bytes, *, extension: str) -> None:
@@ -66,18 +66,18 @@ def check_image_content(data: bytes, *, extension: str) -> None:
     Only the header is read here; full decoding (truncation, bombs) is the engine's job.
     """
     if not data:
-        raise ApiError(400, "The uploaded image is empty")
+        raise InvalidMedia("The uploaded image is empty")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             with PILImage.open(io.BytesIO(data)) as image:
                 actual = image.format
         except PILImage.DecompressionBombError:
-            raise ApiError(400, "The image is too large (decompression bomb)") from None
+            raise InvalidMedia("The image is too large (decompression bomb)") from None
         except Exception:
-            raise ApiError(400, "The uploaded file is not a valid image") from None
+            raise InvalidMedia("The uploaded file is not a valid image") from None
     if actual not in IMAGE_FORMATS[extension]:
-        raise ApiError(400, f"The file content is {actual}, not the .{extension} image its name claims")
+        raise InvalidMedia(f"The file content is {actual}, not the .{extension} image its name claims")
 
 
 def check_video_content(path, *, extension: str, engine) -> None:
@@ -88,11 +88,11 @@ def check_video_content(path, *, extension: str, engine) -> None:
     try:
         probe = engine.probe_video(path)
     except InvalidMediaError as exc:
-        raise ApiError(400, exc.message) from None
+        raise InvalidMedia(exc.message) from None
     if not set(probe.format_names) & VIDEO_FORMATS[extension]:
-        raise ApiError(400, f"The file content is not a .{extension} video")
+        raise InvalidMedia(f"The file content is not a .{extension} video")
     if not probe.first_frame_decodes:
-        raise ApiError(400, "The video has no decodable frame.")
+        raise InvalidMedia("The video has no decodable frame.")
 
 
 def decode_base64_image(value: str, *, limit: int) -> bytes:
@@ -101,18 +101,18 @@ def decode_base64_image(value: str, *, limit: int) -> bytes:
     if match:
         mime = (match.group("mime") or "").lower()
         if mime and not mime.startswith("image/"):
-            raise ApiError(400, f"The data URL must hold an image, not {mime}")
+            raise InvalidInput(f"The data URL must hold an image, not {mime}")
         value = value[match.end():]
     elif value.startswith("data:"):
-        raise ApiError(400, "Malformed data URL: expected data:image/...;base64,<data>")
+        raise InvalidInput("Malformed data URL: expected data:image/...;base64,<data>")
     value = "".join(value.split())
     # Base64 is 4/3 of the bytes: refuse before decoding something huge.
     if len(value) * 3 // 4 > limit:
-        raise ApiError(413, f"Camera frame too large: the limit is {limit // (1024 * 1024)} MB")
+        raise TooLarge(f"Camera frame too large: the limit is {limit // (1024 * 1024)} MB")
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "The image is not valid base64") from None
+        raise InvalidInput("The image is not valid base64") from None
     if not data:
-        raise ApiError(400, "The camera frame is empty")
+        raise InvalidMedia("The camera frame is empty")
     return data

@@ -21,6 +21,7 @@ from flask import Flask, current_app, request
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ..domain_errors import SchemaOutdated
 from ..errors import error_response
 from ..extensions import db
 
@@ -124,7 +125,7 @@ def init_app(app: Flask, *, migrations_dir: str) -> None:
             return None
         state = guard().state(db.engine)
         if state is not None and state.behind:
-            return error_response(503, behind_message(state, mode=app.config["MODE"]),
+            return error_response(503, behind_message(state, mode=app.config["MODE"]), code=SchemaOutdated.code,
                                   extra={"command": UPGRADE_COMMAND})
         return None
 
@@ -137,7 +138,7 @@ def init_app(app: Flask, *, migrations_dir: str) -> None:
         state = guard().state(db.engine)
         message = (behind_message(state, mode=app.config["MODE"]) if state is not None and state.behind else
                    f"The database is missing tables. Apply the migrations: {UPGRADE_COMMAND}")
-        return error_response(503, message, extra={"command": UPGRADE_COMMAND})
+        return error_response(503, message, code=SchemaOutdated.code, extra={"command": UPGRADE_COMMAND})
 
     app.register_error_handler(ProgrammingError, _missing_table)
     app.register_error_handler(OperationalError, _missing_table)

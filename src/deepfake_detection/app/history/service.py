@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..detection.models import DetectionContent, Video
-from ..errors import ApiError
+from ..domain_errors import InvalidInput, NotFound
 from ..jobs.models import ACTIVE_STATUSES, Job
 from ..storage import service as storage
 from .models import DETECTION_TYPES, DetectionHistory
@@ -42,9 +42,9 @@ def list_history(*, session: Session, user_id: int, detection_type: str | None =
                  page: int | None = None, per_page: int | None = None) -> HistoryPage:
     """The user's detections, newest first, optionally filtered and paginated."""
     if detection_type is not None and detection_type not in DETECTION_TYPES:
-        raise ApiError(400, f"type must be one of: {', '.join(DETECTION_TYPES)}", errors={"type": "Invalid value"})
+        raise InvalidInput(f"type must be one of: {', '.join(DETECTION_TYPES)}", fields={"type": "Invalid value"})
     if verdict is not None and verdict not in ("fake", "real"):
-        raise ApiError(400, "verdict must be 'fake' or 'real'", errors={"verdict": "Invalid value"})
+        raise InvalidInput("verdict must be 'fake' or 'real'", fields={"verdict": "Invalid value"})
     query = select(DetectionHistory).where(DetectionHistory.user_id == user_id)
     if detection_type:
         query = query.where(DetectionHistory.detection_type == detection_type)
@@ -69,7 +69,7 @@ def get_item(*, session: Session, user_id: int, history_id: int) -> tuple[Detect
     """One of the user's history items with its content; 404 for missing or someone else's."""
     row = session.get(DetectionHistory, history_id)
     if row is None or row.user_id != user_id:
-        raise ApiError(404, "History item not found")
+        raise NotFound("History item not found")
     return row, _own_content(row)
 
 
@@ -136,9 +136,9 @@ def media_of(*, session: Session, user_id: int, history_id: int, upload_root: st
     _, content = get_item(session=session, user_id=user_id, history_id=history_id)
     media = content.media() if content is not None else None
     if media is None:
-        raise ApiError(404, "No stored media for this item")
+        raise NotFound("No stored media for this item")
     relative, name = media
     path = storage.absolute_path(upload_root=upload_root, relative=relative)
     if not path.is_file():
-        raise ApiError(404, "The stored media file is missing")
+        raise NotFound("The stored media file is missing")
     return path, name

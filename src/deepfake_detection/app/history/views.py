@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, jsonify, send_file
 from flask_jwt_extended import jwt_required
 
-from ..errors import ApiError
+from ..domain_errors import InvalidInput
 from ..extensions import db
 from ..jobs.backends import get_backend
 from ..request_parsing import current_user_id, json_object, query_int, query_value
@@ -56,7 +56,7 @@ def feedback(history_id: int):
     data = json_object()
     correct = data.get("correct")
     if not isinstance(correct, bool):
-        raise ApiError(400, "correct must be true or false", errors={"correct": "Must be a boolean"})
+        raise InvalidInput("correct must be true or false", fields={"correct": "Must be a boolean"})
     row, content = service.set_feedback(session=db.session, user_id=current_user_id(), history_id=history_id,
                                         correct=correct)
     return jsonify(success=True, message="Feedback recorded", item=history_item(row, content))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import Response, current_app, jsonify, request
 
-from ..errors import ApiError
+from ..domain_errors import InvalidInput
 from ..extensions import db
 from . import service
 from .models import IdempotencyKey
@@ -52,7 +52,7 @@ def request_key() -> str | None:
         key = key[1:-1]
     if not KEY_RE.match(key):
         message = f"{HEADER} must be 1-255 visible ASCII characters (e.g. a UUID)"
-        raise ApiError(400, message, errors={HEADER: message})
+        raise InvalidInput(message, fields={HEADER: message})
     return key
 
 
@@ -85,3 +85,17 @@ def released_on_failure(claim: RequestClaim) -> Iterator[RequestClaim]:
     except BaseException:
         claim.release()
         raise
+
+
+def run_once(*, user_id: int, endpoint: str, fields: Callable[[], dict],
+             work: Callable[[RequestClaim], Response]) -> Response:
+    """Run ``work(claim)`` once per Idempotency-Key: a retry gets the first answer replayed.
+
+    ``fields()`` (called only when the request carries a key) names the payload for the fingerprint;
+    ``work`` records its answer through the claim, which is freed again if it fails before answering.
+    """
+    claim = claim_request(user_id=user_id, endpoint=endpoint, fields=fields() if wants_key() else {})
+    if isinstance(claim, Response):
+        return claim
+    with released_on_failure(claim):
+        return work(claim)

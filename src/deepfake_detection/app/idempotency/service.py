@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import ApiError
+from ..domain_errors import Conflict, KeyReused
 from .models import IdempotencyKey
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,10 @@ def claim(*, session: Session, user_id: int, key: str, endpoint: str, fingerprin
             existing = session.execute(select(IdempotencyKey).where(same_key)).scalar_one()
     session.commit()
     if existing.endpoint != endpoint or existing.fingerprint != fingerprint:
-        raise ApiError(422, "This Idempotency-Key was already used for a different request; "
-                            "send a new key with a new request", errors={"Idempotency-Key": "Used for another request"})
+        raise KeyReused("This Idempotency-Key was already used for a different request; "
+                        "send a new key with a new request", fields={"Idempotency-Key": "Used for another request"})
     if existing.response_status is None:
-        raise ApiError(409, "A request with this Idempotency-Key is still being processed; retry in a moment")
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment")
     return StoredAnswer(status=existing.response_status, body=existing.response_body or {})
 
 

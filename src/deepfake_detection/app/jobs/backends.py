@@ -14,7 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ...settings import JobsEnv
 from ..extensions import db
 from . import sync_waits
-from .service import fail_interrupted_jobs, touch_jobs
+from .lifecycle import touch_jobs
+from .runner import run_video_job
+from .service import fail_interrupted_jobs
 
 BACKEND_KEY = "deepfake_jobs"
 log = logging.getLogger(__name__)
@@ -102,8 +104,6 @@ class InProcessBackend:
 
     def submit(self, job_id: int) -> None:
         """Queue the job on the pool."""
-        from .runner import run_video_job
-
         self.ensure_heartbeat()
         future = self._executor.submit(run_video_job, job_id, app=self._app)
         with self._lock:

@@ -14,7 +14,6 @@ CELERY_KEY = "deepfake_celery"
 VIDEO_QUEUE = "deepfake-videos"  # the queue's name after the deployment's key prefix
 BEAT_SCHEDULE_FILE = "celerybeat-schedule"  # beat's schedule database, in the instance folder
 TASK_DETECT_VIDEO = "deepfake.detect_video"
-TASK_DETECT_VIDEO_BATCH = "deepfake.detect_video_batch"
 TASK_REAP_STALE_JOBS = "deepfake.reap_stale_jobs"
 
 

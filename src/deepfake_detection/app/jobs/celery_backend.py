@@ -6,9 +6,10 @@ import logging
 
 from flask import Flask
 
+from ..domain_errors import Unavailable
 from ..extensions import db
-from .celery_app import TASK_DETECT_VIDEO, TASK_DETECT_VIDEO_BATCH, create_celery
-from .celery_leases import fail_job
+from .celery_app import TASK_DETECT_VIDEO, create_celery
+from .lifecycle import fail_job
 
 log = logging.getLogger(__name__)
 
@@ -20,23 +21,17 @@ class CeleryBackend:
         self._celery = create_celery(app)
 
     def submit(self, job_id: int) -> None:
-        """Send the job's task; the committed Job row is all a worker needs (plus the shared upload folder)."""
-        self._send(TASK_DETECT_VIDEO, [job_id], job_ids=[job_id])
+        """Send the job's task; the committed Job row is all a worker needs (plus the shared upload folder).
 
-    def submit_batch(self, job_ids: list[int]) -> None:
-        """Send several jobs as one task, run one after another by a single worker."""
-        if job_ids:
-            self._send(TASK_DETECT_VIDEO_BATCH, [list(job_ids)], job_ids=list(job_ids))
-
-    def _send(self, task: str, args: list, *, job_ids: list[int]) -> None:
-        """Publish a task; when the broker is unreachable the jobs end `failed` instead of waiting forever."""
+        When the broker is unreachable the job ends `failed` instead of waiting forever.
+        """
         try:
-            self._celery.send_task(task, args=args, retry_policy={"max_retries": 3, "interval_step": 0.5})
+            self._celery.send_task(TASK_DETECT_VIDEO, args=[job_id],
+                                   retry_policy={"max_retries": 3, "interval_step": 0.5})
         except Exception:
-            log.exception("Could not queue job(s) %s", job_ids)
-            for job_id in job_ids:
-                fail_job(session=db.session, job_id=job_id, error_status=503,
-                         message="The job could not be queued: the job broker is unreachable; try again later")
+            log.exception("Could not queue job %s", job_id)
+            fail_job(session=db.session, job_id=job_id, error_code=Unavailable.code,
+                     message="The job could not be queued: the job broker is unreachable; try again later")
 
     def cancel(self, job_id: int) -> None:
         """Nothing to send: ``cancel_requested`` on the row stops a running job and skips a queued one.

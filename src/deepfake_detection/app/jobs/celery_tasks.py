@@ -1,4 +1,4 @@
-"""Celery tasks: one per video job, one per batch of video jobs, and the reaper of jobs whose worker died."""
+"""Celery tasks: one per video job, and the reaper of jobs whose worker died."""
 
 from __future__ import annotations
 
@@ -10,31 +10,16 @@ from celery.exceptions import TimeLimitExceeded
 from flask import current_app
 
 from ..extensions import db
-from .celery_app import (
-    TASK_DETECT_VIDEO,
-    TASK_DETECT_VIDEO_BATCH,
-    TASK_REAP_STALE_JOBS,
-    job_limits,
-)
-from .celery_leases import (
-    TIME_LIMIT_MESSAGE,
-    Claim,
-    Heartbeat,
-    claim_job,
-    fail_job,
-    job_status,
-    reap_lost_queued_jobs,
-    reap_stale_jobs,
-)
-from .models import QUEUED
+from .celery_app import TASK_DETECT_VIDEO, TASK_REAP_STALE_JOBS, job_limits
+from .celery_leases import TIME_LIMIT_MESSAGE, reap_lost_queued_jobs, reap_stale_jobs
+from .lifecycle import Claim, Heartbeat, claim_job, fail_job
+from .runner import run_video_job
 
 log = logging.getLogger(__name__)
 
 
 def _run_claimed(job_id: int) -> str:
     """Claim the job and run it under a heartbeat; returns its outcome or 'busy'."""
-    from .runner import run_video_job
-
     app = current_app._get_current_object()
     limits = job_limits(app.config)
     try:
@@ -52,14 +37,8 @@ def _run_claimed(job_id: int) -> str:
         return run_video_job(job_id, app=app)
 
 
-def _job_ids(args) -> list[int]:
-    """The job ids a job task was called with (one id, or a list for a batch)."""
-    first = args[0] if args else []
-    return list(first) if isinstance(first, (list, tuple)) else [first]
-
-
 def _on_failure(self, exc, task_id, args, kwargs, einfo):
-    """Task.on_failure: after the time limit killed the pool process, fail its jobs clearly.
+    """Task.on_failure: after the time limit killed the pool process, fail its job clearly.
 
     Runs in the worker's main process, outside the task body, hence its own app context. A lost
     worker (WorkerLostError) is not handled here: its message is requeued and the lease decides.
@@ -70,12 +49,7 @@ def _on_failure(self, exc, task_id, args, kwargs, einfo):
     with app.app_context():
         limits = job_limits(app.config)
         try:
-            for job_id in _job_ids(args):
-                if job_status(session=db.session, job_id=job_id) == QUEUED:
-                    detect_video.delay(job_id)  # a later job of a batch that never started: on its own
-                else:
-                    fail_job(session=db.session, job_id=job_id,
-                             message=TIME_LIMIT_MESSAGE.format(seconds=limits.time_limit))
+            fail_job(session=db.session, job_id=args[0], message=TIME_LIMIT_MESSAGE.format(seconds=limits.time_limit))
         finally:
             db.session.remove()
 
@@ -87,17 +61,6 @@ def detect_video(self, job_id: int) -> str:
     if outcome == "busy":
         raise self.retry(countdown=job_limits(current_app.config).lease_seconds)
     return outcome
-
-
-@shared_task(bind=True, name=TASK_DETECT_VIDEO_BATCH, max_retries=None, on_failure=_on_failure)
-def detect_video_batch(self, job_ids: list[int]) -> dict[str, str]:
-    """Run several video jobs one after another in this worker (fewer broker round trips for short clips)."""
-    outcomes = {str(job_id): _run_claimed(job_id) for job_id in job_ids}
-    busy = [int(job_id) for job_id, outcome in outcomes.items() if outcome == "busy"]
-    for job_id in busy:
-        # Held by another live worker (a duplicate delivery): check each again on its own.
-        detect_video.apply_async(args=[job_id], countdown=job_limits(current_app.config).lease_seconds)
-    return outcomes
 
 
 def messages_waiting(celery: Celery) -> int | None:

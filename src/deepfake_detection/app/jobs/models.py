@@ -29,8 +29,8 @@ class Job(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=QUEUED, nullable=False, index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     message: Mapped[str | None] = mapped_column(String(500))
-    # HTTP status a synchronous caller should get when the job failed (400 bad media, 503 no model).
-    error_status: Mapped[int | None] = mapped_column(Integer)
+    # Domain error code of a failed or cancelled job (app/domain_errors.py); errors.py maps it to a status.
+    error_code: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

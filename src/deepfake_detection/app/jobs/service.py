@@ -1,4 +1,4 @@
-"""Job records: create, read, cancel, wait, and recover after a restart."""
+"""Job records: create, submit, read, cancel, wait, and recover after a restart (status changes: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
-from ..errors import ApiError
+from ..detection.models import Video
+from ..domain_errors import Internal, LimitReached, Unavailable
+from . import lifecycle
 from .models import ACTIVE_STATUSES, CANCELLED, FAILED, QUEUED, TERMINAL_STATUSES, Job
 
 log = logging.getLogger(__name__)
@@ -41,20 +43,21 @@ def check_active_job_limit(*, session: Session, user_id: int, limit: int, lock: 
     active = session.execute(select(func.count(Job.id)).where(
         Job.user_id == user_id, Job.status.in_(ACTIVE_STATUSES))).scalar_one()
     if active >= limit:
-        raise ApiError(429, f"You already have {active} videos being analysed (the limit is {limit}); "
-                            "wait for one to finish before uploading another",
-                       headers={"Retry-After": str(ACTIVE_JOBS_RETRY_AFTER)})
+        raise LimitReached(f"You already have {active} videos being analysed (the limit is {limit}); "
+                           "wait for one to finish before uploading another", code="active_job_limit",
+                           retry_after=ACTIVE_JOBS_RETRY_AFTER)
 
 
 def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
-    """Hand a job to the backend; if it cannot be queued, fail it (503) rather than leave it queued for ever."""
+    """Hand a job to the backend; if it cannot be queued, fail it (Unavailable) rather than leave it queued for ever."""
     try:
         backend.submit(job_id)
     except Exception:
         log.exception("Could not queue job %s", job_id)
-        fail_job(session=session, job_id=job_id, message="The job queue is not available", error_status=503)
-        raise ApiError(503, "The job queue is not available; try again later",
-                       extra={"video_id": video_id, "job_id": job_id, "status": FAILED}) from None
+        lifecycle.fail_job(session=session, job_id=job_id, message="The job queue is not available",
+                           error_code=Unavailable.code)
+        raise Unavailable("The job queue is not available; try again later",
+                          details={"video_id": video_id, "job_id": job_id, "status": FAILED}) from None
 
 
 def job_for_video(*, session: Session, video_id: int) -> Job | None:
@@ -66,11 +69,15 @@ def job_for_video(*, session: Session, video_id: int) -> Job | None:
 
 def request_cancel(*, session: Session, job: Job) -> bool:
     """Ask a job to stop; a queued job is cancelled at once. False when it had already finished."""
-    if job.status in TERMINAL_STATUSES:
+    session.rollback()
+    locked = lifecycle.locked_job(session=session, job_id=job.id)
+    if locked is None or locked.status in TERMINAL_STATUSES:
+        session.rollback()
         return False
-    job.cancel_requested = True
-    if job.status == QUEUED:
-        finish_job(session=session, job=job, status=CANCELLED, message="Cancelled before it started")
+    locked.cancel_requested = True
+    if locked.status == QUEUED:
+        lifecycle.terminate(session=session, job=locked, status=CANCELLED,
+                            message=lifecycle.CANCELLED_BEFORE_START_MESSAGE)
     session.commit()
     return True
 
@@ -95,26 +102,7 @@ def wait_for_job(*, session: Session, job_id: int, timeout: float, waiter=None) 
         time.sleep(0.2)
 
 
-def fail_job(*, session: Session, job_id: int, message: str, error_status: int = 500) -> None:
-    """Put a job that cannot run into the failed status (and its video)."""
-    session.rollback()
-    job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.status in TERMINAL_STATUSES:
-        session.rollback()
-        return
-    finish_job(session=session, job=job, status=FAILED, message=message, error_status=error_status)
-    session.commit()
-
-
 INTERRUPTED_MESSAGE = "Interrupted: the server stopped or restarted while it ran; upload the video again"
-
-
-def touch_jobs(*, session: Session, job_ids: list[int]) -> None:
-    """Prove that a live process still holds these active jobs (their ``updated_at`` is the lease)."""
-    if job_ids:
-        session.execute(update(Job).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES))
-                        .values(updated_at=datetime.now(timezone.utc)))
-    session.commit()
 
 
 def fail_interrupted_jobs(*, session: Session, lease_seconds: float) -> int:
@@ -128,28 +116,10 @@ def fail_interrupted_jobs(*, session: Session, lease_seconds: float) -> int:
     stale = (Job.status.in_(ACTIVE_STATUSES), Job.updated_at < now - timedelta(seconds=lease_seconds))
     # One statement, so a job touched or finished meanwhile is not caught.
     failed = session.execute(update(Job).where(*stale).values(
-        status=FAILED, message=INTERRUPTED_MESSAGE, error_status=500, finished_at=now, updated_at=now,
+        status=FAILED, message=INTERRUPTED_MESSAGE, error_code=Internal.code, finished_at=now, updated_at=now,
     ).returning(Job.id, Job.video_id)).all()
     video_ids = [video_id for _, video_id in failed if video_id is not None]
     if video_ids:
-        from ..detection.models import Video
-
         session.execute(update(Video).where(Video.id.in_(video_ids)).values(processing_status=FAILED))
     session.commit()
     return len(failed)
-
-
-def finish_job(*, session: Session, job: Job, status: str, message: str | None,
-               error_status: int | None = None) -> None:
-    """Put a job and its video in a terminal status (the caller commits)."""
-    job.status, job.message, job.error_status = status, message, error_status
-    job.finished_at = datetime.now(timezone.utc)
-    set_video_status(session=session, job=job, status=status)
-
-
-def set_video_status(*, session: Session, job: Job, status: str) -> None:
-    """Mirror a job status on its video."""
-    from ..detection.models import Video
-
-    if job.video_id is not None:
-        session.execute(update(Video).where(Video.id == job.video_id).values(processing_status=status))

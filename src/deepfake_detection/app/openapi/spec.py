@@ -106,7 +106,7 @@ NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
 
 
 SCHEMAS = {
-    "Error": _obj({"success": {"type": "boolean", "enum": [False]}, "message": STR,
+    "Error": _obj({"success": {"type": "boolean", "enum": [False]}, "message": STR, "code": STR,
                    "errors": {"type": "object", "additionalProperties": STR}}, ["success", "message"]),
     "User": _obj({"id": INT, "username": STR, "email": STR, "created_at": _nullable(STR)}, ["id", "username", "email"]),
     "Model": _all_required(_obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL,
@@ -139,7 +139,8 @@ SCHEMAS = {
     "VideoStatus": _obj({
         "id": INT, "filename": STR, "file_size": INT, "upload_date": STR,
         "status": {"type": "string", "enum": ["queued", "processing", "completed", "failed", "cancelled"]},
-        "progress": INT, "message": STR, "job_id": _nullable(INT), "model_key": _nullable(STR)},
+        "progress": INT, "message": STR, "job_id": _nullable(INT), "model_key": _nullable(STR),
+        "error_code": _nullable(STR)},
         ["id", "filename", "status", "progress", "message"], additionalProperties=True),
     "CameraResult": _all_required(_obj({
         "success": BOOL, "is_fake": BOOL, "confidence": NUM, "model_used": STR,

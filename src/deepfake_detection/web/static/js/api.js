@@ -2,19 +2,23 @@
 
 import { endSession, getToken } from "./session.js";
 
-/** Any failed API call: HTTP status, the API's message, and per-field validation errors. */
+/** The API's error code for a model whose weights are not downloaded on the server. */
+export const MODEL_UNAVAILABLE = "model_unavailable";
+
+/** Any failed API call: HTTP status, the API's machine-readable code and message, and per-field validation errors. */
 export class ApiError extends Error {
-  constructor(message, { status = 0, errors = null, data = null } = {}) {
+  constructor(message, { status = 0, code = null, errors = null, data = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    this.code = code;
     this.errors = errors || {};
     this.data = data;
   }
 
-  /** The model is not downloaded on the server (503 from a detection endpoint). */
+  /** The model is not downloaded on the server (decided by the error code, never by the message). */
   get modelUnavailable() {
-    return this.status === 503;
+    return this.code === MODEL_UNAVAILABLE;
   }
 }
 
@@ -38,7 +42,7 @@ function authHeaders(auth) {
 
 function errorFrom(status, data) {
   const message = (data && (data.message || data.msg || data.error)) || FALLBACK_MESSAGES[status] || `Request failed (${status}).`;
-  return new ApiError(message, { status, errors: data && data.errors, data });
+  return new ApiError(message, { status, code: (data && data.code) || null, errors: data && data.errors, data });
 }
 
 function handleUnauthorized(status, auth) {

@@ -1,7 +1,7 @@
 // Video detection: upload with a byte progress bar, follow the background job, then show the verdict,
 // the per-frame timeline and the thumbnail.
 
-import { api, fetchMediaUrl, uploadWithProgress } from "../api.js";
+import { MODEL_UNAVAILABLE, api, fetchMediaUrl, uploadWithProgress } from "../api.js";
 import { timelineChart } from "../charts.js";
 import { capitalise, emptyState, errorState, formatBytes, formatDuration, formatPercent, h, mount, verdictBanner } from "../dom.js";
 import { filePicker } from "../filepicker.js";
@@ -138,7 +138,7 @@ export function renderVideo(main, { signal }) {
       if (FINISHED.has(video.status)) {
         if (video.status === "completed") mount(status, videoResult(video, { signal }));
         else if (video.status === "cancelled") mount(status, h("div", { class: "state state-empty", role: "status" }, "The analysis was cancelled."));
-        else if (/download-models|not downloaded/i.test(video.message || "")) mount(status, modelUnavailableNotice(video.model_key || modelKey, video.message));
+        else if (video.error_code === MODEL_UNAVAILABLE) mount(status, modelUnavailableNotice(video.model_key || modelKey, video.message));
         else mount(status, errorState(`The analysis failed: ${video.message || "unknown error"}`));
         return;
       }

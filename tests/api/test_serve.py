@@ -154,7 +154,8 @@ def _assert_json_error(answer: tuple[int, dict, bytes], status: int) -> dict:
     assert code == status, answer
     assert headers["content-type"] == "application/json" and headers["x-request-id"]
     payload = json.loads(body)
-    assert payload["success"] is False and payload["code"] == status and payload["message"]
+    codes = {400: "invalid_input", 413: "too_large", 431: "headers_too_large", 501: "not_implemented"}
+    assert payload["success"] is False and payload["code"] == codes[status] and payload["message"]
     return payload
 
 

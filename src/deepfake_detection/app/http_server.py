@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..settings import ServerEnv
 from .detection.views import upload_limits
+from .errors import CODE_BY_STATUS
 
 log = logging.getLogger(__name__)
 _DECLARED = ServerEnv.model_fields
@@ -123,7 +124,10 @@ class JsonErrorTask(ErrorTask):
             message = _MESSAGES.get(error.code, _MESSAGES[500])
         log.info("%s %s answered %d by the HTTP server: %s [%s]", getattr(self.request, "command", "-"),
                     getattr(self.request, "path", "-"), error.code, message, request_id)
-        body = json.dumps({"success": False, "message": message, "code": error.code}).encode()
+        # The same machine-readable codes as the app's own answers (431 and 501 are only ever waitress's).
+        code = CODE_BY_STATUS.get(error.code) or {431: "headers_too_large", 501: "not_implemented"}.get(error.code,
+                                                                                                       "internal")
+        body = json.dumps({"success": False, "message": message, "code": code}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("X-Request-ID", request_id)])
         self.set_close_on_finish()

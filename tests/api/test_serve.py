@@ -20,7 +20,6 @@ from tests.support import media
 
 from .helpers import PASSWORD
 
-
 SCRIPT = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
 
 
@@ -243,7 +242,8 @@ def test_slow_requests_are_cut_off(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=15) as headers_never_end, \
                 socket.create_connection(("127.0.0.1", port), timeout=15) as body_trickles:
             headers_never_end.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n")
-            body_trickles.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n{")
+            body_trickles.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Content-Length: 100000\r\n\r\n{")
             # Each is closed by the server within a few seconds (recv returns b"" at the close).
             assert headers_never_end.recv(100) == b""
             assert body_trickles.recv(100) == b""

@@ -10,8 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..web import init_app as init_web
 from . import config as config_module
-from . import engine_ext, errors, request_log, startup, state
-from . import models  # noqa: F401  (every table registered before migrations/create_all)
+from . import engine_ext, errors, models, request_log, startup, state  # noqa: F401  (models: tables registered)
 from .auth import views as auth_views
 from .database import is_sqlite, sqlite_engine_options
 from .detection import views as detection_views

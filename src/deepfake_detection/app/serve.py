@@ -8,11 +8,11 @@ import sys
 import click
 from flask_migrate import upgrade
 
+from ..settings import ServerEnv
 from . import create_app
 from .config import ConfigurationError
 from .http_server import ServerSettings, create_server
 from .jobs.backends import recover_interrupted_jobs
-from ..settings import ServerEnv
 from .request_log import install_record_factory
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"

@@ -306,14 +306,15 @@ def _fake_checkout(tmp_path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["scripts/run.sh", "--port", "8080"], "deepfake-server --port 8080"),
-    (["scripts/run.sh"], "deepfake-server"),
-    (["scripts/run.sh", "download-models", "--model", "dima806"], "deepfake download-models --model dima806"),
-    (["scripts/test.sh", "-k", "serve"], "python -m pytest -k serve"),
+    (["scripts/run.sh", "--port", "8080"], ["deepfake-server --port 8080"]),
+    (["scripts/run.sh"], ["deepfake-server"]),
+    (["scripts/run.sh", "download-models", "--model", "dima806"], ["deepfake download-models --model dima806"]),
+    # The lint runs first, on the whole tree; the arguments go to pytest only.
+    (["scripts/test.sh", "-k", "serve"], ["python -m ruff check src tests", "python -m pytest -k serve"]),
 ])
 def test_script_arguments_go_to_the_command_never_to_the_installer(tmp_path, args, expected):
     root, calls = _fake_checkout(tmp_path)
     result = subprocess.run(["bash", *args], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     # Installed already: nothing but the command runs (before, `--port` became a pip extra to install).
-    assert [line.strip() for line in calls.read_text().splitlines()] == [expected]
+    assert [line.strip() for line in calls.read_text().splitlines()] == expected

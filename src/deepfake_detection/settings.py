@@ -94,7 +94,8 @@ class EngineEnv(DeclaredEnv):
     """Engine configuration (README "Engine configuration")."""
 
     HF_HOME: Path | None = Field(None, description="HuggingFace cache the models are read from and downloaded to"
-                                 " (read by huggingface_hub itself too)", json_schema_extra=_shown("`~/.cache/huggingface`"))
+                                 " (read by huggingface_hub itself too)",
+                                 json_schema_extra=_shown("`~/.cache/huggingface`"))
     HF_HUB_CACHE: Path | None = Field(None, description="the hub cache itself, when not `HF_HOME/hub`",
                                       json_schema_extra=_shown("`$HF_HOME/hub`"))
     DEEPFAKE_MODEL_CACHE: Path | None = Field(None, description="overrides the hub cache directory for the engine")
@@ -176,7 +177,8 @@ class ApiEnv(DeclaredEnv):
     DATABASE_URI: str | None = Field(None, description="any SQLAlchemy URL (e.g. `postgresql+psycopg://...`)",
                                      json_schema_extra={**_shown("`sqlite:///<instance>/deepfake_detection.db`"),
                                                         **_flask_key("SQLALCHEMY_DATABASE_URI")})
-    UPLOAD_FOLDER: str | None = Field(None, description="stored media", json_schema_extra=_shown("`<instance>/uploads`"))
+    UPLOAD_FOLDER: str | None = Field(None, description="stored media",
+                                      json_schema_extra=_shown("`<instance>/uploads`"))
     MAX_IMAGE_SIZE: int = Field(10 * MB, ge=1, description="upload limit in bytes for images (camera frames too)")
     MAX_VIDEO_SIZE: int = Field(100 * MB, ge=1, description="upload limit in bytes for videos")
     CORS_ORIGINS: str = Field("http://localhost:5173", description="comma-separated origins allowed on `/api/*`")
@@ -397,7 +399,7 @@ def render_readme(text: str) -> str:
         pattern = _marker_pattern(name)
         if not pattern.search(text):
             raise InvalidSettings(f"the README has no <!-- settings:{name}:start/end --> markers")
-        text = pattern.sub(lambda match: match.group(1) + markdown_table(groups) + match.group(2), text)
+        text = pattern.sub(lambda match, groups=groups: match.group(1) + markdown_table(groups) + match.group(2), text)
     return text
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-
 SECRET = "test-secret-key-" + "s" * 48
 JWT_SECRET = "test-jwt-secret-" + "j" * 48
 PASSWORD = "Correct-Horse-Battery-9"

@@ -38,7 +38,8 @@ def test_bare_base64_and_png_are_accepted(client, user):
 
 def test_smoothing_is_kept_per_user_and_session(client, user, other_user):
     for expected in (1, 2, 3):
-        assert send(client, user, media.face_data_url(False), session_id="tab-1").get_json()["frames_in_window"] == expected
+        answer = send(client, user, media.face_data_url(False), session_id="tab-1").get_json()
+        assert answer["frames_in_window"] == expected
     # A new session, and another user with the same session id, start their own windows.
     assert send(client, user, media.face_data_url(False), session_id="tab-2").get_json()["frames_in_window"] == 1
     assert send(client, other_user, media.face_data_url(False), session_id="tab-1").get_json()["frames_in_window"] == 1
@@ -67,7 +68,8 @@ def test_bad_camera_input_is_400_and_nothing_is_stored(app, client, user, payloa
 
 
 def test_non_json_camera_bodies_are_400(client, user):
-    assert_error(client.post("/api/detect/camera", headers=user.headers, data="{oops", content_type="application/json"), 400)
+    assert_error(client.post("/api/detect/camera", headers=user.headers, data="{oops",
+                             content_type="application/json"), 400)
     assert_error(client.post("/api/detect/camera", headers=user.headers, data="image=x"), 400)
 
 

@@ -110,7 +110,7 @@ def test_the_checker_catches_the_trap():
 
 def test_every_answer_has_the_documented_fields_with_their_types(app, client, tmp_path):
     """Register, log in, detect each kind, read history and stats: every documented field keeps its type."""
-    body = check("register", client.post("/api/auth/register", json={
+    check("register", client.post("/api/auth/register", json={
         "username": "john_doe", "email": "john@example.com", "password": PASSWORD}), 201)
     token = check("login", client.post("/api/auth/login", json={"username": "john_doe", "password": PASSWORD}))
     headers = {"Authorization": f"Bearer {token['access_token']}"}

@@ -15,6 +15,7 @@ from tests.support import media
 
 from .helpers import PASSWORD, api_config, build_app, dispose_app, register_and_login
 
+
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory, engine):
     app = build_app(api_config(tmp_path_factory.mktemp("fuzz"), engine))

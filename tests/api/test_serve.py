@@ -20,7 +20,6 @@ from tests.support import media
 
 from .helpers import PASSWORD
 
-
 SCRIPT = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
 
 
@@ -244,7 +243,8 @@ def test_slow_requests_are_cut_off(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=15) as headers_never_end, \
                 socket.create_connection(("127.0.0.1", port), timeout=15) as body_trickles:
             headers_never_end.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n")
-            body_trickles.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n{")
+            body_trickles.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Content-Length: 100000\r\n\r\n{")
             # Each is closed by the server within a few seconds (recv returns b"" at the close).
             assert headers_never_end.recv(100) == b""
             assert body_trickles.recv(100) == b""
@@ -307,14 +307,15 @@ def _fake_checkout(tmp_path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["scripts/run.sh", "--port", "8080"], "deepfake-server --port 8080"),
-    (["scripts/run.sh"], "deepfake-server"),
-    (["scripts/run.sh", "download-models", "--model", "dima806"], "deepfake download-models --model dima806"),
-    (["scripts/test.sh", "-k", "serve"], "python -m pytest -k serve"),
+    (["scripts/run.sh", "--port", "8080"], ["deepfake-server --port 8080"]),
+    (["scripts/run.sh"], ["deepfake-server"]),
+    (["scripts/run.sh", "download-models", "--model", "dima806"], ["deepfake download-models --model dima806"]),
+    # The lint runs first, on the whole tree; the arguments go to pytest only.
+    (["scripts/test.sh", "-k", "serve"], ["python -m ruff check src tests", "python -m pytest -k serve"]),
 ])
 def test_script_arguments_go_to_the_command_never_to_the_installer(tmp_path, args, expected):
     root, calls = _fake_checkout(tmp_path)
     result = subprocess.run(["bash", *args], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     # Installed already: nothing but the command runs (before, `--port` became a pip extra to install).
-    assert [line.strip() for line in calls.read_text().splitlines()] == [expected]
+    assert [line.strip() for line in calls.read_text().splitlines()] == expected

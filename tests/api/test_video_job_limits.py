@@ -84,7 +84,8 @@ def test_uploads_beyond_the_active_job_limit_are_429_with_retry_after(make_app, 
     # Once the jobs are done, the user may upload again.
     holds.release_all()
     for video_id in (first["video_id"], second["video_id"]):
-        wait_until(lambda: video_status(client, user, video_id)["status"] == "completed", what=f"video {video_id}")
+        wait_until(lambda video_id=video_id: video_status(client, user, video_id)["status"] == "completed",
+                   what=f"video {video_id}")
     assert post_video(client, user, clip).status_code == 202
 
 

@@ -6,8 +6,14 @@ import os
 
 import pytest
 
-from deepfake_detection.engine import (DetectionEngine, EngineSettings, InvalidMediaError, ModelUnavailableError,
-                                       UnknownModelError, VideoProbe)
+from deepfake_detection.engine import (
+    DetectionEngine,
+    EngineSettings,
+    InvalidMediaError,
+    ModelUnavailableError,
+    UnknownModelError,
+    VideoProbe,
+)
 from tests.support import media
 
 MISSING = "missing-model"

@@ -24,7 +24,7 @@ from tests.production.services import wait_until
 
 @pytest.fixture(scope="module")
 def api(deployment):
-    """One API process of the deployment (it shares nothing with the workers but PostgreSQL, Redis and the upload folder)."""
+    """One API process of the deployment (sharing only PostgreSQL, Redis and the upload folder with the workers)."""
     # No per-user limit on active jobs: one account uploads 20 videos at once below.
     app = production_app(deployment, MAX_ACTIVE_VIDEO_JOBS_PER_USER=0)
     assert app.config["JOBS_BACKEND"] == "celery"

@@ -34,7 +34,8 @@ def test_revoked_token_is_refused_until_it_would_have_expired(redis_prefix):
 
 
 def test_another_prefix_sees_nothing(redis_prefix):
-    RedisRevokedTokenStore(REDIS_URL, prefix=redis_prefix).revoke("jti", datetime.now(timezone.utc) + timedelta(hours=1))
+    expires_at = datetime.now(timezone.utc) + timedelta(hours=1)
+    RedisRevokedTokenStore(REDIS_URL, prefix=redis_prefix).revoke("jti", expires_at)
     assert not RedisRevokedTokenStore(REDIS_URL, prefix=redis_prefix + "other:").is_revoked("jti")
 
 

@@ -49,8 +49,8 @@ def test_camera_smoothing_window_continues_across_servers(two_apis):
     session = f"tab-{uuid.uuid4().hex[:6]}"
     seen = []
     for base in (first, second, first, second):
-        response = requests.post(f"{base}/api/detect/camera", headers=headers, json={"image": frame, "session_id": session},
-                                 timeout=60)
+        response = requests.post(f"{base}/api/detect/camera", headers=headers,
+                                 json={"image": frame, "session_id": session}, timeout=60)
         assert response.status_code == 200, response.text
         seen.append(response.json()["frames_in_window"])
     assert seen == [1, 2, 3, 4]

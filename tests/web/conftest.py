@@ -121,7 +121,8 @@ def browser(fake_camera_file):
 @pytest.fixture()
 def page(browser, live_server, request):
     """A fresh browser context (own localStorage) on the live server; console errors fail the test."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860}, reduced_motion="reduce")
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860},
+                                  reduced_motion="reduce")
     context.set_default_timeout(20_000)
     page = context.new_page()
     errors: list[str] = []

@@ -13,8 +13,16 @@ import requests
 from playwright.sync_api import expect
 
 from tests.support import media
-from tests.web.helpers import (MISSING_MODEL, SERVER_IMAGE_LIMIT, SERVER_VIDEO_LIMIT, api_token, nav, open_signed_in,
-                               screenshot_both_themes, unique_user)
+from tests.web.helpers import (
+    MISSING_MODEL,
+    SERVER_IMAGE_LIMIT,
+    SERVER_VIDEO_LIMIT,
+    api_token,
+    nav,
+    open_signed_in,
+    screenshot_both_themes,
+    unique_user,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -167,14 +175,16 @@ def test_the_pages_show_and_apply_the_server_s_limits(page, live_server, tmp_pat
 
     open_signed_in(page, api_token(live_server.url, unique_user("limits")), "/image")
     expect(page.locator(".dropzone .hint")).to_contain_text("Up to 2.5 MB")
-    expect(page.locator("#image-file")).to_have_attribute("accept", ",".join(f".{e}" for e in limits["image"]["extensions"]))
+    image_accept = ",".join(f".{e}" for e in limits["image"]["extensions"])
+    expect(page.locator("#image-file")).to_have_attribute("accept", image_accept)
     page.set_input_files("#image-file", str(big))
     expect(page.get_by_role("alert")).to_contain_text("the limit is 2.5 MB")
     expect(page.get_by_role("button", name="Detect")).to_be_disabled()
 
     nav(page, "Video")
     expect(page.locator(".dropzone .hint")).to_contain_text("Up to 50 MB")
-    expect(page.locator("#video-file")).to_have_attribute("accept", ",".join(f".{e}" for e in limits["video"]["extensions"]))
+    video_accept = ",".join(f".{e}" for e in limits["video"]["extensions"])
+    expect(page.locator("#video-file")).to_have_attribute("accept", video_accept)
 
     nav(page, "Camera")
     labels = ["1 frame every 2 s", "1 frame per second", "2 frames per second"]

@@ -6,12 +6,24 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..web import init_app as init_web
 from . import config as config_module
-from . import startup
+from . import engine_ext, errors, models, request_log, startup, state  # noqa: F401  (models: tables registered)
+from .auth import views as auth_views
 from .database import is_sqlite, sqlite_engine_options
+from .detection import views as detection_views
+from .extensions import cors, db, jwt, limiter, migrate
 from .health import schema
+from .health import views as health_views
+from .history import views as history_views
+from .jobs import backends
+from .openapi import views as openapi_views
 from .request_parsing import DatabaseIdConverter
+from .state import limiter_storage_uri
+from .stats import views as stats_views
+from .storage.service import ensure_folders
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -36,23 +48,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # keep the documented field order
     _finish_config(app, uses_instance=uses_instance)
 
-    from . import engine_ext, errors, request_log, state
-
     request_log.init_app(app)  # first, so its timer starts before any other hook can refuse the request
     errors.init_app(app)
     app.url_map.converters["id"] = DatabaseIdConverter  # before any route uses <id:...>
     _init_extensions(app)
     state.init_app(app)
     engine_ext.init_app(app)
-
-    from . import models  # noqa: F401  (every table registered before migrations/create_all)
-    from .auth import views as auth_views
-    from .detection import views as detection_views
-    from .health import views as health_views
-    from .history import views as history_views
-    from .jobs import backends
-    from .openapi import views as openapi_views
-    from .stats import views as stats_views
 
     schema.init_app(app, migrations_dir=MIGRATIONS_DIR)
     for feature in (auth_views, detection_views, history_views, stats_views, health_views, openapi_views):
@@ -68,8 +69,6 @@ def _trust_proxies(app: Flask) -> None:
     """Take the client address from X-Forwarded-For, as set by PROXY_FIX_X_FOR trusted proxies."""
     hops = app.config["PROXY_FIX_X_FOR"]
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         # Each trusted proxy appends the address it saw; the entry `hops` from the right is the client's.
         # Anything further left was written by the client and is ignored.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
@@ -101,19 +100,13 @@ def _finish_config(app: Flask, *, uses_instance: bool) -> None:
     cfg["UPLOAD_FOLDER"] = os.path.abspath(cfg["UPLOAD_FOLDER"])
     # The largest body anyone may send; endpoints lower it for themselves (see detection.views).
     cfg["MAX_CONTENT_LENGTH"] = max(cfg["MAX_IMAGE_SIZE"] * 2, cfg["MAX_VIDEO_SIZE"]) + cfg["UPLOAD_OVERHEAD"]
-    from .state import limiter_storage_uri
-
     cfg["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(cfg)
-
-    from .storage.service import ensure_folders
 
     ensure_folders(upload_root=cfg["UPLOAD_FOLDER"])
 
 
 def _init_extensions(app: Flask) -> None:
     """Bind the shared extension objects to this app."""
-    from .extensions import cors, db, jwt, limiter, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     jwt.init_app(app)
@@ -133,6 +126,4 @@ def _init_extensions(app: Flask) -> None:
 
 def _init_web_app(app: Flask) -> None:
     """Serve the browser app at /."""
-    from ..web import init_app as init_web
-
     init_web(app)

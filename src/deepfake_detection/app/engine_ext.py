@@ -6,6 +6,8 @@ import threading
 
 from flask import Flask, current_app
 
+from ..engine import DetectionEngine, EngineSettings
+
 ENGINE_KEY = "deepfake_engine"
 _create_lock = threading.Lock()
 
@@ -17,7 +19,7 @@ def init_app(app: Flask) -> None:
         app.extensions[ENGINE_KEY] = given
 
 
-def get_engine(app: Flask | None = None):
+def get_engine(app: Flask | None = None) -> DetectionEngine:
     """The app's DetectionEngine (models load lazily inside it)."""
     app = app or current_app._get_current_object()
     engine = app.extensions.get(ENGINE_KEY)
@@ -25,8 +27,6 @@ def get_engine(app: Flask | None = None):
         with _create_lock:
             engine = app.extensions.get(ENGINE_KEY)
             if engine is None:
-                from ..engine import DetectionEngine, EngineSettings
-
                 engine = DetectionEngine(EngineSettings.from_env())
                 app.extensions[ENGINE_KEY] = engine
     return engine

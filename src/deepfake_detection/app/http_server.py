@@ -46,7 +46,8 @@ class ServerSettings:
     # Open connections waitress serves at once. Waitress's default (100) let 110 trickling clients take
     # the server offline; a connection costs a file descriptor and a few KB, not a thread.
     connection_limit: int = _DECLARED["WAITRESS_CONNECTION_LIMIT"].default
-    channel_timeout: int = _DECLARED["WAITRESS_CHANNEL_TIMEOUT"].default  # seconds an idle keep-alive connection is kept
+    # Seconds an idle keep-alive connection is kept.
+    channel_timeout: int = _DECLARED["WAITRESS_CHANNEL_TIMEOUT"].default
     # Seconds for the request line and headers; also the body's grace time.
     header_timeout: float = _DECLARED["WAITRESS_HEADER_TIMEOUT"].default
     min_body_rate: int = _DECLARED["WAITRESS_MIN_BODY_RATE"].default  # bytes/s a body must average after the grace time

@@ -6,11 +6,13 @@ import logging
 import sys
 
 import click
+from flask_migrate import upgrade
 
+from ..settings import ServerEnv
 from . import create_app
 from .config import ConfigurationError
 from .http_server import ServerSettings, create_server
-from ..settings import ServerEnv
+from .jobs.backends import recover_interrupted_jobs
 from .request_log import install_record_factory
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
@@ -18,10 +20,6 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 def prepare(app) -> None:
     """Upgrade the database to the latest migration and fail jobs a previous process left running."""
-    from flask_migrate import upgrade
-
-    from .jobs.backends import recover_interrupted_jobs
-
     with app.app_context():
         upgrade()
     if app.config["JOBS_BACKEND"] == "inprocess":

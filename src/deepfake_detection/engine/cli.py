@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import click
+from huggingface_hub import HfApi, snapshot_download
+from tqdm import tqdm
 
+from .engine import DetectionEngine
 from .errors import EngineError
 from .settings import EngineSettings
 
@@ -19,9 +22,7 @@ CSV_COLUMNS = ["path", "type", "verdict", "confidence", "fake_probability", "fac
 EXIT_REAL, EXIT_FAKE, EXIT_ERROR = 0, 1, 2
 
 
-def _engine():
-    from .engine import DetectionEngine
-
+def _engine() -> DetectionEngine:
     return DetectionEngine(EngineSettings.from_env())
 
 
@@ -72,8 +73,6 @@ def main() -> None:
               show_default=True, help="Output format.")
 def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
     """Scan image/video files or folders. Exit code: 0 all real, 1 any fake, 2 any error."""
-    from tqdm import tqdm
-
     engine = _engine()
     try:
         engine.model(model_key)
@@ -120,8 +119,6 @@ def models(fmt: str) -> None:
 
 def _allow_patterns(repo_id: str, revision: str | None) -> list[str]:
     """Config, processor and weights only; .bin weights only when the repo has no safetensors."""
-    from huggingface_hub import HfApi
-
     files = HfApi().list_repo_files(repo_id, revision=revision)
     weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
     return ["*.json", "*.txt", *weights]
@@ -131,8 +128,6 @@ def _allow_patterns(repo_id: str, revision: str | None) -> list[str]:
 @click.option("--model", "model_key", default=None, help="Only this model (default: all).")
 def download_models(model_key: str | None) -> None:
     """Fetch models into the HuggingFace cache ahead of time, with a progress bar."""
-    from huggingface_hub import snapshot_download
-
     engine = _engine()
     try:
         specs = [engine.model(model_key)] if model_key else engine.models()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import platform
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
+from transformers import AttentionInterface
 
 from .settings import EngineSettings
 
@@ -126,8 +130,6 @@ def bf16_matmul_attention(module, query, key, value, attention_mask, scaling=Non
 @lru_cache(maxsize=1)
 def register_attention() -> None:
     """Make BF16_MATMUL_ATTENTION known to transformers (once per process)."""
-    from transformers import AttentionInterface
-
     AttentionInterface.register(BF16_MATMUL_ATTENTION, bf16_matmul_attention)
 
 
@@ -145,10 +147,6 @@ def tune_allocator() -> bool:
     for all of its big tensors (a ViT-base GELU input at batch 8 is 19 MB): measured 15-20% of the
     model time here. Process-wide and once; freed memory above 256 MB is still returned to the OS.
     """
-    import ctypes
-    import ctypes.util
-    import platform
-
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 
 import av
 import numpy as np
+import torch
 from PIL import Image
 
 from .analysis import analyse_images, boxes_to_original, classify_prepared, prepare_image
@@ -77,8 +78,6 @@ class DetectionEngine:
         with self._lock:
             if self._placement is None:
                 if self.settings.torch_threads > 0:
-                    import torch
-
                     torch.set_num_threads(self.settings.torch_threads)
                 self._placement = choose_placement(self.settings)
                 if self.settings.tune_allocator and self._placement.device.type == "cpu":
@@ -175,8 +174,6 @@ class DetectionEngine:
         """
         if self.settings.video_prefetch is not None:
             return self.settings.video_prefetch
-        import torch
-
         _ = self.placement  # applies DEEPFAKE_TORCH_THREADS first
         return torch.get_num_threads() < usable_cpus()
 

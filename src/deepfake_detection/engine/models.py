@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib.util
 import threading
+import warnings
 
 import numpy as np
 import torch
+from huggingface_hub import try_to_load_from_cache
 from PIL import Image
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 from .device import BF16_MATMUL_ATTENTION, Placement, register_attention
 from .errors import ModelUnavailableError
@@ -24,8 +30,6 @@ def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
     local = spec.local_path
     if local is not None:
         return (local / "config.json").is_file() and any((local / f).is_file() for f in WEIGHT_FILES)
-    from huggingface_hub import try_to_load_from_cache
-
     def cached(filename: str) -> bool:
         found = try_to_load_from_cache(spec.model_id, filename, cache_dir=settings.cache_dir,
                                        revision=spec.revision)
@@ -36,8 +40,6 @@ def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
 
 def _processor_backend() -> str:
     """transformers' torchvision image processors when installed, else its PIL ones."""
-    import importlib.util
-
     return "torchvision" if importlib.util.find_spec("torchvision") else "pil"
 
 
@@ -113,8 +115,6 @@ class Classifier:
 
 def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placement) -> Classifier:
     """Load model and image processor from a local dir or the HF cache (downloading if allowed)."""
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
     local = spec.local_path
     if local is not None:
         if not (local / "config.json").is_file():
@@ -170,16 +170,11 @@ def quantize_int8(model):
     torchao (and quantized tensors as to be removed); both still ship and work in the torch pinned
     here, and their deprecation warnings are silenced for this one call.
     """
-    import gc
-    import warnings
-
     if "onednn" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "onednn"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per", category=UserWarning)
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
         with torch.inference_mode(False), torch.no_grad():
             _copy_all_but_linear_weights(model)
             model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,

@@ -7,6 +7,7 @@ import threading
 from functools import lru_cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -31,8 +32,6 @@ def verify_password(password_hash: str, password: str) -> bool:
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords (zxcvbn's list, from leaked password corpora)."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
     return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
 
 

@@ -10,7 +10,8 @@ from functools import lru_cache
 
 from apispec import APISpec
 
-from ..auth.passwords import MAX_LENGTH as PASSWORD_MAX, MIN_LENGTH as PASSWORD_MIN
+from ..auth.passwords import MAX_LENGTH as PASSWORD_MAX
+from ..auth.passwords import MIN_LENGTH as PASSWORD_MIN
 from ..auth.service import EMAIL_SHAPE_RE, USERNAME_RE
 from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
 from ..history.models import DETECTION_TYPES

@@ -13,6 +13,8 @@ from flask import Flask, current_app
 
 from .interfaces import RevokedTokenStore
 from .memory import DatabaseRevokedTokenStore, InMemoryRevokedTokenStore, new_smoothing_store
+from .redis_stores import RedisRevokedTokenStore, RedisSmoothingStore
+from .redis_stores import limiter_storage_uri as redis_storage_uri
 
 SMOOTHING_KEY = "deepfake_smoothing_store"
 REVOKED_KEY = "deepfake_revoked_tokens"
@@ -23,8 +25,6 @@ def limiter_storage_uri(config) -> str:
     if config.get("RATELIMIT_STORAGE_URI"):
         return config["RATELIMIT_STORAGE_URI"]
     if config.get("MODE") == "production":  # production mode: counters shared by all API processes
-        from .redis_stores import limiter_storage_uri as redis_storage_uri
-
         return redis_storage_uri(config["REDIS_URL"])
     return "memory://"
 
@@ -38,16 +38,12 @@ def init_app(app: Flask) -> None:
         elif kind == "database":
             app.extensions[REVOKED_KEY] = DatabaseRevokedTokenStore()
         elif kind == "redis":
-            from .redis_stores import RedisRevokedTokenStore  # added by production mode
-
             app.extensions[REVOKED_KEY] = RedisRevokedTokenStore(
                 app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
         else:
             raise ValueError(f"REVOKED_TOKEN_STORE must be memory, database or redis, got {kind!r}")
     if SMOOTHING_KEY not in app.extensions:
         if app.config.get("SMOOTHING_STORE") == "redis":
-            from .redis_stores import RedisSmoothingStore  # added by production mode
-
             app.extensions[SMOOTHING_KEY] = RedisSmoothingStore(
                 app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
         else:

@@ -8,13 +8,14 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ...engine import InMemorySmoothingStore
+from ..auth.models import RevokedToken
 from ..database import read_only
+from ..extensions import db
 
 
 def new_smoothing_store():
     """The engine's in-memory camera smoothing store."""
-    from ...engine import InMemorySmoothingStore
-
     return InMemorySmoothingStore()
 
 
@@ -47,9 +48,6 @@ class DatabaseRevokedTokenStore:
 
     def revoke(self, jti: str, expires_at: datetime) -> None:
         """Insert the id (idempotent) and purge expired rows."""
-        from ..auth.models import RevokedToken
-        from ..extensions import db
-
         table = RevokedToken.__table__
         now = datetime.now(timezone.utc)
         with db.engine.begin() as conn:
@@ -62,9 +60,6 @@ class DatabaseRevokedTokenStore:
 
     def is_revoked(self, jti: str) -> bool:
         """True when the id is in the table."""
-        from ..auth.models import RevokedToken
-        from ..extensions import db
-
         table = RevokedToken.__table__
         with db.engine.connect() as conn:
             # Read-only: on SQLite the check must not queue behind writers for the write lock.

@@ -12,17 +12,8 @@ SRC_ROOT = Path(deepfake_detection.__file__).resolve().parent
 EXCLUDED = (SRC_ROOT / "app" / "migrations",)
 
 # Paths (relative to src/deepfake_detection) that may still import inside functions. The only lasting
-# reason is an optional dependency; none exists today, so apart from the entries below this stays empty.
-ALLOWED_INNER_IMPORTS = {
-    # B's lane: to be emptied at merge (B moves these imports to the top while rewriting jobs and detection).
-    "app/detection/service.py",
-    "app/detection/validation.py",
-    "app/jobs/backends.py",
-    "app/jobs/celery_app.py",
-    "app/jobs/celery_tasks.py",
-    "app/jobs/runner.py",
-    "app/jobs/service.py",
-}
+# reason is an optional dependency; none exists today, so this stays empty.
+ALLOWED_INNER_IMPORTS: set[str] = set()
 
 
 def _inner_imports(path: Path) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from deepfake_detection.app import create_app
 from deepfake_detection.app.config import ConfigurationError
-from deepfake_detection.app.jobs.celery_app import celery_settings, job_limits
+from deepfake_detection.app.jobs.celery_config import celery_settings, job_limits
 from deepfake_detection.engine import EngineSettings
 from deepfake_detection.settings import GROUPS, InvalidSettings
 

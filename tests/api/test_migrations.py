@@ -8,7 +8,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from deepfake_detection.app.extensions import db
-
 from tests.support.job_rows import BEFORE_JOB_ERROR_CODE, NO_MODEL_MESSAGE, insert_failed_video_job
 
 from .helpers import PASSWORD, register_and_login

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from celery import Celery
 
-from deepfake_detection.app.jobs.celery_app import TASK_DETECT_VIDEO, celery_settings, video_queue
+from deepfake_detection.app.jobs.celery_config import TASK_DETECT_VIDEO, celery_settings, video_queue
 from deepfake_detection.app.jobs.celery_tasks import messages_waiting
 from tests.production import services
 

@@ -11,7 +11,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from deepfake_detection.app.jobs.celery_app import TASK_DETECT_VIDEO, create_celery
+from deepfake_detection.app.jobs.celery_app import create_celery
+from deepfake_detection.app.jobs.celery_config import TASK_DETECT_VIDEO
 from tests.production.api_client import make_video, new_user, production_app, store_jobs, upload_async, wait_for_final
 from tests.production.services import REDIS_URL, wait_until
 

@@ -113,7 +113,8 @@ def init_app(app: Flask) -> None:
             message = f"Too many requests: limit is {exc.description}. Try again later."
         elif status == 413:
             message = g.get("upload_limit_message", message)
-        response = error_response(status, message, extra={"request_id": current_request_id()} if status == 500 else None)
+        extra = {"request_id": current_request_id()} if status == 500 else None
+        response = error_response(status, message, extra=extra)
         # Keep headers the exception carries (Allow on 405, Retry-After on 429).
         for key, value in exc.get_headers():
             if key.lower() != "content-type":

@@ -8,12 +8,31 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ...engine import (
+    DetectionCancelled,
+    EngineError,
+    InvalidMediaError,
+    ModelLabelError,
+    ModelUnavailableError,
+    UnknownModelError,
+)
 from .. import domain_errors
-from ..domain_errors import (Cancelled, Conflict, DomainError, Internal, InvalidInput, InvalidMedia,
-                             ModelMisconfigured, ModelUnavailable, NotFound, TooLarge, UnknownModel)
+from ..domain_errors import (
+    Cancelled,
+    Conflict,
+    DomainError,
+    Internal,
+    InvalidInput,
+    InvalidMedia,
+    ModelMisconfigured,
+    ModelUnavailable,
+    NotFound,
+    TooLarge,
+    UnknownModel,
+)
 from ..history import service as history_service
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
@@ -46,9 +65,6 @@ class VideoOutcome:
 
 def domain_error_from_engine(exc: Exception) -> DomainError | None:
     """The domain error for an engine error (the one place they are translated); None for any other exception."""
-    # Imported when needed: the engine package loads torch, which the web process defers until a detection.
-    from ...engine import (DetectionCancelled, EngineError, InvalidMediaError, ModelLabelError,
-                           ModelUnavailableError, UnknownModelError)
 
     if isinstance(exc, DomainError):
         return exc
@@ -185,7 +201,8 @@ def analyse_video(*, session: Session, engine, backend, upload_root: str, user_i
     A job that failed or was cancelled while waited for raises the domain error its code stands for.
     ``before_commit(video, job)`` runs in the transaction that stores the rows.
     """
-    video, job = store_video_upload(session=session, engine=engine, upload_root=upload_root, user_id=user_id, stream=stream,
+    video, job = store_video_upload(session=session, engine=engine, upload_root=upload_root, user_id=user_id,
+                                    stream=stream,
                                     original_name=original_name, model_key=model_key, limit=limit,
                                     max_active_jobs=max_active_jobs, before_commit=before_commit)
     video_id, job_id = video.id, job.id

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import binascii
 import base64
+import binascii
 import io
 import re
 import warnings
 
 from PIL import Image as PILImage
 
+from ...engine import InvalidMediaError
 from ..domain_errors import InvalidInput, InvalidMedia, TooLarge
 
 # Extension -> the PIL format names its content may have.
@@ -82,9 +83,6 @@ def check_image_content(data: bytes, *, extension: str) -> None:
 
 def check_video_content(path, *, extension: str, engine) -> None:
     """400 unless the file is the container its extension claims, with a decodable frame (engine probe)."""
-    # Imported here as before: the engine package pulls in torch, which the app loads only when first used.
-    from ...engine import InvalidMediaError
-
     try:
         probe = engine.probe_video(path)
     except InvalidMediaError as exc:

@@ -34,8 +34,10 @@ def _mb(size: int) -> str:
 def upload_limits(cfg) -> dict[str, tuple[int, str]]:
     """Body limit (bytes, multipart overhead included) and 413 message per upload endpoint."""
     limits = {
-        "detection.detect_image": (cfg["MAX_IMAGE_SIZE"], f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
-        "detection.detect_video": (cfg["MAX_VIDEO_SIZE"], f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}"),
+        "detection.detect_image": (cfg["MAX_IMAGE_SIZE"],
+                                   f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
+        "detection.detect_video": (cfg["MAX_VIDEO_SIZE"],
+                                   f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}"),
         # Base64 grows a frame by a third.
         "detection.detect_camera": (cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
                                     f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ...settings import JobsEnv
 from ..extensions import db
 from . import sync_waits
+from .celery_backend import CeleryBackend
 from .lifecycle import touch_jobs
 from .runner import run_video_job
 from .service import fail_interrupted_jobs
@@ -145,8 +146,6 @@ def init_app(app: Flask) -> None:
         app.extensions[BACKEND_KEY] = backend
         app.before_request(backend.ensure_heartbeat)
     elif kind == "celery":
-        from .celery_backend import CeleryBackend  # added by production mode
-
         app.extensions[BACKEND_KEY] = CeleryBackend(app)
     else:
         raise ValueError(f"JOBS_BACKEND must be 'inprocess' or 'celery', got {kind!r}")

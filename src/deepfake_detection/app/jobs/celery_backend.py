@@ -8,7 +8,8 @@ from flask import Flask
 
 from ..domain_errors import Unavailable
 from ..extensions import db
-from .celery_app import TASK_DETECT_VIDEO, create_celery
+from .celery_app import create_celery
+from .celery_config import TASK_DETECT_VIDEO
 from .lifecycle import fail_job
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from celery.exceptions import TimeLimitExceeded
 from flask import current_app
 
 from ..extensions import db
-from .celery_app import TASK_DETECT_VIDEO, TASK_REAP_STALE_JOBS, job_limits
+from .celery_config import TASK_DETECT_VIDEO, TASK_REAP_STALE_JOBS, job_limits
 from .celery_leases import TIME_LIMIT_MESSAGE, reap_lost_queued_jobs, reap_stale_jobs
 from .lifecycle import Claim, Heartbeat, claim_job, fail_job
 from .runner import run_video_job

@@ -34,8 +34,10 @@ import tests.conftest  # noqa: E402,F401  (points HuggingFace at the tiny models
 
 def _percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1] * 1000, 2)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1] * 1000, 2),
+    }
 
 
 def _timed(fn, count: int) -> list[float]:
@@ -69,8 +71,12 @@ def main() -> int:
     frame = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
     def post_image(c=client):
-        response = c.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                          data={"image": (io.BytesIO(jpeg), "p.jpg")})
+        response = c.post(
+            "/api/detect/image",
+            headers=user.headers,
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(jpeg), "p.jpg")},
+        )
         assert response.status_code == 200, response.get_json()
 
     engine.detect_image(jpeg)  # warm the model
@@ -79,14 +85,16 @@ def main() -> int:
     results["engine_image"] = _percentiles(_timed(lambda: engine.detect_image(jpeg), args.requests))
     results["api_image"] = _percentiles(_timed(post_image, args.requests))
     results["api_overhead_p50_ms"] = round(results["api_image"]["p50_ms"] - results["engine_image"]["p50_ms"], 2)
-    results["api_camera"] = _percentiles(_timed(
-        lambda: client.post("/api/detect/camera", headers=user.headers, json={"image": frame}), args.requests))
+    results["api_camera"] = _percentiles(
+        _timed(lambda: client.post("/api/detect/camera", headers=user.headers, json={"image": frame}), args.requests)
+    )
 
     while client.get("/api/history?page=1&per_page=1", headers=user.headers).get_json()["total"] < 500:
         post_image()
     results["history_all_500"] = _percentiles(_timed(lambda: client.get("/api/history", headers=user.headers), 20))
-    results["history_page_20"] = _percentiles(_timed(
-        lambda: client.get("/api/history?page=3&per_page=20", headers=user.headers), 50))
+    results["history_page_20"] = _percentiles(
+        _timed(lambda: client.get("/api/history?page=3&per_page=20", headers=user.headers), 50)
+    )
 
     def mixed(index: int) -> list[int]:
         c = app.test_client()
@@ -95,8 +103,12 @@ def main() -> int:
             if i % 2:
                 statuses.append(c.get("/api/history?page=1&per_page=20", headers=user.headers).status_code)
             else:
-                r = c.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(jpeg), "p.jpg")})
+                r = c.post(
+                    "/api/detect/image",
+                    headers=user.headers,
+                    content_type="multipart/form-data",
+                    data={"image": (io.BytesIO(jpeg), "p.jpg")},
+                )
                 statuses.append(r.status_code)
         return statuses
 
@@ -104,8 +116,11 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = [s for chunk in pool.map(mixed, range(8)) for s in chunk]
     elapsed = time.perf_counter() - start
-    results["concurrent_8_threads"] = {"requests": len(statuses), "errors": sum(s != 200 for s in statuses),
-                                       "requests_per_s": round(len(statuses) / elapsed, 1)}
+    results["concurrent_8_threads"] = {
+        "requests": len(statuses),
+        "errors": sum(s != 200 for s in statuses),
+        "requests_per_s": round(len(statuses) / elapsed, 1),
+    }
     dispose_app(app)
     print(json.dumps(results, indent=2))
     if args.json:

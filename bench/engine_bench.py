@@ -119,12 +119,18 @@ def bench_photo(engine, photo_jpeg: bytes, runs: int) -> dict:
     detector, classifier = engine.face_detector(), engine.classifier()
     prepared = prepare_image(rgb, detector=detector, settings=engine.settings)
     pixels = classifier._preprocess(prepared.inputs)
-    parts = {"decode_ms": _median_ms(lambda: load_rgb(photo_jpeg, max_pixels=10**9), 10),
-             "faces_ms": _median_ms(lambda: prepare_image(rgb, detector=detector, settings=engine.settings), 10),
-             "model_ms": _median_ms(lambda: classifier._forward(pixels), 10)}
-    return {"p50_ms": round(statistics.median(times), 1),
-            "p90_ms": round(times[int(0.9 * (len(times) - 1))], 1),
-            "runs": runs, "face_found": verdict.face_found, "parts": parts}
+    parts = {
+        "decode_ms": _median_ms(lambda: load_rgb(photo_jpeg, max_pixels=10**9), 10),
+        "faces_ms": _median_ms(lambda: prepare_image(rgb, detector=detector, settings=engine.settings), 10),
+        "model_ms": _median_ms(lambda: classifier._forward(pixels), 10),
+    }
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p90_ms": round(times[int(0.9 * (len(times) - 1))], 1),
+        "runs": runs,
+        "face_found": verdict.face_found,
+        "parts": parts,
+    }
 
 
 def baseline_video(video: Path, threads: int) -> dict:
@@ -173,20 +179,27 @@ def engine_video(engine, video: Path, runs: int) -> dict:
         start = time.perf_counter()
         verdict = engine.detect_video(video)
         times.append(time.perf_counter() - start)
-    return {"seconds": round(statistics.median(times[1:]), 2), "first_run_seconds": round(times[0], 2),
-            "runs": [round(t, 2) for t in times[1:]], "frames_analyzed": verdict.frames_analyzed,
-            "faces_per_frame": round(sum(f.faces for f in verdict.timeline) / max(1, len(verdict.timeline)), 2),
-            "prefetch": engine.video_prefetch(),
-            "sampling_only_seconds": round(decode_s, 2), "frames_decoded_for_sampling": decoded,
-            "frames_sampled": sampled}
+    return {
+        "seconds": round(statistics.median(times[1:]), 2),
+        "first_run_seconds": round(times[0], 2),
+        "runs": [round(t, 2) for t in times[1:]],
+        "frames_analyzed": verdict.frames_analyzed,
+        "faces_per_frame": round(sum(f.faces for f in verdict.timeline) / max(1, len(verdict.timeline)), 2),
+        "prefetch": engine.video_prefetch(),
+        "sampling_only_seconds": round(decode_s, 2),
+        "frames_decoded_for_sampling": decoded,
+        "frames_sampled": sampled,
+    }
 
 
 def agreement(threads: int, images: list) -> dict:
     """Same inputs through fp32 and each reduced-precision mode: verdict agreement and probability gap."""
     result = {}
     fp32 = make_engine("fp32", threads)
-    reference = {key: [fp32.detect_image(img, model_key=key) for img in images]
-                 for key in ("dima806", "deep-fake-v2", "open-deepfake")}
+    reference = {
+        key: [fp32.detect_image(img, model_key=key) for img in images]
+        for key in ("dima806", "deep-fake-v2", "open-deepfake")
+    }
     del fp32
     for mode in ("bf16", "bf16-autocast", "int8"):
         other = make_engine(mode, threads)
@@ -195,8 +208,11 @@ def agreement(threads: int, images: list) -> dict:
             same = sum(x.is_fake == y.is_fake for x, y in zip(expected, got))
             gaps = [abs(x.fake_probability - y.fake_probability) for x, y in zip(expected, got)]
             margins = [abs(x.fake_probability - 0.5) for x in expected]
-            result[f"{mode}/{key}"] = {"agree": f"{same}/{len(got)}", "max_prob_gap": round(max(gaps), 4),
-                                       "median_fp32_margin": round(statistics.median(margins), 4)}
+            result[f"{mode}/{key}"] = {
+                "agree": f"{same}/{len(got)}",
+                "max_prob_gap": round(max(gaps), 4),
+                "median_fp32_margin": round(statistics.median(margins), 4),
+            }
         del other
         gc.collect()
     return result
@@ -232,8 +248,13 @@ def machine() -> dict:
         pass
     import torch
 
-    return {"cpu": model, "cores": os.cpu_count(), "bf16_cpu": cpu_supports_bf16(),
-            "python": platform.python_version(), "torch": torch.__version__}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "bf16_cpu": cpu_supports_bf16(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
 
 
 def main() -> None:
@@ -243,8 +264,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--precision", default="auto", help="DEEPFAKE_PRECISION for photo, video and memory")
-    parser.add_argument("--only", default="photo,video,baseline,agreement,memory",
-                        help="comma-separated subset of: photo,video,baseline,agreement,memory")
+    parser.add_argument(
+        "--only",
+        default="photo,video,baseline,agreement,memory",
+        help="comma-separated subset of: photo,video,baseline,agreement,memory",
+    )
     args = parser.parse_args()
 
     hf_home = args.workdir / "hf_home"
@@ -259,9 +283,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     seconds = 10 if args.quick else 60
-    results: dict = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                     "machine": machine(), "threads": args.threads, "video_seconds": seconds,
-                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    results: dict = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "threads": args.threads,
+        "video_seconds": seconds,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
     t = time.perf_counter()
     build_models(hf_home)
@@ -272,8 +300,7 @@ def main() -> None:
     photo_jpeg = photo_path.read_bytes()
     video = args.workdir / f"clip_{seconds}s_720p30.mp4"
     if not video.exists():
-        media.write_video(video, seconds=seconds, fps=30, size=(1280, 720),
-                          fake=[i % 4 == 3 for i in range(seconds)])
+        media.write_video(video, seconds=seconds, fps=30, size=(1280, 720), fake=[i % 4 == 3 for i in range(seconds)])
     print(f"models and media ready ({results['build_models_seconds']} s)", file=sys.stderr)
 
     only = set(args.only.split(","))
@@ -305,10 +332,12 @@ def main() -> None:
         results["memory_three_models"] = rss_three_models(hf_home, args.threads, photo_path, args.precision)
         print("memory", results["memory_three_models"], file=sys.stderr)
 
-    checks = {"photo_p50_ms<=100": lambda: results["photo"]["p50_ms"] <= 100,
-              "video_s<=3": lambda: results["video_engine"]["seconds"] <= 3,
-              "video_speedup>=4": lambda: results["video_speedup"] >= 4,
-              "rss_mb<=1800": lambda: results["memory_three_models"]["rss_mb"] <= 1800}
+    checks = {
+        "photo_p50_ms<=100": lambda: results["photo"]["p50_ms"] <= 100,
+        "video_s<=3": lambda: results["video_engine"]["seconds"] <= 3,
+        "video_speedup>=4": lambda: results["video_speedup"] >= 4,
+        "rss_mb<=1800": lambda: results["memory_three_models"]["rss_mb"] <= 1800,
+    }
     results["targets_met"] = {name: check() for name, check in checks.items() if _has(check)}
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(results, indent=2)
@@ -332,8 +361,9 @@ def _agreement_samples(media, quick: bool) -> list:
     if not quick:
         from PIL import Image
 
-        samples += [Image.open(io.BytesIO(media.image_bytes(media.face_photo(bool(i % 2)).rotate(i * 7))))
-                    for i in range(1, 16)]
+        samples += [
+            Image.open(io.BytesIO(media.image_bytes(media.face_photo(bool(i % 2)).rotate(i * 7)))) for i in range(1, 16)
+        ]
     return samples
 
 

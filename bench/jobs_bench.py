@@ -58,8 +58,12 @@ def run(workers: int, *, jobs: int, clip: Path, root: Path) -> dict:
     name, url = services.create_database()
     prefix = f"dfbench-{uuid.uuid4().hex[:8]}:"
     threads = max(1, (os.cpu_count() or 2) // workers)
-    deployment = services.Deployment(root=root / f"run{workers}", database_url=url, prefix=prefix,
-                                     extra_env={"DEEPFAKE_TORCH_THREADS": str(threads), "JOB_TIME_LIMIT": "1800"})
+    deployment = services.Deployment(
+        root=root / f"run{workers}",
+        database_url=url,
+        prefix=prefix,
+        extra_env={"DEEPFAKE_TORCH_THREADS": str(threads), "JOB_TIME_LIMIT": "1800"},
+    )
     deployment.root.mkdir(parents=True)
     try:
         from flask_migrate import upgrade
@@ -88,8 +92,13 @@ def run(workers: int, *, jobs: int, clip: Path, root: Path) -> dict:
         video_ids = [upload_async(client, headers, clip) for _ in range(jobs)]
         finish(video_ids)
         elapsed = time.perf_counter() - started
-        return {"workers": workers, "torch_threads_each": threads, "jobs": jobs, "seconds": round(elapsed, 2),
-                "jobs_per_minute": round(jobs * 60 / elapsed, 1)}
+        return {
+            "workers": workers,
+            "torch_threads_each": threads,
+            "jobs": jobs,
+            "seconds": round(elapsed, 2),
+            "jobs_per_minute": round(jobs * 60 / elapsed, 1),
+        }
     finally:
         deployment.stop_all()
         services.drop_database(name)

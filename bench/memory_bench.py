@@ -128,9 +128,14 @@ def worker(name: str, path: Path) -> dict:
     gc.collect()
     after, hwm = rss_mb()
     peak = max(max(sampled), hwm if exact_peak else 0.0)
-    return {"input": name, "rss_before_mb": before, "peak_growth_mb": round(peak - before, 1),
-            "after_growth_mb": round(after - before, 1), "seconds": round(seconds, 1),
-            "outcomes": sorted(set(outcomes))}
+    return {
+        "input": name,
+        "rss_before_mb": before,
+        "peak_growth_mb": round(peak - before, 1),
+        "after_growth_mb": round(after - before, 1),
+        "seconds": round(seconds, 1),
+        "outcomes": sorted(set(outcomes)),
+    }
 
 
 def cpu_description() -> str:
@@ -150,8 +155,9 @@ def cpu_description() -> str:
 def run(source: Path, name: str, path: Path) -> dict:
     """One worker process against the engine in source (a src directory)."""
     env = dict(os.environ, PYTHONPATH=f"{source}{os.pathsep}{REPO}", DEEPFAKE_TORCH_THREADS="1")
-    out = subprocess.run([sys.executable, __file__, "--worker", name, str(path)], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", name, str(path)], env=env, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -170,8 +176,12 @@ def main() -> None:
     versions = {"new": args.new.resolve()}
     if args.old:
         versions = {"old": args.old.resolve(), **versions}
-    report = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "cpu": cpu_description(), "concurrency": CONCURRENCY, "results": []}
+    report = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu_description(),
+        "concurrency": CONCURRENCY,
+        "results": [],
+    }
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as folder:
         paths = write_inputs(Path(folder))
         for name in args.only.split(","):

@@ -45,9 +45,16 @@ def _free_port() -> int:
 
 def _start_server(instance: Path, port: int, threads: int) -> subprocess.Popen:
     """deepfake-server in a subprocess with limits high enough not to refuse the load itself."""
-    env = {**os.environ, "DEEPFAKE_INSTANCE_PATH": str(instance), "HOST": "127.0.0.1", "PORT": str(port),
-           "WAITRESS_THREADS": str(threads), "RATELIMIT_LOGIN": "100000 per minute",
-           "RATELIMIT_REGISTER": "100000 per minute", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DEEPFAKE_INSTANCE_PATH": str(instance),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WAITRESS_THREADS": str(threads),
+        "RATELIMIT_LOGIN": "100000 per minute",
+        "RATELIMIT_REGISTER": "100000 per minute",
+        "LOG_LEVEL": "WARNING",
+    }
     for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "DEEPFAKE_MODE"):
         env.pop(name, None)
     script = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
@@ -60,7 +67,7 @@ def _start_server(instance: Path, port: int, threads: int) -> subprocess.Popen:
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise RuntimeError("deepfake-server did not start")
+                raise RuntimeError("deepfake-server did not start") from None
             time.sleep(0.1)
 
 
@@ -97,17 +104,22 @@ def main() -> int:
     server = _start_server(tmp / "instance", port, args.waitress_threads)
     names = itertools.count(1)
     try:
-        requests.post(f"{url}/api/auth/register", timeout=60,
-                      json={"username": "detector", "email": "detector@example.com", "password": PASSWORD})
-        token = requests.post(f"{url}/api/auth/login", timeout=60,
-                              json={"username": "detector", "password": PASSWORD}).json()["access_token"]
+        requests.post(
+            f"{url}/api/auth/register",
+            timeout=60,
+            json={"username": "detector", "email": "detector@example.com", "password": PASSWORD},
+        )
+        token = requests.post(
+            f"{url}/api/auth/login", timeout=60, json={"username": "detector", "password": PASSWORD}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         jpeg = media.image_bytes(media.face_photo(fake=True))
 
         def detect() -> tuple[float, int]:
             start = time.perf_counter()
-            status = requests.post(f"{url}/api/detect/image", headers=headers, timeout=120,
-                                   files={"image": ("p.jpg", jpeg)}).status_code
+            status = requests.post(
+                f"{url}/api/detect/image", headers=headers, timeout=120, files={"image": ("p.jpg", jpeg)}
+            ).status_code
             return time.perf_counter() - start, status
 
         for _ in range(3):
@@ -124,10 +136,18 @@ def main() -> int:
             statuses = []
             while not stop.is_set():
                 name = f"load{next(names)}"
-                statuses.append(session.post(f"{url}/api/auth/register", timeout=120, json={
-                    "username": name, "email": f"{name}@example.com", "password": PASSWORD}).status_code)
-                statuses.append(session.post(f"{url}/api/auth/login", timeout=120,
-                                             json={"username": name, "password": PASSWORD}).status_code)
+                statuses.append(
+                    session.post(
+                        f"{url}/api/auth/register",
+                        timeout=120,
+                        json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+                    ).status_code
+                )
+                statuses.append(
+                    session.post(
+                        f"{url}/api/auth/login", timeout=120, json={"username": name, "password": PASSWORD}
+                    ).status_code
+                )
             return statuses
 
         def phase(signup_clients: int) -> dict:
@@ -144,11 +164,15 @@ def main() -> int:
                 result["signups_and_logins"] = {
                     "requests": len(signup_statuses),
                     "server_errors": sum(status >= 500 for status in signup_statuses),
-                    "per_s": round(len(signup_statuses) / args.seconds, 1)}
+                    "per_s": round(len(signup_statuses) / args.seconds, 1),
+                }
             return result
 
-        results = {"settings": vars(args) | {"json": str(args.json) if args.json else None},
-                   "alone": phase(0), "with_signups": phase(args.signup_clients)}
+        results = {
+            "settings": vars(args) | {"json": str(args.json) if args.json else None},
+            "alone": phase(0),
+            "with_signups": phase(args.signup_clients),
+        }
     finally:
         server.terminate()
         server.wait(timeout=60)

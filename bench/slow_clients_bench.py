@@ -26,8 +26,10 @@ from pathlib import Path
 
 import requests
 
-UPLOAD_HEADERS = (b"POST /api/detect/video HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n"
-                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+UPLOAD_HEADERS = (
+    b"POST /api/detect/video HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n"
+    b"Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+)
 
 
 def _free_port() -> int:
@@ -98,10 +100,19 @@ def main() -> None:
                 sock.close()
             process.terminate()
             process.wait(timeout=30)
-    print(json.dumps({"connections": args.connections, "probes": args.probes, "failed_probes": failures,
-                      "health_p50_ms": round(statistics.median(latencies) * 1000, 1),
-                      "health_max_ms": round(max(latencies) * 1000, 1),
-                      "trickling_connections_cut_off": len(cut_off)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "connections": args.connections,
+                "probes": args.probes,
+                "failed_probes": failures,
+                "health_p50_ms": round(statistics.median(latencies) * 1000, 1),
+                "health_max_ms": round(max(latencies) * 1000, 1),
+                "trickling_connections_cut_off": len(cut_off),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ source "$(dirname "$0")/_venv.sh"
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-# Lint first (rules in pyproject.toml [tool.ruff]): a finding fails the run before any test starts.
-python -m ruff check src tests
+# Lint and format check first (rules in pyproject.toml [tool.ruff]): a finding fails the run before any test.
+python -m ruff check src tests bench
+python -m ruff format --check src tests bench
 exec python -m pytest "$@"

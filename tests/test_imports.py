@@ -22,24 +22,35 @@ def _inner_imports(path: Path) -> list[str]:
     found = []
     for function in ast.walk(tree):
         if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            found += [f"{path.relative_to(SRC_ROOT).as_posix()}:{node.lineno}: {ast.unparse(node)}"
-                      for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+            found += [
+                f"{path.relative_to(SRC_ROOT).as_posix()}:{node.lineno}: {ast.unparse(node)}"
+                for node in ast.walk(function)
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+            ]
     return found
 
 
 def _source_files() -> list[Path]:
-    return [path for path in sorted(SRC_ROOT.rglob("*.py"))
-            if not any(path.is_relative_to(excluded) for excluded in EXCLUDED)]
+    return [
+        path
+        for path in sorted(SRC_ROOT.rglob("*.py"))
+        if not any(path.is_relative_to(excluded) for excluded in EXCLUDED)
+    ]
 
 
 def test_no_imports_inside_functions():
-    inner = [line for path in _source_files() if path.relative_to(SRC_ROOT).as_posix() not in ALLOWED_INNER_IMPORTS
-             for line in _inner_imports(path)]
+    inner = [
+        line
+        for path in _source_files()
+        if path.relative_to(SRC_ROOT).as_posix() not in ALLOWED_INNER_IMPORTS
+        for line in _inner_imports(path)
+    ]
     assert inner == [], "imports inside functions (move them to the top of the module):\n" + "\n".join(inner)
 
 
 def test_allow_list_names_only_files_that_still_need_it():
     # A file that no longer imports inside functions leaves the allow-list, so it cannot regress unseen.
-    stale = sorted(name for name in ALLOWED_INNER_IMPORTS
-                   if not (SRC_ROOT / name).is_file() or not _inner_imports(SRC_ROOT / name))
+    stale = sorted(
+        name for name in ALLOWED_INNER_IMPORTS if not (SRC_ROOT / name).is_file() or not _inner_imports(SRC_ROOT / name)
+    )
     assert stale == [], f"remove from ALLOWED_INNER_IMPORTS: {stale}"

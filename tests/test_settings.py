@@ -43,17 +43,24 @@ def _refusal(tmp_path, **variables) -> str:
     return str(refused.value)
 
 
-@pytest.mark.parametrize(("variables", "message"), [
-    ({"MAX_IMAGE_SIZE": "ten"}, "MAX_IMAGE_SIZE must be a whole number, got 'ten'"),
-    ({"DEEPFAKE_FACE_MARGIN": "wide"}, "DEEPFAKE_FACE_MARGIN must be a number, got 'wide'"),
-    ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS must be 1 or more, got '0'"),
-    ({"DEEPFAKE_BATCH_SIZE": "0"}, "DEEPFAKE_BATCH_SIZE must be 1 or more, got '0'"),
-    ({"DEEPFAKE_MODE": "staging"},
-     "DEEPFAKE_MODE must be one of 'embedded', 'production' or 'development', got 'staging'"),
-    ({"DEEPFAKE_DEVICE": "tpu"}, "DEEPFAKE_DEVICE must be one of 'auto', 'cpu' or 'cuda', got 'tpu'"),
-    ({"DEEPFAKE_FACE_DETECTION": "maybe"},
-     "DEEPFAKE_FACE_DETECTION must be 1 or 0 (or true/false, yes/no, on/off), got 'maybe'"),
-])
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"MAX_IMAGE_SIZE": "ten"}, "MAX_IMAGE_SIZE must be a whole number, got 'ten'"),
+        ({"DEEPFAKE_FACE_MARGIN": "wide"}, "DEEPFAKE_FACE_MARGIN must be a number, got 'wide'"),
+        ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS must be 1 or more, got '0'"),
+        ({"DEEPFAKE_BATCH_SIZE": "0"}, "DEEPFAKE_BATCH_SIZE must be 1 or more, got '0'"),
+        (
+            {"DEEPFAKE_MODE": "staging"},
+            "DEEPFAKE_MODE must be one of 'embedded', 'production' or 'development', got 'staging'",
+        ),
+        ({"DEEPFAKE_DEVICE": "tpu"}, "DEEPFAKE_DEVICE must be one of 'auto', 'cpu' or 'cuda', got 'tpu'"),
+        (
+            {"DEEPFAKE_FACE_DETECTION": "maybe"},
+            "DEEPFAKE_FACE_DETECTION must be 1 or 0 (or true/false, yes/no, on/off), got 'maybe'",
+        ),
+    ],
+)
 def test_a_bad_value_is_one_message_naming_the_variable_and_what_it_must_be(tmp_path, variables, message):
     assert _refusal(tmp_path, **variables) == message
 
@@ -100,8 +107,11 @@ def _environment_reads(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb", "getenvb"):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                alias.name in ("environ", "getenv") for alias in node.names):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(alias.name in ("environ", "getenv") for alias in node.names)
+        ):
             lines.append(node.lineno)
     return lines
 
@@ -121,8 +131,15 @@ def test_every_variable_named_in_the_code_is_declared():
             # click options reading a variable, and names looked up in an environment mapping
             if isinstance(node, ast.keyword) and node.arg == "envvar" and isinstance(node.value, ast.Constant):
                 named.add(node.value.value)
-            elif (path in ENVIRONMENT_READERS and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and node.func.attr == "get" and isinstance(node.func.value, ast.Name) and node.func.value.id == "env"
-                  and node.args and isinstance(node.args[0], ast.Constant)):
+            elif (
+                path in ENVIRONMENT_READERS
+                and isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "env"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 named.add(node.args[0].value)
     assert named and named - NOT_DECLARED <= DECLARED, sorted(named - NOT_DECLARED - DECLARED)

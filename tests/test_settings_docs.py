@@ -15,4 +15,5 @@ def test_readme_settings_tables_match_the_declared_settings():
     for name in README_TABLES:
         assert f"<!-- settings:{name}:start -->" in text and f"<!-- settings:{name}:end -->" in text
     assert render_readme(text) == text, (
-        f"README.md's settings tables differ from src/deepfake_detection/settings.py; run `{REWRITE}`")
+        f"README.md's settings tables differ from src/deepfake_detection/settings.py; run `{REWRITE}`"
+    )

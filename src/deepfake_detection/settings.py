@@ -58,8 +58,11 @@ class MappingEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         env = self._environment()
         # Unset and blank are the same: the default applies (as every reader here always did).
-        return {name: value for name in self.settings_cls.model_fields
-                if isinstance(value := env.get(name), str) and value.strip()}
+        return {
+            name: value
+            for name in self.settings_cls.model_fields
+            if isinstance(value := env.get(name), str) and value.strip()
+        }
 
 
 class DeclaredEnv(BaseSettings):
@@ -68,8 +71,9 @@ class DeclaredEnv(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", validate_default=False)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Overrides given to the constructor win over the variables; no .env file of its own
         # (create_app loads .env into the environment first, so it gives exactly what the environment gives).
         return init_settings, MappingEnvSource(settings_cls)
@@ -93,65 +97,102 @@ def _lower(value: Any) -> Any:
 class EngineEnv(DeclaredEnv):
     """Engine configuration (README "Engine configuration")."""
 
-    HF_HOME: Path | None = Field(None, description="HuggingFace cache the models are read from and downloaded to"
-                                 " (read by huggingface_hub itself too)",
-                                 json_schema_extra=_shown("`~/.cache/huggingface`"))
-    HF_HUB_CACHE: Path | None = Field(None, description="the hub cache itself, when not `HF_HOME/hub`",
-                                      json_schema_extra=_shown("`$HF_HOME/hub`"))
+    HF_HOME: Path | None = Field(
+        None,
+        description="HuggingFace cache the models are read from and downloaded to (read by huggingface_hub itself too)",
+        json_schema_extra=_shown("`~/.cache/huggingface`"),
+    )
+    HF_HUB_CACHE: Path | None = Field(
+        None, description="the hub cache itself, when not `HF_HOME/hub`", json_schema_extra=_shown("`$HF_HOME/hub`")
+    )
     DEEPFAKE_MODEL_CACHE: Path | None = Field(None, description="overrides the hub cache directory for the engine")
-    HF_HUB_OFFLINE: bool = Field(False, description="never touch the network; missing models raise"
-                                 " `ModelUnavailableError` (`DEEPFAKE_OFFLINE` does the same)")
+    HF_HUB_OFFLINE: bool = Field(
+        False,
+        description="never touch the network; missing models raise"
+        " `ModelUnavailableError` (`DEEPFAKE_OFFLINE` does the same)",
+    )
     DEEPFAKE_OFFLINE: bool = Field(False, description="same as `HF_HUB_OFFLINE`, for the engine only")
     DEEPFAKE_DEFAULT_MODEL: str = Field("dima806", min_length=1, description="model used when a request names none")
-    DEEPFAKE_EXTRA_MODELS: str = Field("", description="extra models, JSON list or `key=id_or_path[@revision]` items",
-                                       json_schema_extra=_shown("(none)"))
-    DEEPFAKE_MODEL_REVISIONS: str = Field("", description="`key=revision` pins for any model",
-                                          json_schema_extra=_shown("(none)"))
+    DEEPFAKE_EXTRA_MODELS: str = Field(
+        "",
+        description="extra models, JSON list or `key=id_or_path[@revision]` items",
+        json_schema_extra=_shown("(none)"),
+    )
+    DEEPFAKE_MODEL_REVISIONS: str = Field(
+        "", description="`key=revision` pins for any model", json_schema_extra=_shown("(none)")
+    )
     DEEPFAKE_DEVICE: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`, `cpu` or `cuda`")
     DEEPFAKE_PRECISION: Literal["auto", "fp32", "bf16", "bf16-autocast", "fp16", "int8"] = Field(
-        "auto", description="`auto` = fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32; `fp32` forces fp32;"
+        "auto",
+        description="`auto` = fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32; `fp32` forces fp32;"
         " `bf16`, `bf16-autocast`; `int8` (CPU only, opt-in: Linear layers dynamically quantized, faster, a looser"
-        " match with fp32, see \"Engine: speed and memory\")")
-    DEEPFAKE_TORCH_THREADS: int = Field(0, ge=0, description="CPU threads for inference (`0`: torch's default)",
-                                        json_schema_extra=_shown("(torch default)"))
-    DEEPFAKE_TUNE_ALLOCATOR: bool = Field(True, description="on CPU, let glibc malloc keep large freed blocks for"
-                                          " reuse (`mallopt`, process-wide) instead of returning every activation to"
-                                          " the OS; `0` leaves malloc alone")
-    DEEPFAKE_BATCH_SIZE: int = Field(8, ge=1, description="images (faces) per forward pass (int8 always uses 1,"
-                                     " see below)")
+        ' match with fp32, see "Engine: speed and memory")',
+    )
+    DEEPFAKE_TORCH_THREADS: int = Field(
+        0,
+        ge=0,
+        description="CPU threads for inference (`0`: torch's default)",
+        json_schema_extra=_shown("(torch default)"),
+    )
+    DEEPFAKE_TUNE_ALLOCATOR: bool = Field(
+        True,
+        description="on CPU, let glibc malloc keep large freed blocks for"
+        " reuse (`mallopt`, process-wide) instead of returning every activation to"
+        " the OS; `0` leaves malloc alone",
+    )
+    DEEPFAKE_BATCH_SIZE: int = Field(
+        8, ge=1, description="images (faces) per forward pass (int8 always uses 1, see below)"
+    )
     DEEPFAKE_FACE_DETECTION: bool = Field(True, description="`0` classifies whole images only")
     DEEPFAKE_FACE_ENHANCE: bool = Field(True, description="CLAHE on face crops")
-    DEEPFAKE_FACE_MARGIN: float = Field(0.25, ge=0, description="margin added around each face (fraction of its"
-                                        " size, each side)")
+    DEEPFAKE_FACE_MARGIN: float = Field(
+        0.25, ge=0, description="margin added around each face (fraction of its size, each side)"
+    )
     DEEPFAKE_FACE_MIN_SCORE: float = Field(0.7, ge=0, le=1, description="face detector confidence threshold")
     DEEPFAKE_MAX_FACES: int = Field(8, ge=1, description="faces classified per image or frame (most confident first)")
-    DEEPFAKE_MAX_IMAGE_PIXELS: int = Field(40_000_000, ge=1, description="larger images are refused"
-                                           " (decompression bombs)")
-    DEEPFAKE_MAX_VIDEO_PIXELS: int = Field(3840 * 2160, ge=1, description="videos with larger frames (3840x2160 ="
-                                           " 4K UHD) are refused: checked on the size the container declares, before"
-                                           " any frame is decoded, and on every decoded frame")
-    DEEPFAKE_WORK_MAX_SIDE: int = Field(2048, ge=0, description="images and video frames with a longer side are"
-                                        " analysed reduced to this long side (JPEGs decoded at 1/2, 1/4 or 1/8 scale,"
-                                        " other formats shrunk right after decoding, video frames scaled while"
-                                        " converted to RGB); width, height and face boxes are still reported in"
-                                        " original pixels; `0` = full size")
-    DEEPFAKE_MAX_LARGE_DECODES: int = Field(2, ge=1, description="decodes of images over 8.3 megapixels that run at"
-                                            " once in a process; further ones wait")
-    DEEPFAKE_VIDEO_SAMPLE_FPS: float = Field(1.0, gt=0, description="sampled frames per second of video",
-                                             json_schema_extra=_shown("`1`"))
-    DEEPFAKE_VIDEO_MAX_FRAMES: int = Field(300, ge=1, description="cap on sampled frames; longer videos are"
-                                           " sampled evenly")
+    DEEPFAKE_MAX_IMAGE_PIXELS: int = Field(
+        40_000_000, ge=1, description="larger images are refused (decompression bombs)"
+    )
+    DEEPFAKE_MAX_VIDEO_PIXELS: int = Field(
+        3840 * 2160,
+        ge=1,
+        description="videos with larger frames (3840x2160 ="
+        " 4K UHD) are refused: checked on the size the container declares, before"
+        " any frame is decoded, and on every decoded frame",
+    )
+    DEEPFAKE_WORK_MAX_SIDE: int = Field(
+        2048,
+        ge=0,
+        description="images and video frames with a longer side are"
+        " analysed reduced to this long side (JPEGs decoded at 1/2, 1/4 or 1/8 scale,"
+        " other formats shrunk right after decoding, video frames scaled while"
+        " converted to RGB); width, height and face boxes are still reported in"
+        " original pixels; `0` = full size",
+    )
+    DEEPFAKE_MAX_LARGE_DECODES: int = Field(
+        2, ge=1, description="decodes of images over 8.3 megapixels that run at once in a process; further ones wait"
+    )
+    DEEPFAKE_VIDEO_SAMPLE_FPS: float = Field(
+        1.0, gt=0, description="sampled frames per second of video", json_schema_extra=_shown("`1`")
+    )
+    DEEPFAKE_VIDEO_MAX_FRAMES: int = Field(
+        300, ge=1, description="cap on sampled frames; longer videos are sampled evenly"
+    )
     DEEPFAKE_VIDEO_PREFETCH: Literal["auto"] | bool = Field(
-        "auto", description="decode and face-detect the next frames in a background thread while the model runs;"
+        "auto",
+        description="decode and face-detect the next frames in a background thread while the model runs;"
         " `auto` = only when torch's threads leave a CPU free (on a machine whose CPUs all run torch it competes"
-        " instead of overlapping)")
+        " instead of overlapping)",
+    )
     DEEPFAKE_CAMERA_WINDOW: int = Field(5, ge=1, description="frames in the camera smoothing window")
-    DEEPFAKE_CAMERA_HYSTERESIS: float = Field(0.05, ge=0, lt=0.5, description="hysteresis around 0.5 for the"
-                                              " smoothed camera verdict")
+    DEEPFAKE_CAMERA_HYSTERESIS: float = Field(
+        0.05, ge=0, lt=0.5, description="hysteresis around 0.5 for the smoothed camera verdict"
+    )
     DEEPFAKE_CAMERA_TTL: int = Field(600, ge=1, description="seconds an idle camera session's smoothing state is kept")
 
-    _lowercase = field_validator("DEEPFAKE_DEVICE", "DEEPFAKE_PRECISION", "DEEPFAKE_VIDEO_PREFETCH",
-                                 mode="before")(_lower)
+    _lowercase = field_validator("DEEPFAKE_DEVICE", "DEEPFAKE_PRECISION", "DEEPFAKE_VIDEO_PREFETCH", mode="before")(
+        _lower
+    )
 
     @field_validator("DEEPFAKE_DEFAULT_MODEL", mode="before")
     @classmethod
@@ -162,80 +203,140 @@ class EngineEnv(DeclaredEnv):
 class ApiEnv(DeclaredEnv):
     """The Flask API (README "API configuration"); the Flask config key is the variable's name unless noted."""
 
-    SECRET_KEY: str | None = Field(None, description="when unset, a strong random value is generated at first start"
-                                   " and kept (mode 600) in the instance folder, so tokens survive restarts;"
-                                   " **required** in production mode", json_schema_extra=_shown("generated"))
-    JWT_SECRET_KEY: str | None = Field(None, description="the key signing the tokens; like `SECRET_KEY`",
-                                       json_schema_extra=_shown("generated"))
+    SECRET_KEY: str | None = Field(
+        None,
+        description="when unset, a strong random value is generated at first start"
+        " and kept (mode 600) in the instance folder, so tokens survive restarts;"
+        " **required** in production mode",
+        json_schema_extra=_shown("generated"),
+    )
+    JWT_SECRET_KEY: str | None = Field(
+        None, description="the key signing the tokens; like `SECRET_KEY`", json_schema_extra=_shown("generated")
+    )
     DEEPFAKE_MODE: Literal["embedded", "production", "development"] = Field(
-        "embedded", description="`production` refuses to start without explicit secrets and defaults jobs to Celery"
-        " (`development` is `embedded`)", json_schema_extra=_flask_key(None))
+        "embedded",
+        description="`production` refuses to start without explicit secrets and defaults jobs to Celery"
+        " (`development` is `embedded`)",
+        json_schema_extra=_flask_key(None),
+    )
     DEEPFAKE_INSTANCE_PATH: str | None = Field(
-        None, description="instance folder: database, secrets, uploads. In production mode there is no default:"
+        None,
+        description="instance folder: database, secrets, uploads. In production mode there is no default:"
         " without it nothing is created in the working directory, and `DATABASE_URI` and `UPLOAD_FOLDER` must be set",
-        json_schema_extra={**_shown("`./instance`"), **_flask_key(None)})
-    DATABASE_URI: str | None = Field(None, description="any SQLAlchemy URL (e.g. `postgresql+psycopg://...`)",
-                                     json_schema_extra={**_shown("`sqlite:///<instance>/deepfake_detection.db`"),
-                                                        **_flask_key("SQLALCHEMY_DATABASE_URI")})
-    UPLOAD_FOLDER: str | None = Field(None, description="stored media",
-                                      json_schema_extra=_shown("`<instance>/uploads`"))
+        json_schema_extra={**_shown("`./instance`"), **_flask_key(None)},
+    )
+    DATABASE_URI: str | None = Field(
+        None,
+        description="any SQLAlchemy URL (e.g. `postgresql+psycopg://...`)",
+        json_schema_extra={
+            **_shown("`sqlite:///<instance>/deepfake_detection.db`"),
+            **_flask_key("SQLALCHEMY_DATABASE_URI"),
+        },
+    )
+    UPLOAD_FOLDER: str | None = Field(
+        None, description="stored media", json_schema_extra=_shown("`<instance>/uploads`")
+    )
     MAX_IMAGE_SIZE: int = Field(10 * MB, ge=1, description="upload limit in bytes for images (camera frames too)")
     MAX_VIDEO_SIZE: int = Field(100 * MB, ge=1, description="upload limit in bytes for videos")
     CORS_ORIGINS: str = Field("http://localhost:5173", description="comma-separated origins allowed on `/api/*`")
     JOBS_BACKEND: Literal["inprocess", "celery"] | None = Field(
-        None, description="`inprocess` (threads) or `celery`", json_schema_extra=_shown(
-            "`inprocess`; production: `celery`"))
+        None,
+        description="`inprocess` (threads) or `celery`",
+        json_schema_extra=_shown("`inprocess`; production: `celery`"),
+    )
     JOB_WORKERS: int = Field(1, ge=1, description="threads of the in-process job pool")
-    VIDEO_SYNC_TIMEOUT: int = Field(900, ge=0, description="seconds a synchronous video request waits before"
-                                    " answering 202")
+    VIDEO_SYNC_TIMEOUT: int = Field(
+        900, ge=0, description="seconds a synchronous video request waits before answering 202"
+    )
     VIDEO_SYNC_MAX_WAITERS: int | None = Field(
-        None, ge=0, description="synchronous video requests that may wait at once per process; the others get 202 +"
+        None,
+        ge=0,
+        description="synchronous video requests that may wait at once per process; the others get 202 +"
         " `status_url` at once (`0`: all of them). Under gunicorn, set it below `--threads`",
-        json_schema_extra=_shown("half of `WAITRESS_THREADS` (`4`)"))
-    MAX_ACTIVE_VIDEO_JOBS_PER_USER: int = Field(4, ge=0, description="queued + processing videos per user; beyond it"
-                                                " uploads get 429 with `Retry-After` (`0`: no limit)")
-    JOB_TEST_HOLD_DIR: str | None = Field(None, description="**tests only**, never in a deployment: a folder through"
-                                          " which tests hold a running job at a known point (`app/jobs/hold_point.py`)")
+        json_schema_extra=_shown("half of `WAITRESS_THREADS` (`4`)"),
+    )
+    MAX_ACTIVE_VIDEO_JOBS_PER_USER: int = Field(
+        4,
+        ge=0,
+        description="queued + processing videos per user; beyond it uploads get 429 with `Retry-After` (`0`: no limit)",
+    )
+    JOB_TEST_HOLD_DIR: str | None = Field(
+        None,
+        description="**tests only**, never in a deployment: a folder through"
+        " which tests hold a running job at a known point (`app/jobs/hold_point.py`)",
+    )
     REDIS_URL: str = Field("redis://127.0.0.1:6379/0", description="Redis for production mode")
     REVOKED_TOKEN_STORE: Literal["database", "memory", "redis"] | None = Field(
-        None, description="where logout revocations live: `database`, `memory` (or `redis`)",
-        json_schema_extra=_shown("`database`; production: `redis`"))
+        None,
+        description="where logout revocations live: `database`, `memory` (or `redis`)",
+        json_schema_extra=_shown("`database`; production: `redis`"),
+    )
     SMOOTHING_STORE: Literal["memory", "redis"] | None = Field(
-        None, description="where camera smoothing state lives: `memory` or `redis` (shared by every API process)",
-        json_schema_extra=_shown("`memory`; production: `redis`"))
+        None,
+        description="where camera smoothing state lives: `memory` or `redis` (shared by every API process)",
+        json_schema_extra=_shown("`memory`; production: `redis`"),
+    )
     RATELIMIT_LOGIN: str = Field("10 per minute", description="failed login attempts per client address")
-    RATELIMIT_REGISTER: str = Field("10 per hour", description="sign-up attempts per client address (400s do not"
-                                    " count)")
-    LOGIN_THROTTLE_FAILURES: int = Field(10, ge=1, description="per-account throttle: failed logins of one account"
-                                         " within the window before addresses that failed on it must wait")
+    RATELIMIT_REGISTER: str = Field(
+        "10 per hour", description="sign-up attempts per client address (400s do not count)"
+    )
+    LOGIN_THROTTLE_FAILURES: int = Field(
+        10,
+        ge=1,
+        description="per-account throttle: failed logins of one account"
+        " within the window before addresses that failed on it must wait",
+    )
     LOGIN_THROTTLE_WINDOW: int = Field(900, ge=1, description="that window (s)")
-    LOGIN_THROTTLE_DELAY: int = Field(1, ge=1, description="that wait (s): doubles with each further failure, up to"
-                                      " the maximum")
+    LOGIN_THROTTLE_DELAY: int = Field(
+        1, ge=1, description="that wait (s): doubles with each further failure, up to the maximum"
+    )
     LOGIN_THROTTLE_MAX_DELAY: int = Field(900, ge=1, description="the longest wait (s)")
     RATELIMIT_STORAGE_URI: str | None = Field(
-        None, description="Flask-Limiter storage (`redis://...` to share between processes)",
-        json_schema_extra=_shown("`memory://`; production: `REDIS_URL`"))
-    RATELIMIT_KEY_PREFIX: str | None = Field(None, description="key prefix of the rate limits and the login throttle"
-                                             " in a shared Redis", json_schema_extra=_shown("none"))
-    REDIS_KEY_PREFIX: str | None = Field(None, description="key prefix of the revoked tokens and smoothing state in"
-                                         " Redis (and of the queue, see `CELERY_QUEUE`)",
-                                         json_schema_extra=_shown("`deepfake:`"))
+        None,
+        description="Flask-Limiter storage (`redis://...` to share between processes)",
+        json_schema_extra=_shown("`memory://`; production: `REDIS_URL`"),
+    )
+    RATELIMIT_KEY_PREFIX: str | None = Field(
+        None,
+        description="key prefix of the rate limits and the login throttle in a shared Redis",
+        json_schema_extra=_shown("none"),
+    )
+    REDIS_KEY_PREFIX: str | None = Field(
+        None,
+        description="key prefix of the revoked tokens and smoothing state in"
+        " Redis (and of the queue, see `CELERY_QUEUE`)",
+        json_schema_extra=_shown("`deepfake:`"),
+    )
     PROXY_FIX_X_FOR: int = Field(
-        0, ge=0, description="reverse proxies (load balancers) in front of the app whose `X-Forwarded-For` is trusted"
+        0,
+        ge=0,
+        description="reverse proxies (load balancers) in front of the app whose `X-Forwarded-For` is trusted"
         " (werkzeug `ProxyFix`), so the client address - and the login limit - is the real client's, not the"
         " proxy's. Set exactly the number of hops: more lets clients pick their own address by sending the header,"
-        " fewer makes all clients share the proxy's limit. `0` trusts none")
+        " fewer makes all clients share the proxy's limit. `0` trusts none",
+    )
     CAMERA_FRAME_RETENTION_DAYS: int | None = Field(
-        None, ge=1, description="camera frames older than this many days are deleted with their detection and history"
-        " item (see above)", json_schema_extra=_shown("(unset: keep)"))
-    CAMERA_FRAME_PURGE_INTERVAL: int = Field(600, ge=0, description="the camera endpoint's opportunistic purge: at"
-                                             " most one batch per interval (s) per process")
+        None,
+        ge=1,
+        description="camera frames older than this many days are deleted with their detection and history"
+        " item (see above)",
+        json_schema_extra=_shown("(unset: keep)"),
+    )
+    CAMERA_FRAME_PURGE_INTERVAL: int = Field(
+        600,
+        ge=0,
+        description="the camera endpoint's opportunistic purge: at most one batch per interval (s) per process",
+    )
     CAMERA_FRAME_PURGE_BATCH: int = Field(100, ge=1, description="frames deleted per purge batch")
     ORPHAN_FILE_GRACE_SECONDS: int = Field(
-        3600, ge=0, description="stored files without a row are swept only when older than this (see \"Files left by"
-        " a crash\"); `0` only when no other process writes to `UPLOAD_FOLDER`")
-    SCHEMA_CHECK_INTERVAL: int = Field(5, ge=0, description="while the database schema is behind the code, seconds"
-                                       " between checks")
+        3600,
+        ge=0,
+        description='stored files without a row are swept only when older than this (see "Files left by'
+        ' a crash"); `0` only when no other process writes to `UPLOAD_FOLDER`',
+    )
+    SCHEMA_CHECK_INTERVAL: int = Field(
+        5, ge=0, description="while the database schema is behind the code, seconds between checks"
+    )
     IDEMPOTENCY_KEY_HOURS: int = Field(24, ge=1, description="how long an `Idempotency-Key` replays its first answer")
 
     @field_validator("DEEPFAKE_INSTANCE_PATH", "DATABASE_URI", "UPLOAD_FOLDER", "JOB_TEST_HOLD_DIR", mode="before")
@@ -259,33 +360,67 @@ class ApiEnv(DeclaredEnv):
 class JobsEnv(DeclaredEnv):
     """Job limits and Celery (README "Production mode"); JOB_HEARTBEAT/LEASE apply to in-process jobs too."""
 
-    JOB_TIME_LIMIT: int = Field(1800, ge=1, description="limit (s) per job (per batch for a batch task); the pool"
-                                " process is killed, the job ends `failed`")
-    JOB_MAX_ATTEMPTS: int = Field(3, ge=1, description="runs of one job (each lost worker counts) before it ends"
-                                  " `failed`")
-    JOB_HEARTBEAT_SECONDS: float = Field(10, gt=0, description="how often a running job touches its row (in-process"
-                                         " jobs too)", json_schema_extra=_shown("`10`"))
+    JOB_TIME_LIMIT: int = Field(
+        1800,
+        ge=1,
+        description="limit (s) per job (per batch for a batch task); the pool process is killed, the job ends `failed`",
+    )
+    JOB_MAX_ATTEMPTS: int = Field(
+        3, ge=1, description="runs of one job (each lost worker counts) before it ends `failed`"
+    )
+    JOB_HEARTBEAT_SECONDS: float = Field(
+        10,
+        gt=0,
+        description="how often a running job touches its row (in-process jobs too)",
+        json_schema_extra=_shown("`10`"),
+    )
     JOB_LEASE_SECONDS: float | None = Field(
-        None, gt=0, description="untouched this long = its worker is dead (in-process jobs too: left by a stopped"
-        " process, the job ends `failed`)", json_schema_extra=_shown("6 heartbeats"))
+        None,
+        gt=0,
+        description="untouched this long = its worker is dead (in-process jobs too: left by a stopped"
+        " process, the job ends `failed`)",
+        json_schema_extra=_shown("6 heartbeats"),
+    )
     JOB_REAPER_INTERVAL: int = Field(60, ge=1, description="seconds between reaper sweeps (celery beat)")
-    JOB_VISIBILITY_TIMEOUT: int | None = Field(None, ge=1, description="Redis redelivers an unacknowledged message"
-                                               " after this", json_schema_extra=_shown("time limit + 300"))
+    JOB_VISIBILITY_TIMEOUT: int | None = Field(
+        None,
+        ge=1,
+        description="Redis redelivers an unacknowledged message after this",
+        json_schema_extra=_shown("time limit + 300"),
+    )
     JOB_QUEUED_RESEND_SECONDS: int | None = Field(
-        None, ge=1, description="a `queued` job untouched this long whose message is not waiting in the queue is sent"
-        " again by the reaper", json_schema_extra=_shown("2 leases"))
-    JOB_WORKER_START_TIMEOUT: int = Field(300, ge=1, description="seconds a new pool process may take to load the"
-                                          " model before Celery kills it (`worker_proc_alive_timeout`)")
+        None,
+        ge=1,
+        description="a `queued` job untouched this long whose message is not waiting in the queue is sent"
+        " again by the reaper",
+        json_schema_extra=_shown("2 leases"),
+    )
+    JOB_WORKER_START_TIMEOUT: int = Field(
+        300,
+        ge=1,
+        description="seconds a new pool process may take to load the"
+        " model before Celery kills it (`worker_proc_alive_timeout`)",
+    )
     CELERY_BROKER_URL: str | None = Field(None, description="broker", json_schema_extra=_shown("`REDIS_URL`"))
     CELERY_RESULT_BACKEND: str | None = Field(None, description="result store", json_schema_extra=_shown("`REDIS_URL`"))
     CELERY_QUEUE: str | None = Field(
-        None, description="queue of the video tasks; `<prefix>` is `CELERY_KEY_PREFIX`, else `REDIS_KEY_PREFIX` if"
+        None,
+        description="queue of the video tasks; `<prefix>` is `CELERY_KEY_PREFIX`, else `REDIS_KEY_PREFIX` if"
         " set, else empty, so deployments sharing one Redis never take each other's tasks. Workers consume it without"
-        " `--queues`", json_schema_extra=_shown("`<prefix>deepfake-videos`"))
-    CELERY_KEY_PREFIX: str | None = Field(None, description="prefix of every Celery key, so several deployments can"
-                                          " share one Redis", json_schema_extra=_shown("none"))
-    DEEPFAKE_TEST_PRELOAD_DELAY: float = Field(0, ge=0, description="**tests only**: seconds each worker pool process"
-                                               " waits before loading the model (stands in for a real-size model)")
+        " `--queues`",
+        json_schema_extra=_shown("`<prefix>deepfake-videos`"),
+    )
+    CELERY_KEY_PREFIX: str | None = Field(
+        None,
+        description="prefix of every Celery key, so several deployments can share one Redis",
+        json_schema_extra=_shown("none"),
+    )
+    DEEPFAKE_TEST_PRELOAD_DELAY: float = Field(
+        0,
+        ge=0,
+        description="**tests only**: seconds each worker pool process"
+        " waits before loading the model (stands in for a real-size model)",
+    )
 
 
 class ServerEnv(DeclaredEnv):
@@ -294,18 +429,33 @@ class ServerEnv(DeclaredEnv):
     HOST: str = Field("127.0.0.1", description="where `deepfake-server` listens (`--host`)")
     PORT: int = Field(5000, ge=1, le=65535, description="its port (`--port`)")
     WAITRESS_THREADS: int = Field(8, ge=1, description="its request threads (`--threads`)")
-    WAITRESS_CONNECTION_LIMIT: int = Field(1000, ge=1, description="connections `deepfake-server` holds open at once"
-                                           " (`--connection-limit`); waitress's own default, 100, let 110 trickling"
-                                           " clients take it offline")
-    WAITRESS_CHANNEL_TIMEOUT: int = Field(60, ge=1, description="seconds an idle keep-alive connection is kept"
-                                          " (`--channel-timeout`)")
-    WAITRESS_HEADER_TIMEOUT: float = Field(20.0, gt=0, description="a request whose line and headers take longer than"
-                                           " this many seconds is cut off (`--header-timeout`); also the body's grace"
-                                           " time", json_schema_extra=_shown("`20`"))
-    WAITRESS_MIN_BODY_RATE: int = Field(500, ge=0, description="bytes/s a body must average after that grace time, or"
-                                        " it is cut off (`--min-body-rate`; `0` turns the check off)")
+    WAITRESS_CONNECTION_LIMIT: int = Field(
+        1000,
+        ge=1,
+        description="connections `deepfake-server` holds open at once"
+        " (`--connection-limit`); waitress's own default, 100, let 110 trickling"
+        " clients take it offline",
+    )
+    WAITRESS_CHANNEL_TIMEOUT: int = Field(
+        60, ge=1, description="seconds an idle keep-alive connection is kept (`--channel-timeout`)"
+    )
+    WAITRESS_HEADER_TIMEOUT: float = Field(
+        20.0,
+        gt=0,
+        description="a request whose line and headers take longer than"
+        " this many seconds is cut off (`--header-timeout`); also the body's grace"
+        " time",
+        json_schema_extra=_shown("`20`"),
+    )
+    WAITRESS_MIN_BODY_RATE: int = Field(
+        500,
+        ge=0,
+        description="bytes/s a body must average after that grace time, or"
+        " it is cut off (`--min-body-rate`; `0` turns the check off)",
+    )
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="`deepfake-server`'s log level (`--log-level`); `INFO` logs one line per request")
+        "INFO", description="`deepfake-server`'s log level (`--log-level`); `INFO` logs one line per request"
+    )
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod
@@ -322,9 +472,15 @@ README_TABLES: dict[str, tuple[type[DeclaredEnv], ...]] = {
 GROUPS: tuple[type[DeclaredEnv], ...] = (EngineEnv, ApiEnv, JobsEnv, ServerEnv)
 
 _WHAT = {
-    "int_parsing": "a whole number", "int_from_float": "a whole number", "int_type": "a whole number",
-    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "1 or 0 (or true/false, yes/no, on/off)",
-    "bool_type": "1 or 0 (or true/false, yes/no, on/off)", "string_type": "text", "string_too_short": "non-empty",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "1 or 0 (or true/false, yes/no, on/off)",
+    "bool_type": "1 or 0 (or true/false, yes/no, on/off)",
+    "string_type": "text",
+    "string_too_short": "non-empty",
     "path_type": "a path",
 }
 
@@ -405,8 +561,12 @@ def render_readme(text: str) -> str:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--markdown", "show", is_flag=True, help="Print each settings table in Markdown.")
-@click.option("--write-readme", "readme", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Regenerate the marked settings tables of this README in place.")
+@click.option(
+    "--write-readme",
+    "readme",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Regenerate the marked settings tables of this README in place.",
+)
 def main(show: bool, readme: Path | None) -> None:
     """Render the declared settings (the README's configuration tables)."""
     if readme is not None:

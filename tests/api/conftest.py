@@ -46,5 +46,3 @@ def user(client) -> UserSession:
 def other_user(client) -> UserSession:
     """A second logged-in user of the default app."""
     return register_and_login(client)
-
-

@@ -21,8 +21,9 @@ from .helpers import JWT_SECRET, PASSWORD, assert_error, register_and_login
 
 
 def test_register_answers_the_documented_shape(client):
-    response = client.post("/api/auth/register",
-                           json={"username": "john_doe", "email": "john@example.com", "password": PASSWORD})
+    response = client.post(
+        "/api/auth/register", json={"username": "john_doe", "email": "john@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["success"] is True
@@ -33,73 +34,94 @@ def test_register_answers_the_documented_shape(client):
     assert "password" not in str(body) and "password_hash" not in body["user"]
 
 
-@pytest.mark.parametrize("password, expected", [
-    ("short1!", "at least 8"),
-    ("password123", "too common"),
-    ("qwertyuiop", "too common"),
-    ("aaaaaaaaaaaa", "repeated"),
-    ("x" * 129, "at most"),
-])
+@pytest.mark.parametrize(
+    "password, expected",
+    [
+        ("short1!", "at least 8"),
+        ("password123", "too common"),
+        ("qwertyuiop", "too common"),
+        ("aaaaaaaaaaaa", "repeated"),
+        ("x" * 129, "at most"),
+    ],
+)
 def test_register_rejects_weak_passwords_with_a_clear_message(client, password, expected):
-    body = assert_error(client.post("/api/auth/register",
-                                    json={"username": "weak", "email": "weak@example.com", "password": password}), 400)
+    body = assert_error(
+        client.post("/api/auth/register", json={"username": "weak", "email": "weak@example.com", "password": password}),
+        400,
+    )
     assert expected in body["message"]
     assert "password" in body["errors"]
 
 
 def test_register_rejects_password_equal_to_username(client):
-    body = assert_error(client.post("/api/auth/register", json={
-        "username": "longusername", "email": "l@example.com", "password": "longusername"}), 400)
+    body = assert_error(
+        client.post(
+            "/api/auth/register",
+            json={"username": "longusername", "email": "l@example.com", "password": "longusername"},
+        ),
+        400,
+    )
     assert "username" in body["message"]
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"email": "a@example.com", "password": PASSWORD}, "username"),
-    ({"username": "abc", "password": PASSWORD}, "email"),
-    ({"username": "abc", "email": "a@example.com"}, "password"),
-    ({"username": "a b", "email": "a@example.com", "password": PASSWORD}, "username"),
-    ({"username": "abc", "email": "not-an-email", "password": PASSWORD}, "email"),
-    ({"username": 12345, "email": "a@example.com", "password": PASSWORD}, "username"),
-    ({"username": "abc", "email": "a@example.com", "password": 12345678}, "password"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"email": "a@example.com", "password": PASSWORD}, "username"),
+        ({"username": "abc", "password": PASSWORD}, "email"),
+        ({"username": "abc", "email": "a@example.com"}, "password"),
+        ({"username": "a b", "email": "a@example.com", "password": PASSWORD}, "username"),
+        ({"username": "abc", "email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"username": 12345, "email": "a@example.com", "password": PASSWORD}, "username"),
+        ({"username": "abc", "email": "a@example.com", "password": 12345678}, "password"),
+    ],
+)
 def test_register_validates_each_field(client, payload, field):
     body = assert_error(client.post("/api/auth/register", json=payload), 400)
     assert field in body["errors"]
 
 
-@pytest.mark.parametrize("email", [
-    '"><img src=x onerror=alert(1)>@x.co',
-    '"><img/src=x/onerror=alert(1)>@x.co',
-    "<script>alert(1)</script>@x.co",
-    'a"onmouseover="alert(1)@x.co',
-    "john@example.com<img src=x>",
-    "john@ex<b>ample.com",
-    "a b@x.co",
-    "user@localhost",
-    "a@b",
-])
+@pytest.mark.parametrize(
+    "email",
+    [
+        '"><img src=x onerror=alert(1)>@x.co',
+        '"><img/src=x/onerror=alert(1)>@x.co',
+        "<script>alert(1)</script>@x.co",
+        'a"onmouseover="alert(1)@x.co',
+        "john@example.com<img src=x>",
+        "john@ex<b>ample.com",
+        "a b@x.co",
+        "user@localhost",
+        "a@b",
+    ],
+)
 def test_register_refuses_emails_with_markup_or_bad_syntax(client, email):
-    body = assert_error(client.post("/api/auth/register",
-                                    json={"username": "marked", "email": email, "password": PASSWORD}), 400)
+    body = assert_error(
+        client.post("/api/auth/register", json={"username": "marked", "email": email, "password": PASSWORD}), 400
+    )
     assert list(body["errors"]) == ["email"]
 
 
 def test_register_stores_emails_normalized_and_lower_cased(client):
-    response = client.post("/api/auth/register",
-                           json={"username": "normal", "email": " John.Doe+tag@Example.COM ", "password": PASSWORD})
+    response = client.post(
+        "/api/auth/register", json={"username": "normal", "email": " John.Doe+tag@Example.COM ", "password": PASSWORD}
+    )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["user"]["email"] == "john.doe+tag@example.com"
     login = client.post("/api/auth/login", json={"username": "JOHN.DOE+TAG@example.com", "password": PASSWORD})
     assert login.status_code == 200
 
 
-@pytest.mark.parametrize("data, content_type", [
-    ("{not json", "application/json"),
-    ("[1, 2, 3]", "application/json"),
-    ('"a string"', "application/json"),
-    ("", "application/json"),
-    ("username=a&password=b", "application/x-www-form-urlencoded"),
-])
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        ("{not json", "application/json"),
+        ("[1, 2, 3]", "application/json"),
+        ('"a string"', "application/json"),
+        ("", "application/json"),
+        ("username=a&password=b", "application/x-www-form-urlencoded"),
+    ],
+)
 def test_malformed_json_bodies_are_400(client, data, content_type):
     for path in ("/api/auth/register", "/api/auth/login"):
         assert_error(client.post(path, data=data, content_type=content_type), 400)
@@ -107,11 +129,17 @@ def test_malformed_json_bodies_are_400(client, data, content_type):
 
 def test_duplicate_username_and_email_are_409(client):
     register_and_login(client, "taken")
-    body = assert_error(client.post("/api/auth/register", json={
-        "username": "TAKEN", "email": "new@example.com", "password": PASSWORD}), 409)
+    body = assert_error(
+        client.post("/api/auth/register", json={"username": "TAKEN", "email": "new@example.com", "password": PASSWORD}),
+        409,
+    )
     assert "Username" in body["message"]
-    body = assert_error(client.post("/api/auth/register", json={
-        "username": "fresh", "email": "Taken@Example.com", "password": PASSWORD}), 409)
+    body = assert_error(
+        client.post(
+            "/api/auth/register", json={"username": "fresh", "email": "Taken@Example.com", "password": PASSWORD}
+        ),
+        409,
+    )
     assert "Email" in body["message"]
 
 
@@ -120,8 +148,12 @@ def test_login_returns_token_and_user(client):
     response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
     body = response.get_json()
     assert response.status_code == 200 and body["success"] is True
-    assert body["user"] == {"id": session.id, "username": "alice", "email": "alice@example.com",
-                            "created_at": body["user"]["created_at"]}
+    assert body["user"] == {
+        "id": session.id,
+        "username": "alice",
+        "email": "alice@example.com",
+        "created_at": body["user"]["created_at"],
+    }
     claims = pyjwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
     assert claims["sub"] == str(session.id)
     assert claims["exp"] - claims["iat"] == 24 * 3600
@@ -133,8 +165,9 @@ def test_login_by_email_works(client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("login", ["MixedCase", "mixedcase", "MIXEDCASE", "mixedcase@example.com",
-                                   "MixedCase@Example.COM", " mixedcase "])
+@pytest.mark.parametrize(
+    "login", ["MixedCase", "mixedcase", "MIXEDCASE", "mixedcase@example.com", "MixedCase@Example.COM", " mixedcase "]
+)
 def test_login_ignores_case_of_username_and_email(client, login):
     session = register_and_login(client, "MixedCase")
     response = client.post("/api/auth/login", json={"username": login, "password": PASSWORD})
@@ -155,8 +188,10 @@ def test_on_sqlite_no_rival_registration_gets_between_the_check_and_the_insert(a
             return
         other = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), timeout=0)
         try:
-            other.execute('INSERT INTO "user" (username, email, password_hash, created_at) '
-                          "VALUES ('RACER', 'other@example.com', 'x', '2026-01-01 00:00:00')")
+            other.execute(
+                'INSERT INTO "user" (username, email, password_hash, created_at) '
+                "VALUES ('RACER', 'other@example.com', 'x', '2026-01-01 00:00:00')"
+            )
             other.commit()
             rival["outcome"] = "inserted"
         except sqlite3.OperationalError as exc:
@@ -166,8 +201,9 @@ def test_on_sqlite_no_rival_registration_gets_between_the_check_and_the_insert(a
 
     event.listen(engine, "before_cursor_execute", rival_tries_to_insert_first)
     try:
-        response = client.post("/api/auth/register",
-                               json={"username": "Racer", "email": "racer@example.com", "password": PASSWORD})
+        response = client.post(
+            "/api/auth/register", json={"username": "Racer", "email": "racer@example.com", "password": PASSWORD}
+        )
     finally:
         event.remove(engine, "before_cursor_execute", rival_tries_to_insert_first)
     assert rival["outcome"] == "database is locked"
@@ -205,8 +241,16 @@ def test_logout_revokes_the_token_and_survives_a_restart(make_app, tmp_path):
 
 def _token(app, *, secret: str, expires_delta: timedelta | None = None, sub: str = "1", **claims) -> str:
     now = int(time.time())
-    payload = {"sub": sub, "iat": now, "nbf": now, "jti": f"t{now}{sub}", "type": "access", "fresh": False,
-               "exp": now + int((expires_delta or timedelta(hours=1)).total_seconds()), **claims}
+    payload = {
+        "sub": sub,
+        "iat": now,
+        "nbf": now,
+        "jti": f"t{now}{sub}",
+        "type": "access",
+        "fresh": False,
+        "exp": now + int((expires_delta or timedelta(hours=1)).total_seconds()),
+        **claims,
+    }
     return pyjwt.encode(payload, secret, algorithm="HS256")
 
 
@@ -230,8 +274,13 @@ def test_expired_tampered_and_foreign_tokens_are_401(client, user, app):
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic abc", "Bearer not.a.jwt", "Token x"])
 def test_missing_or_malformed_authorization_is_401(client, header):
     headers = {} if header is None else {"Authorization": header}
-    for method, path in (("get", "/api/auth/me"), ("get", "/api/history"), ("get", "/api/stats"),
-                         ("post", "/api/auth/logout"), ("post", "/api/detect/image")):
+    for method, path in (
+        ("get", "/api/auth/me"),
+        ("get", "/api/history"),
+        ("get", "/api/stats"),
+        ("post", "/api/auth/logout"),
+        ("post", "/api/detect/image"),
+    ):
         assert_error(getattr(client, method)(path, headers=headers), 401)
 
 
@@ -256,8 +305,11 @@ def test_failed_logins_are_rate_limited_with_json_429(make_app):
 
 def _failed_login(client, forwarded_for: str):
     """A wrong-password login arriving with this X-Forwarded-For header."""
-    return client.post("/api/auth/login", json={"username": "nobody", "password": "wrong-pass"},
-                       headers={"X-Forwarded-For": forwarded_for})
+    return client.post(
+        "/api/auth/login",
+        json={"username": "nobody", "password": "wrong-pass"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
 
 
 def test_behind_a_trusted_proxy_the_login_limit_counts_per_real_client(make_app):
@@ -285,13 +337,17 @@ def _addresses(count: int) -> list[str]:
 
 
 def _login(client, username: str, password: str, address: str):
-    return client.post("/api/auth/login", json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/auth/login", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def _sign_up(client, username: str, address: str, *, password: str = PASSWORD):
-    return client.post("/api/auth/register", environ_base={"REMOTE_ADDR": address},
-                       json={"username": username, "email": f"{username}@example.com", "password": password})
+    return client.post(
+        "/api/auth/register",
+        environ_base={"REMOTE_ADDR": address},
+        json={"username": username, "email": f"{username}@example.com", "password": password},
+    )
 
 
 def test_sign_ups_are_limited_per_address_with_json_429(make_app):
@@ -360,12 +416,12 @@ def test_the_login_throttle_ends_after_its_delay(make_app):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("name", ["LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY",
-                                  "LOGIN_THROTTLE_MAX_DELAY"])
+@pytest.mark.parametrize(
+    "name", ["LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY", "LOGIN_THROTTLE_MAX_DELAY"]
+)
 def test_login_throttle_settings_must_be_positive_whole_numbers(tmp_path, name):
     with pytest.raises(ConfigurationError, match=name):
-        create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64,
-                    name: 0})
+        create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64, name: 0})
 
 
 def test_proxy_hops_must_be_a_non_negative_whole_number(tmp_path, monkeypatch):
@@ -374,8 +430,14 @@ def test_proxy_hops_must_be_a_non_negative_whole_number(tmp_path, monkeypatch):
         create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64})
     monkeypatch.delenv("PROXY_FIX_X_FOR")
     with pytest.raises(ConfigurationError, match="PROXY_FIX_X_FOR"):
-        create_app({"INSTANCE_PATH": str(tmp_path / "b"), "SECRET_KEY": "s" * 64, "JWT_SECRET_KEY": "j" * 64,
-                    "PROXY_FIX_X_FOR": -1})
+        create_app(
+            {
+                "INSTANCE_PATH": str(tmp_path / "b"),
+                "SECRET_KEY": "s" * 64,
+                "JWT_SECRET_KEY": "j" * 64,
+                "PROXY_FIX_X_FOR": -1,
+            }
+        )
 
 
 def test_secrets_are_generated_once_and_kept_in_the_instance_folder(tmp_path, monkeypatch):
@@ -408,7 +470,8 @@ def test_settings_come_from_a_dotenv_file_in_the_working_directory(tmp_path, mon
     (tmp_path / ".env").write_text(
         "CORS_ORIGINS=http://app.example\nMAX_IMAGE_SIZE=12345\n"
         f"UPLOAD_FOLDER={tmp_path / 'media'}\nDATABASE_URI=sqlite:///{tmp_path / 'env.db'}\n"
-        "JWT_SECRET_KEY=from-dotenv-" + "k" * 40 + "\n")
+        "JWT_SECRET_KEY=from-dotenv-" + "k" * 40 + "\n"
+    )
     monkeypatch.chdir(tmp_path)
     app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
     assert app.config["CORS_ORIGINS"] == ["http://app.example"]

@@ -48,28 +48,32 @@ def test_smoothing_is_kept_per_user_and_session(client, user, other_user):
     assert body["frame"]["is_fake"] is True and body["is_fake"] is False and body["fake_votes"] == 1
 
 
-@pytest.mark.parametrize("payload, status", [
-    ({"image": "data:image/jpeg;base64,@@@not-base64@@@"}, 400),
-    ({"image": "data:image/jpeg;base64,"}, 400),
-    ({"image": "data:text/plain;base64,aGVsbG8="}, 400),
-    ({"image": "data:image/jpeg,rawbytes"}, 400),
-    ({"image": base64.b64encode(b"definitely not an image").decode()}, 400),
-    ({"image": base64.b64encode(media.truncated_jpeg()).decode()}, 400),
-    ({"image": base64.b64encode(media.decompression_bomb_png()).decode()}, 400),
-    ({"image": 12345}, 400),
-    ({}, 400),
-    ({"image": media.face_data_url(False), "model": "nope"}, 400),
-    ({"image": media.face_data_url(False), "session_id": "../../etc"}, 400),
-    ({"image": media.face_data_url(False), "session_id": "x" * 65}, 400),
-])
+@pytest.mark.parametrize(
+    "payload, status",
+    [
+        ({"image": "data:image/jpeg;base64,@@@not-base64@@@"}, 400),
+        ({"image": "data:image/jpeg;base64,"}, 400),
+        ({"image": "data:text/plain;base64,aGVsbG8="}, 400),
+        ({"image": "data:image/jpeg,rawbytes"}, 400),
+        ({"image": base64.b64encode(b"definitely not an image").decode()}, 400),
+        ({"image": base64.b64encode(media.truncated_jpeg()).decode()}, 400),
+        ({"image": base64.b64encode(media.decompression_bomb_png()).decode()}, 400),
+        ({"image": 12345}, 400),
+        ({}, 400),
+        ({"image": media.face_data_url(False), "model": "nope"}, 400),
+        ({"image": media.face_data_url(False), "session_id": "../../etc"}, 400),
+        ({"image": media.face_data_url(False), "session_id": "x" * 65}, 400),
+    ],
+)
 def test_bad_camera_input_is_400_and_nothing_is_stored(app, client, user, payload, status):
     assert_error(client.post("/api/detect/camera", headers=user.headers, json=payload), status)
     assert list(Path(app.config["UPLOAD_FOLDER"], "camera").iterdir()) == []
 
 
 def test_non_json_camera_bodies_are_400(client, user):
-    assert_error(client.post("/api/detect/camera", headers=user.headers, data="{oops",
-                             content_type="application/json"), 400)
+    assert_error(
+        client.post("/api/detect/camera", headers=user.headers, data="{oops", content_type="application/json"), 400
+    )
     assert_error(client.post("/api/detect/camera", headers=user.headers, data="image=x"), 400)
 
 

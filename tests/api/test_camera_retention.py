@@ -41,8 +41,9 @@ def _age(app, answers: list[dict], days: float) -> list[Path]:
         when = datetime.now(timezone.utc) - timedelta(days=days)
         db.session.execute(update(CameraDetection).where(CameraDetection.id.in_(ids)).values(detection_date=when))
         db.session.commit()
-        paths = db.session.execute(select(CameraDetection.frame_path).where(CameraDetection.id.in_(ids))
-                                   .order_by(CameraDetection.id)).scalars()
+        paths = db.session.execute(
+            select(CameraDetection.frame_path).where(CameraDetection.id.in_(ids)).order_by(CameraDetection.id)
+        ).scalars()
         return [Path(app.config["UPLOAD_FOLDER"], relative) for relative in paths]
 
 
@@ -50,8 +51,9 @@ def _counts(app) -> tuple[int, int]:
     """(camera detections, camera history rows)."""
     with app.app_context():
         detections = db.session.execute(select(func.count(CameraDetection.id))).scalar_one()
-        history = db.session.execute(select(func.count(DetectionHistory.id))
-                                     .where(DetectionHistory.detection_type == "camera")).scalar_one()
+        history = db.session.execute(
+            select(func.count(DetectionHistory.id)).where(DetectionHistory.detection_type == "camera")
+        ).scalar_one()
         db.session.rollback()
         return detections, history
 
@@ -72,8 +74,12 @@ def test_cli_deletes_old_frames_with_their_rows_and_keeps_everything_else(make_a
     old, recent = _frames(client, user, 3), _frames(client, user, 2)
     old_files = _age(app, old, days=8)
     recent_files = _age(app, recent, days=6)
-    image = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "old.jpg")})
+    image = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "old.jpg")},
+    )
     assert image.status_code == 200
     stale_orphan, fresh_orphan = _orphan(app, days_old=9), _orphan(app, days_old=0)
     not_a_frame = _orphan(app, name="notes.txt", days_old=30)

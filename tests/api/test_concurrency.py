@@ -32,15 +32,28 @@ def test_parallel_users_detect_and_read_without_errors_or_lost_rows(app, tmp_pat
         user = register_and_login(client, f"parallel{index}")
         statuses = []
         # A background job writing progress while the requests below write their rows.
-        accepted = client.post("/api/detect/video?async=true", headers=user.headers, content_type="multipart/form-data",
-                               data={"video": (io.BytesIO(clip), "c.mp4")})
+        accepted = client.post(
+            "/api/detect/video?async=true",
+            headers=user.headers,
+            content_type="multipart/form-data",
+            data={"video": (io.BytesIO(clip), "c.mp4")},
+        )
         assert accepted.status_code == 202, accepted.get_json()
         jobs.append(accepted.get_json()["job_id"])
         for round_ in range(ROUNDS):
-            statuses.append(client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                                        data={"image": (io.BytesIO(jpeg), f"p{round_}.jpg")}).status_code)
-            statuses.append(client.post("/api/detect/camera", headers=user.headers,
-                                        json={"image": frame, "session_id": "s"}).status_code)
+            statuses.append(
+                client.post(
+                    "/api/detect/image",
+                    headers=user.headers,
+                    content_type="multipart/form-data",
+                    data={"image": (io.BytesIO(jpeg), f"p{round_}.jpg")},
+                ).status_code
+            )
+            statuses.append(
+                client.post(
+                    "/api/detect/camera", headers=user.headers, json={"image": frame, "session_id": "s"}
+                ).status_code
+            )
             statuses.append(client.get("/api/history", headers=user.headers).status_code)
             statuses.append(client.get("/api/stats", headers=user.headers).status_code)
         return statuses
@@ -63,8 +76,10 @@ def test_parallel_users_detect_and_read_without_errors_or_lost_rows(app, tmp_pat
 def test_racing_registrations_of_one_name_give_one_201_and_409s(app):
     def register(_):
         client = app.test_client()
-        return client.post("/api/auth/register", json={
-            "username": "samename", "email": "same@example.com", "password": "Correct-Horse-Battery-9"}).status_code
+        return client.post(
+            "/api/auth/register",
+            json={"username": "samename", "email": "same@example.com", "password": "Correct-Horse-Battery-9"},
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(register, range(6)))
@@ -76,9 +91,14 @@ def test_racing_registrations_of_case_variants_give_one_201(app):
 
     def register(index):
         client = app.test_client()
-        return client.post("/api/auth/register", json={
-            "username": variants[index], "email": f"{variants[index]}@Example.com",
-            "password": "Correct-Horse-Battery-9"}).status_code
+        return client.post(
+            "/api/auth/register",
+            json={
+                "username": variants[index],
+                "email": f"{variants[index]}@Example.com",
+                "password": "Correct-Horse-Battery-9",
+            },
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=len(variants)) as pool:
         statuses = list(pool.map(register, range(len(variants))))

@@ -25,28 +25,70 @@ DOCUMENTED = {
     "register": {"success": True, "message": "User registered successfully", "user": USER},
     "login": {"success": True, "access_token": "eyJ0eXAiOiJKV1QiLCJhbGc...", "user": USER},
     "me": {"success": True, "user": USER},
-    "models": {"success": True, "models": [{"key": "dima806", "name": "Dima806 Deepfake Detector",
-                                            "description": "General purpose detection"}]},
-    "image": {"success": True, "is_fake": False, "confidence": 87.45, "image_id": 1,
-              "model_used": "Dima806 Deepfake Detector", "message": "No deepfake detected"},
-    "video": {"success": True, "is_fake": True, "confidence": 92.31, "video_id": 1,
-              "model_used": "Deep Fake Detector v2", "message": "Deepfake detected"},
-    "camera": {"success": True, "is_fake": False, "confidence": 81.67, "model_used": "Deep Fake Detector v2",
-               "message": "No deepfake detected"},
+    "models": {
+        "success": True,
+        "models": [{"key": "dima806", "name": "Dima806 Deepfake Detector", "description": "General purpose detection"}],
+    },
+    "image": {
+        "success": True,
+        "is_fake": False,
+        "confidence": 87.45,
+        "image_id": 1,
+        "model_used": "Dima806 Deepfake Detector",
+        "message": "No deepfake detected",
+    },
+    "video": {
+        "success": True,
+        "is_fake": True,
+        "confidence": 92.31,
+        "video_id": 1,
+        "model_used": "Deep Fake Detector v2",
+        "message": "Deepfake detected",
+    },
+    "camera": {
+        "success": True,
+        "is_fake": False,
+        "confidence": 81.67,
+        "model_used": "Deep Fake Detector v2",
+        "message": "No deepfake detected",
+    },
     # History items are the documented DetectionHistory columns.
-    "history": {"success": True, "count": 25, "history": [
-        {"id": 1, "detection_type": "image", "content_id": 1, "is_fake": False, "confidence_score": 87.45,
-         "detection_time": "2026-01-01T00:00:00Z", "model_version": "Dima806 Deepfake Detector"}]},
+    "history": {
+        "success": True,
+        "count": 25,
+        "history": [
+            {
+                "id": 1,
+                "detection_type": "image",
+                "content_id": 1,
+                "is_fake": False,
+                "confidence_score": 87.45,
+                "detection_time": "2026-01-01T00:00:00Z",
+                "model_version": "Dima806 Deepfake Detector",
+            }
+        ],
+    },
     "stats": {"success": True, "total_detections": 25, "fake_count": 10, "real_count": 15, "accuracy": 85.5},
 }
 # Additions whose type is as firm as a documented field's (docs/architecture.md).
 ADDED = {
     "stats": {"accuracy_basis": "feedback", "average_confidence": 80.5, "feedback_count": 3},
     "video": {"duration": 1.0, "fps": 5.0, "model_key": "dima806", "frames_analyzed": 1},
-    "video_status": {"video": {"id": 1, "filename": "c.mp4", "status": "completed", "progress": 100,
-                               "message": "Deepfake detected", "is_fake": True, "confidence": 92.31,
-                               "video_id": 1, "model_used": "Deep Fake Detector v2", "duration": 1.0,
-                               "fps": 5.0}},
+    "video_status": {
+        "video": {
+            "id": 1,
+            "filename": "c.mp4",
+            "status": "completed",
+            "progress": 100,
+            "message": "Deepfake detected",
+            "is_fake": True,
+            "confidence": 92.31,
+            "video_id": 1,
+            "model_used": "Deep Fake Detector v2",
+            "duration": 1.0,
+            "fps": 5.0,
+        }
+    },
 }
 
 
@@ -93,13 +135,21 @@ def check(name: str, response, status: int = 200) -> dict:
 
 
 def upload_image(client, user, fake: bool):
-    return client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                       data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=fake))), "p.jpg")})
+    return client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=fake))), "p.jpg")},
+    )
 
 
 def upload_video(client, user, path, **form):
-    return client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data",
-                       data={"video": (io.BytesIO(path.read_bytes()), "c.mp4"), **form})
+    return client.post(
+        "/api/detect/video",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(path.read_bytes()), "c.mp4"), **form},
+    )
 
 
 def test_the_checker_catches_the_trap():
@@ -110,8 +160,13 @@ def test_the_checker_catches_the_trap():
 
 def test_every_answer_has_the_documented_fields_with_their_types(app, client, tmp_path):
     """Register, log in, detect each kind, read history and stats: every documented field keeps its type."""
-    check("register", client.post("/api/auth/register", json={
-        "username": "john_doe", "email": "john@example.com", "password": PASSWORD}), 201)
+    check(
+        "register",
+        client.post(
+            "/api/auth/register", json={"username": "john_doe", "email": "john@example.com", "password": PASSWORD}
+        ),
+        201,
+    )
     token = check("login", client.post("/api/auth/login", json={"username": "john_doe", "password": PASSWORD}))
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     check("me", client.get("/api/auth/me", headers=headers))
@@ -125,8 +180,14 @@ def test_every_answer_has_the_documented_fields_with_their_types(app, client, tm
     fake_image = check("image", upload_image(client, user, fake=True))
     assert fake_image["message"] == "Deepfake detected"
     assert check("image", upload_image(client, user, fake=False))["message"] == "No deepfake detected"
-    camera = check("camera", client.post("/api/detect/camera", headers=user.headers,
-                                         json={"image": media.face_data_url(fake=True), "session_id": "s1"}))
+    camera = check(
+        "camera",
+        client.post(
+            "/api/detect/camera",
+            headers=user.headers,
+            json={"image": media.face_data_url(fake=True), "session_id": "s1"},
+        ),
+    )
     assert camera["message"] == ("Deepfake detected" if camera["is_fake"] else "No deepfake detected")
     clip = media.write_video(tmp_path / "c.mp4", seconds=1, fps=5, fake=True)
     video = check("video", upload_video(client, user, clip))
@@ -145,8 +206,12 @@ def test_every_answer_has_the_documented_fields_with_their_types(app, client, tm
 
     # Rows written before these columns were filled (or by other code) hold NULLs: still no null answered.
     with app.app_context():
-        db.session.execute(text("UPDATE video SET duration = NULL, fps = NULL, model_used = NULL, model_key = NULL,"
-                                " fake_probability = NULL, frames_analyzed = NULL, processing_time_ms = NULL"))
+        db.session.execute(
+            text(
+                "UPDATE video SET duration = NULL, fps = NULL, model_used = NULL, model_key = NULL,"
+                " fake_probability = NULL, frames_analyzed = NULL, processing_time_ms = NULL"
+            )
+        )
         db.session.execute(text("UPDATE image SET model_used = NULL, width = NULL, face_found = NULL"))
         db.session.execute(text("UPDATE detection_history SET model_version = NULL"))
         db.session.commit()
@@ -166,9 +231,18 @@ def test_a_json_body_nested_100000_deep_is_400(client, user):
 
 
 def test_out_of_range_paging_is_400(client, user):
-    for query in ("page=9223372036854775807", "page=9223372036854775807&per_page=100",
-                  "per_page=9223372036854775807", "page=1000001", "page=", "type=", "verdict=", "page=1_0",
-                  "page=%201", "page=%D9%A1"):
+    for query in (
+        "page=9223372036854775807",
+        "page=9223372036854775807&per_page=100",
+        "per_page=9223372036854775807",
+        "page=1000001",
+        "page=",
+        "type=",
+        "verdict=",
+        "page=1_0",
+        "page=%201",
+        "page=%D9%A1",
+    ):
         assert_error(client.get(f"/api/history?{query}", headers=user.headers), 400)
 
 
@@ -179,9 +253,15 @@ def test_repeated_query_parameters_are_400(client, user):
 
 
 def test_ids_beyond_the_integer_range_are_404_for_every_method(client, user):
-    paths = [("get", "/api/history/{}"), ("delete", "/api/history/{}"), ("post", "/api/history/{}/feedback"),
-             ("get", "/api/history/{}/media"), ("get", "/api/videos/{}"), ("delete", "/api/videos/{}"),
-             ("post", "/api/videos/{}/cancel")]
+    paths = [
+        ("get", "/api/history/{}"),
+        ("delete", "/api/history/{}"),
+        ("post", "/api/history/{}/feedback"),
+        ("get", "/api/history/{}/media"),
+        ("get", "/api/videos/{}"),
+        ("delete", "/api/videos/{}"),
+        ("post", "/api/videos/{}/cancel"),
+    ]
     for big in (2**31, 6094515308, 2**63, 10**30):
         for method, path in paths:
             response = getattr(client, method)(path.format(big), headers=user.headers, json={"correct": True})
@@ -192,8 +272,12 @@ def test_video_async_and_model_take_only_the_documented_values(client, user, tmp
     clip = media.write_video(tmp_path / "c.mp4", seconds=1, fps=5)
     for form in ({"async": "maybe"}, {"async": ""}, {"model": " dima806"}):
         assert_error(upload_video(client, user, clip, **form), 400)
-    response = client.post("/api/detect/video?async=true&async=false", headers=user.headers,
-                           content_type="multipart/form-data", data={"video": (io.BytesIO(clip.read_bytes()), "c.mp4")})
+    response = client.post(
+        "/api/detect/video?async=true&async=false",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(clip.read_bytes()), "c.mp4")},
+    )
     assert_error(response, 400)
     accepted = upload_video(client, user, clip, **{"async": "true"})
     assert accepted.status_code == 202 and accepted.get_json()["status"] == "queued"
@@ -207,8 +291,12 @@ def test_camera_fields_take_only_the_documented_values(client, user):
 
 def test_an_empty_model_means_the_default_as_for_an_absent_one(client, user):
     """The documentation calls `model` optional; a client's form with nothing chosen sends it empty."""
-    image = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg"), "model": ""})
+    image = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg"), "model": ""},
+    )
     assert image.status_code == 200 and image.get_json()["model_key"] == "dima806"
     camera = client.post("/api/detect/camera", headers=user.headers, json={"image": media.face_data_url(), "model": ""})
     assert camera.status_code == 200 and camera.get_json()["model_key"] == "deep-fake-v2"

@@ -92,6 +92,7 @@ def test_passwords_are_hashed_and_checked_while_the_write_lock_is_free(app, clie
         def wrapper(*args, **kwargs):
             calls.append((function.__name__, _write_lock_is_free(app)))
             return function(*args, **kwargs)
+
         return wrapper
 
     # Watch werkzeug's functions wherever the auth code calls them (they are not replaced: they still run).
@@ -135,8 +136,11 @@ def test_sign_ups_and_logins_under_load_cause_no_server_errors(app, user, short_
         statuses = []
         for _ in range(SIGNUPS_PER_THREAD):
             name = f"load{next(_signups)}"
-            statuses.append(client.post("/api/auth/register", json={
-                "username": name, "email": f"{name}@example.com", "password": PASSWORD}).status_code)
+            statuses.append(
+                client.post(
+                    "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+                ).status_code
+            )
             statuses.append(client.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code)
         signups_done.append(True)
         return statuses
@@ -146,8 +150,14 @@ def test_sign_ups_and_logins_under_load_cause_no_server_errors(app, user, short_
         statuses = []
         # Bounded: at least a few detections, and no more once every sign-up thread has finished.
         while len(statuses) < 3 or (len(signups_done) < SIGNUP_THREADS and len(statuses) < 200):
-            statuses.append(client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                                        data={"image": (io.BytesIO(jpeg), "load.jpg")}).status_code)
+            statuses.append(
+                client.post(
+                    "/api/detect/image",
+                    headers=user.headers,
+                    content_type="multipart/form-data",
+                    data={"image": (io.BytesIO(jpeg), "load.jpg")},
+                ).status_code
+            )
             statuses.append(client.get("/api/history?page=1&per_page=5", headers=user.headers).status_code)
         return statuses
 

@@ -21,8 +21,12 @@ UUID_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|jpeg|webp|bmp|gif)$")
 
 def upload(client, user, data: bytes, name: str = "photo.jpg", **form):
     """POST an image as multipart form data."""
-    return client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                       data={"image": (io.BytesIO(data), name), **form})
+    return client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(data), name), **form},
+    )
 
 
 def stored_files(app, folder: str) -> list[Path]:
@@ -103,8 +107,20 @@ def test_unknown_model_is_400_and_stores_nothing(app, client, user):
     assert row_counts(app) == (0, 0) and stored_files(app, "images") == []
 
 
-@pytest.mark.parametrize("case", ["empty", "truncated_jpeg", "truncated_png", "text_as_png", "png_named_jpg",
-                                  "bomb", "wrong_extension", "no_extension", "video_as_jpg"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty",
+        "truncated_jpeg",
+        "truncated_png",
+        "text_as_png",
+        "png_named_jpg",
+        "bomb",
+        "wrong_extension",
+        "no_extension",
+        "video_as_jpg",
+    ],
+)
 def test_bad_images_are_400_and_nothing_is_written(app, client, user, case, tmp_path):
     name, data = {
         "empty": ("a.jpg", b""),
@@ -123,8 +139,12 @@ def test_bad_images_are_400_and_nothing_is_written(app, client, user, case, tmp_
 
 
 def test_missing_file_field_is_400(client, user):
-    assert_error(client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                             data={"model": "dima806"}), 400)
+    assert_error(
+        client.post(
+            "/api/detect/image", headers=user.headers, content_type="multipart/form-data", data={"model": "dima806"}
+        ),
+        400,
+    )
     assert_error(client.post("/api/detect/image", headers=user.headers, json={"image": "x"}), 400)
 
 
@@ -138,8 +158,10 @@ def test_path_traversal_names_are_harmless(app, client, user, tmp_path):
     assert len(every_file) == 4 and all(p.parent == upload_root / "images" for p in every_file)
     assert all(UUID_NAME.match(p.name) for p in every_file)
     history = client.get("/api/history", headers=user.headers).get_json()["history"]
-    assert all("/" not in item["filename"] and "\\" not in item["filename"] and ".." not in item["filename"]
-               for item in history)
+    assert all(
+        "/" not in item["filename"] and "\\" not in item["filename"] and ".." not in item["filename"]
+        for item in history
+    )
 
 
 def test_oversized_image_is_413_before_anything_is_stored(make_app):
@@ -160,9 +182,13 @@ def test_oversized_image_is_413_before_anything_is_stored(make_app):
 
 def test_content_length_over_the_limit_is_refused_early(client, user):
     # The declared length alone decides: the body is never read.
-    response = client.post("/api/detect/image", headers=user.headers, data=b"--x--",
-                           content_type="multipart/form-data; boundary=x",
-                           environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)})
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        data=b"--x--",
+        content_type="multipart/form-data; boundary=x",
+        environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)},
+    )
     body = assert_error(response, 413)
     assert "10 MB" in body["message"]
 
@@ -171,8 +197,11 @@ def test_no_file_without_row_when_the_database_write_fails(app, client, user):
     # The database refuses the history insert (a trigger, as a full disk or constraint would):
     # the image row is rolled back and the stored file removed.
     with app.app_context():
-        db.session.execute(db.text(
-            "CREATE TRIGGER refuse BEFORE INSERT ON detection_history BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        db.session.execute(
+            db.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON detection_history BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
         db.session.commit()
     assert_error(upload(client, user, media.image_bytes(media.face_photo())), 500)
     assert row_counts(app) == (0, 0)

@@ -16,8 +16,14 @@ from .helpers import assert_error, register_and_login
 APP_DIR = Path(app_package.__file__).parent
 # Modules below the views: they raise domain errors and never name an HTTP status.
 SERVICE_MODULES = sorted(
-    [*APP_DIR.glob("*/service.py"), *APP_DIR.glob("jobs/*.py"), APP_DIR / "request_parsing.py",
-     APP_DIR / "detection" / "validation.py", APP_DIR / "detection" / "retention.py"])
+    [
+        *APP_DIR.glob("*/service.py"),
+        *APP_DIR.glob("jobs/*.py"),
+        APP_DIR / "request_parsing.py",
+        APP_DIR / "detection" / "validation.py",
+        APP_DIR / "detection" / "retention.py",
+    ]
+)
 HTTP_STATUSES = {400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 502, 503, 504}
 
 
@@ -54,7 +60,8 @@ def test_services_and_job_code_raise_domain_errors_not_http(module):
         if isinstance(node, ast.keyword) and node.arg and "status" in node.arg:
             value = node.value
             assert not (isinstance(value, ast.Constant) and value.value in HTTP_STATUSES), (
-                f"{module.name}:{node.lineno} passes HTTP status {value.value}")
+                f"{module.name}:{node.lineno} passes HTTP status {value.value}"
+            )
 
 
 def test_every_kind_of_error_answer_carries_a_code(make_app):
@@ -68,8 +75,10 @@ def test_every_kind_of_error_answer_carries_a_code(make_app):
         "token_missing": client.get("/api/auth/me"),
         "token_invalid": client.get("/api/auth/me", headers={"Authorization": "Bearer nonsense"}),
         "invalid_input": client.post("/api/auth/login", data="not json"),
-        "username_taken": client.post("/api/auth/register", json={
-            "username": user.username, "email": "other@example.com", "password": "Another-Password-77"}),
+        "username_taken": client.post(
+            "/api/auth/register",
+            json={"username": user.username, "email": "other@example.com", "password": "Another-Password-77"},
+        ),
         "video_not_found": client.get("/api/videos/999999", headers=user.headers),
         "invalid_credentials": client.post("/api/auth/login", json={"username": user.username, "password": "wrong"}),
     }
@@ -77,8 +86,10 @@ def test_every_kind_of_error_answer_carries_a_code(make_app):
         body = assert_error(response, response.status_code)
         assert body["code"] == expected.replace("video_not_found", "not_found"), (expected, body)
     # Flask-Limiter: the sign-up limit (2 per minute) is spent by the two registrations above.
-    limited = client.post("/api/auth/register", json={"username": "third", "email": "third@example.com",
-                                                      "password": "Another-Password-77"})
+    limited = client.post(
+        "/api/auth/register",
+        json={"username": "third", "email": "third@example.com", "password": "Another-Password-77"},
+    )
     assert assert_error(limited, 429)["code"] == "rate_limited"
     # The login throttle: one failure (above) is the limit here.
     throttled = client.post("/api/auth/login", json={"username": user.username, "password": "wrong"})

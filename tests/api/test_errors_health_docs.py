@@ -40,8 +40,12 @@ def test_model_not_available_is_503_with_the_fetch_command(make_app, tmp_path):
     user = register_and_login(client)
     models = client.get("/api/detect/models").get_json()["models"]
     assert all(model["available"] is False for model in models)
-    response = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg")})
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg")},
+    )
     body = assert_error(response, 503)
     assert body["command"] == "deepfake download-models --model dima806"
     assert body["command"] in body["message"]
@@ -60,15 +64,25 @@ def test_health_reports_database_and_models(client):
 
 
 def test_cors_allows_the_configured_origin_only(client):
-    allowed = client.options("/api/detect/models", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    allowed = client.options(
+        "/api/detect/models",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+    )
     assert allowed.headers.get("Access-Control-Allow-Origin") == "http://localhost:5173"
     assert "authorization" in allowed.headers.get("Access-Control-Allow-Headers", "").lower()
     # Preflight of a protected upload needs no token.
-    preflight = client.options("/api/detect/image", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization"})
+    preflight = client.options(
+        "/api/detect/image",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+    )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers.get("Access-Control-Allow-Methods", "")
     other = client.get("/api/detect/models", headers={"Origin": "http://evil.example"})

@@ -36,8 +36,12 @@ def history_clip(tmp_path_factory) -> bytes:
 
 def _one_of_each(app, client, user, clip: bytes) -> dict[str, dict]:
     """An image, a completed video and a camera frame of ``user``; each kind's answer (with history_id)."""
-    image = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                        data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=True))), "p.jpg")})
+    image = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=True))), "p.jpg")},
+    )
     camera = client.post("/api/detect/camera", headers=user.headers, json={"image": media.face_data_url()})
     assert image.status_code == 200 and camera.status_code == 200
     video = _completed_video(app, client, user, clip)
@@ -47,8 +51,12 @@ def _one_of_each(app, client, user, clip: bytes) -> dict[str, dict]:
 def _completed_video(app, client, user, clip: bytes) -> dict:
     """Upload a video and run its job to completion; its status body (with history_id)."""
     app.extensions[BACKEND_KEY] = HoldingBackend()
-    accepted = client.post("/api/detect/video?async=true", headers=user.headers, content_type="multipart/form-data",
-                           data={"video": (io.BytesIO(clip), "c.mp4")}).get_json()
+    accepted = client.post(
+        "/api/detect/video?async=true",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(clip), "c.mp4")},
+    ).get_json()
     assert run_video_job(accepted["job_id"], app=app) == "completed"
     video = client.get(f"/api/videos/{accepted['video_id']}", headers=user.headers).get_json()["video"]
     assert video["history_id"] is not None
@@ -58,8 +66,10 @@ def _completed_video(app, client, user, clip: bytes) -> dict:
 def _history_answers(client, user) -> tuple[dict, dict]:
     """GET /api/history and every GET /api/history/<id>, as the user sees them."""
     listing = client.get("/api/history", headers=user.headers).get_json()
-    items = {item["id"]: client.get(f"/api/history/{item['id']}", headers=user.headers).get_json()
-             for item in listing["history"]}
+    items = {
+        item["id"]: client.get(f"/api/history/{item['id']}", headers=user.headers).get_json()
+        for item in listing["history"]
+    }
     return listing, items
 
 
@@ -71,8 +81,9 @@ def _count(app, table: str) -> int:
 
 
 @pytest.mark.parametrize("endpoint", ["video", "history"])
-def test_both_video_deletes_stop_its_active_job_and_remove_item_jobs_and_files(app, client, user, history_clip,
-                                                                             endpoint):
+def test_both_video_deletes_stop_its_active_job_and_remove_item_jobs_and_files(
+    app, client, user, history_clip, endpoint
+):
     video = _completed_video(app, client, user, history_clip)
     # A second job of the same video still active (a re-analysis, or a job a worker holds): whichever
     # endpoint deletes the video must stop it and drop it from the queue.
@@ -96,8 +107,11 @@ def test_both_video_deletes_stop_its_active_job_and_remove_item_jobs_and_files(a
 
 def test_deleting_a_detection_row_in_sql_deletes_its_history_item(app, client, user, history_clip):
     answers = _one_of_each(app, client, user, history_clip)
-    ids = {"image": answers["image"]["image_id"], "video": answers["video"]["id"],
-           "camera": answers["camera"]["detection_id"]}
+    ids = {
+        "image": answers["image"]["image_id"],
+        "video": answers["video"]["id"],
+        "camera": answers["camera"]["detection_id"],
+    }
     for kind, table in CONTENT_TABLES.items():
         with app.app_context():
             db.session.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": ids[kind]})
@@ -113,8 +127,10 @@ def test_a_history_row_names_exactly_one_existing_detection_of_its_type(app, cli
     with app.app_context():
         user_id = db.session.execute(text("SELECT user_id FROM image WHERE id = :id"), {"id": image_id}).scalar_one()
         db.session.rollback()
-    insert = ("INSERT INTO detection_history (user_id, detection_type, content_id, is_fake, confidence_score, "
-              "detection_time, image_id, video_id) VALUES (:u, :t, :c, false, 50.0, '2026-01-01 00:00:00', :i, :v)")
+    insert = (
+        "INSERT INTO detection_history (user_id, detection_type, content_id, is_fake, confidence_score, "
+        "detection_time, image_id, video_id) VALUES (:u, :t, :c, false, 50.0, '2026-01-01 00:00:00', :i, :v)"
+    )
     refused = [
         {"t": "image", "c": 999999, "i": 999999, "v": None},  # no such image
         {"t": "image", "c": image_id, "i": None, "v": None},  # no key at all
@@ -132,7 +148,8 @@ def test_a_history_row_names_exactly_one_existing_detection_of_its_type(app, cli
 
 
 def test_upgrading_existing_data_keeps_every_item_and_its_answers_and_drops_dangling_ones(
-        app, client, user, history_clip, caplog):
+    app, client, user, history_clip, caplog
+):
     answers = _one_of_each(app, client, user, history_clip)
     before = _history_answers(client, user)
     assert before[0]["total"] == 3
@@ -140,9 +157,13 @@ def test_upgrading_existing_data_keeps_every_item_and_its_answers_and_drops_dang
         downgrade(revision=BEFORE_HISTORY_FOREIGN_KEYS)
         user_id = db.session.execute(text("SELECT user_id FROM image")).scalar_one()
         # What the old code could leave: a history row whose detection is gone (no key to cascade).
-        db.session.execute(text(
-            "INSERT INTO detection_history (user_id, detection_type, content_id, is_fake, confidence_score, "
-            "detection_time) VALUES (:u, 'camera', 999999, true, 80.0, '2026-01-01 00:00:00')"), {"u": user_id})
+        db.session.execute(
+            text(
+                "INSERT INTO detection_history (user_id, detection_type, content_id, is_fake, confidence_score, "
+                "detection_time) VALUES (:u, 'camera', 999999, true, 80.0, '2026-01-01 00:00:00')"
+            ),
+            {"u": user_id},
+        )
         db.session.commit()
         caplog.clear()
         with caplog.at_level(logging.INFO):

@@ -13,8 +13,12 @@ from .helpers import assert_error
 
 
 def detect_image(client, user, fake: bool) -> dict:
-    response = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=fake))), "p.jpg")})
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake=fake))), "p.jpg")},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -29,8 +33,12 @@ def detect_camera(client, user, fake: bool) -> dict:
 @pytest.fixture
 def filled(client, user):
     """Two fake images, one real image, one real camera frame for ``user``."""
-    return [detect_image(client, user, True), detect_image(client, user, True), detect_image(client, user, False),
-            detect_camera(client, user, False)]
+    return [
+        detect_image(client, user, True),
+        detect_image(client, user, True),
+        detect_image(client, user, False),
+        detect_camera(client, user, False),
+    ]
 
 
 def test_history_lists_everything_newest_first_in_the_documented_shape(client, user, filled):
@@ -39,8 +47,18 @@ def test_history_lists_everything_newest_first_in_the_documented_shape(client, u
     ids = [item["id"] for item in body["history"]]
     assert ids == sorted(ids, reverse=True)
     item = body["history"][-1]
-    assert set(item) >= {"id", "detection_type", "content_id", "is_fake", "confidence_score", "detection_time",
-                         "model_version", "feedback", "filename", "media_url"}
+    assert set(item) >= {
+        "id",
+        "detection_type",
+        "content_id",
+        "is_fake",
+        "confidence_score",
+        "detection_time",
+        "model_version",
+        "feedback",
+        "filename",
+        "media_url",
+    }
     assert item["detection_type"] == "image" and item["is_fake"] is True and item["feedback"] is None
     assert item["detection_time"].endswith("Z") and item["model_version"] == "Dima806 Deepfake Detector"
     assert item["content_id"] == filled[0]["image_id"]
@@ -61,8 +79,9 @@ def test_history_filters_and_pages(client, user, filled):
     assert {i["id"] for i in page1["history"]}.isdisjoint({i["id"] for i in page2["history"]})
 
 
-@pytest.mark.parametrize("query", ["type=audio", "verdict=maybe", "page=0", "page=abc", "per_page=101",
-                                   "per_page=-1", "page=1e3"])
+@pytest.mark.parametrize(
+    "query", ["type=audio", "verdict=maybe", "page=0", "page=abc", "per_page=101", "per_page=-1", "page=1e3"]
+)
 def test_bad_history_queries_are_400(client, user, query):
     assert_error(client.get(f"/api/history?{query}", headers=user.headers), 400)
 
@@ -91,8 +110,12 @@ def test_delete_removes_record_detail_row_and_file(app, client, user, filled):
 
 def test_delete_of_a_video_removes_file_and_thumbnail(app, client, user, tmp_path):
     clip = media.write_video(tmp_path / "c.mp4", seconds=1, fps=5).read_bytes()
-    body = client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data",
-                       data={"video": (io.BytesIO(clip), "c.mp4")}).get_json()
+    body = client.post(
+        "/api/detect/video",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(clip), "c.mp4")},
+    ).get_json()
     videos = Path(app.config["UPLOAD_FOLDER"], "videos")
     assert len(list(videos.iterdir())) == 2  # the video and its thumbnail
     assert client.delete(f"/api/history/{body['history_id']}", headers=user.headers).status_code == 200
@@ -118,8 +141,9 @@ def test_stats_are_honest_about_accuracy(client, user, filled):
     assert len(stats["daily"]) == 30 and stats["daily"][-1]["fake"] == 2 and stats["daily"][-1]["real"] == 2
 
     for entry, correct in zip(filled[:3], (True, True, False)):
-        response = client.post(f"/api/history/{entry['history_id']}/feedback", headers=user.headers,
-                               json={"correct": correct})
+        response = client.post(
+            f"/api/history/{entry['history_id']}/feedback", headers=user.headers, json={"correct": correct}
+        )
         assert response.status_code == 200 and response.get_json()["item"]["feedback"] is correct
     stats = client.get("/api/stats", headers=user.headers).get_json()
     assert stats["feedback_count"] == 3 and stats["accuracy"] == pytest.approx(66.67)
@@ -131,8 +155,9 @@ def test_stats_are_honest_about_accuracy(client, user, filled):
 
 @pytest.mark.parametrize("payload", [{}, {"correct": "yes"}, {"correct": 1}, {"correct": None}, [True]])
 def test_bad_feedback_is_400(client, user, filled, payload):
-    assert_error(client.post(f"/api/history/{filled[0]['history_id']}/feedback", headers=user.headers,
-                             json=payload), 400)
+    assert_error(
+        client.post(f"/api/history/{filled[0]['history_id']}/feedback", headers=user.headers, json=payload), 400
+    )
 
 
 def test_a_second_user_sees_and_reaches_nothing_of_the_first(app, client, user, other_user, filled):
@@ -143,8 +168,9 @@ def test_a_second_user_sees_and_reaches_nothing_of_the_first(app, client, user, 
         hid = entry["history_id"]
         assert_error(client.get(f"/api/history/{hid}", headers=other_user.headers), 404)
         assert_error(client.get(f"/api/history/{hid}/media", headers=other_user.headers), 404)
-        assert_error(client.post(f"/api/history/{hid}/feedback", headers=other_user.headers,
-                                 json={"correct": False}), 404)
+        assert_error(
+            client.post(f"/api/history/{hid}/feedback", headers=other_user.headers, json={"correct": False}), 404
+        )
         assert_error(client.delete(f"/api/history/{hid}", headers=other_user.headers), 404)
     # Nothing of the first user's changed.
     body = client.get("/api/history", headers=user.headers).get_json()
@@ -153,13 +179,20 @@ def test_a_second_user_sees_and_reaches_nothing_of_the_first(app, client, user, 
 
 
 def test_missing_ids_are_404(client, user):
-    for method, path in (("get", "/api/history/999"), ("delete", "/api/history/999"),
-                         ("get", "/api/history/999/media"), ("get", "/api/history/abc")):
+    for method, path in (
+        ("get", "/api/history/999"),
+        ("delete", "/api/history/999"),
+        ("get", "/api/history/999/media"),
+        ("get", "/api/history/abc"),
+    ):
         assert_error(getattr(client, method)(path, headers=user.headers), 404)
     assert_error(client.post("/api/history/999/feedback", headers=user.headers, json={"correct": True}), 404)
 
 
 def test_ids_beyond_the_integer_range_are_404_not_500(client, user):
-    for path in ("/api/history/99999999999999999999", "/api/videos/99999999999999999999",
-                 "/api/history/2147483648/media"):
+    for path in (
+        "/api/history/99999999999999999999",
+        "/api/videos/99999999999999999999",
+        "/api/history/2147483648/media",
+    ):
         assert_error(client.get(path, headers=user.headers), 404)

@@ -21,8 +21,12 @@ def _post_image(client, user, *, key: str | None, image: bytes, name: str = "fac
     headers = dict(user.headers)
     if key is not None:
         headers[KEY] = key
-    return client.post("/api/detect/image", headers=headers, content_type="multipart/form-data",
-                       data={"image": (io.BytesIO(image), name)})
+    return client.post(
+        "/api/detect/image",
+        headers=headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(image), name)},
+    )
 
 
 def _count(app, table: str) -> int:
@@ -61,8 +65,9 @@ def test_the_same_key_for_another_payload_or_endpoint_is_refused(app, client, us
     other_file = _post_image(client, user, key="reused", image=media.image_bytes(media.face_photo(fake=True)))
     body = assert_error(other_file, 422)
     assert KEY in body["errors"]
-    other_endpoint = client.post("/api/detect/camera", headers={**user.headers, KEY: "reused"},
-                                 json={"image": media.face_data_url()})
+    other_endpoint = client.post(
+        "/api/detect/camera", headers={**user.headers, KEY: "reused"}, json={"image": media.face_data_url()}
+    )
     assert_error(other_endpoint, 422)
     assert _count(app, "detection_history") == 1
 
@@ -80,10 +85,16 @@ def test_a_key_still_being_processed_answers_409(app, client, user):
     # The first request's claim, as its request holds it while the model runs (same fields as the view).
     with app.app_context():
         claimed = idempotency.claim(
-            session=db.session, user_id=user.id, key="busy", endpoint="detect_image",
-            fingerprint=idempotency.fingerprint(endpoint="detect_image", fields={
-                "model": "dima806", "filename": "face.jpg", "sha256": idempotency.digest_bytes(photo)}),
-            ttl=timedelta(hours=24))
+            session=db.session,
+            user_id=user.id,
+            key="busy",
+            endpoint="detect_image",
+            fingerprint=idempotency.fingerprint(
+                endpoint="detect_image",
+                fields={"model": "dima806", "filename": "face.jpg", "sha256": idempotency.digest_bytes(photo)},
+            ),
+            ttl=timedelta(hours=24),
+        )
         assert claimed.response_status is None
     assert_error(_post_image(client, user, key="busy", image=photo), 409)
     assert _count(app, "detection_history") == 0
@@ -147,8 +158,14 @@ def test_camera_frames_and_async_videos_replay_too(app, client, user, tmp_path):
     answers = []
     for _ in range(2):
         with open(clip, "rb") as handle:
-            answers.append(client.post("/api/detect/video?async=true", headers={**user.headers, KEY: "video-1"},
-                                       content_type="multipart/form-data", data={"video": (handle, "clip.mp4")}))
+            answers.append(
+                client.post(
+                    "/api/detect/video?async=true",
+                    headers={**user.headers, KEY: "video-1"},
+                    content_type="multipart/form-data",
+                    data={"video": (handle, "clip.mp4")},
+                )
+            )
     assert [answer.status_code for answer in answers] == [202, 202]
     assert answers[1].headers["Idempotent-Replayed"] == "true"
     assert answers[0].get_json()["video_id"] == answers[1].get_json()["video_id"]
@@ -160,8 +177,14 @@ def test_a_synchronous_video_replays_its_result(app, client, user, tmp_path):
     answers = []
     for _ in range(2):
         with open(clip, "rb") as handle:
-            answers.append(client.post("/api/detect/video", headers={**user.headers, KEY: "sync-1"},
-                                       content_type="multipart/form-data", data={"video": (handle, "sync.mp4")}))
+            answers.append(
+                client.post(
+                    "/api/detect/video",
+                    headers={**user.headers, KEY: "sync-1"},
+                    content_type="multipart/form-data",
+                    data={"video": (handle, "sync.mp4")},
+                )
+            )
     assert [answer.status_code for answer in answers] == [200, 200]
     assert answers[1].headers["Idempotent-Replayed"] == "true"
     assert answers[1].get_json() == answers[0].get_json() and answers[0].get_json()["history_id"]

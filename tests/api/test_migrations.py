@@ -17,9 +17,10 @@ BEFORE_CASE_INSENSITIVE_USERS = "8d9f6382c551"
 
 def _insert_user(username: str, email: str) -> None:
     """A user row written directly, as the previous code or another process could have."""
-    db.session.execute(text(
-        'INSERT INTO "user" (username, email, password_hash, created_at) VALUES (:u, :e, :p, :t)'),
-        {"u": username, "e": email, "p": "x", "t": "2026-01-01 00:00:00"})
+    db.session.execute(
+        text('INSERT INTO "user" (username, email, password_hash, created_at) VALUES (:u, :e, :p, :t)'),
+        {"u": username, "e": email, "p": "x", "t": "2026-01-01 00:00:00"},
+    )
     db.session.commit()
 
 
@@ -35,8 +36,9 @@ def test_a_fresh_database_refuses_case_variants_itself(app):
 def test_upgrading_the_previous_revision_refuses_case_duplicates_then_keeps_every_row(app, caplog):
     client = app.test_client()
     owner = register_and_login(client, "keeper")
-    assert client.post("/api/detect/camera", headers=owner.headers,
-                       json={"image": _frame_data_url()}).status_code == 200
+    assert (
+        client.post("/api/detect/camera", headers=owner.headers, json={"image": _frame_data_url()}).status_code == 200
+    )
     with app.app_context():
         downgrade(revision=BEFORE_CASE_INSENSITIVE_USERS)
         _insert_user("Eve", "eve@example.com")
@@ -55,8 +57,8 @@ def test_upgrading_the_previous_revision_refuses_case_duplicates_then_keeps_ever
         version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         assert version == BEFORE_CASE_INSENSITIVE_USERS
 
-        db.session.execute(text('UPDATE "user" SET username = \'eve_2\' WHERE username = \'eve\''))
-        db.session.execute(text('UPDATE "user" SET email = \'frank2@example.com\' WHERE username = \'frank2\''))
+        db.session.execute(text("UPDATE \"user\" SET username = 'eve_2' WHERE username = 'eve'"))
+        db.session.execute(text("UPDATE \"user\" SET email = 'frank2@example.com' WHERE username = 'frank2'"))
         db.session.commit()
         upgrade()
         users = db.session.execute(text('SELECT count(*) FROM "user"')).scalar_one()
@@ -67,8 +69,12 @@ def test_upgrading_the_previous_revision_refuses_case_duplicates_then_keeps_ever
         db.session.rollback()
     # The app works on the upgraded database: old users log in, case variants are refused.
     assert client.post("/api/auth/login", json={"username": "KEEPER", "password": PASSWORD}).status_code == 200
-    assert client.post("/api/auth/register", json={
-        "username": "Eve_2", "email": "new@example.com", "password": PASSWORD}).status_code == 409
+    assert (
+        client.post(
+            "/api/auth/register", json={"username": "Eve_2", "email": "new@example.com", "password": PASSWORD}
+        ).status_code
+        == 409
+    )
 
 
 def _frame_data_url() -> str:
@@ -94,8 +100,9 @@ def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(app):
     with app.app_context():
         # And back: the downgrade restores the status the old code answered with.
         downgrade(revision=BEFORE_JOB_ERROR_CODE)
-        status = db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"),
-                                    {"v": video_id}).scalar_one()
+        status = db.session.execute(
+            text("SELECT error_status FROM job WHERE video_id = :v"), {"v": video_id}
+        ).scalar_one()
         assert status == 503
         db.session.rollback()
         upgrade()

@@ -57,16 +57,26 @@ def test_the_sweep_removes_old_orphans_of_every_folder_and_keeps_everything_else
     app = make_app()
     client = app.test_client()
     user = register_and_login(client)
-    image = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "kept.jpg")})
+    image = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "kept.jpg")},
+    )
     assert image.status_code == 200
     clip = media.write_video(tmp_path / "kept.mp4", seconds=2, fps=10)
     with open(clip, "rb") as handle:
-        video = client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data",
-                            data={"video": (handle, "kept.mp4")})
+        video = client.post(
+            "/api/detect/video",
+            headers=user.headers,
+            content_type="multipart/form-data",
+            data={"video": (handle, "kept.mp4")},
+        )
     assert video.status_code == 200 and video.get_json()["thumbnail_url"]
-    assert client.post("/api/detect/camera", headers=user.headers,
-                       json={"image": media.face_data_url()}).status_code == 200
+    assert (
+        client.post("/api/detect/camera", headers=user.headers, json={"image": media.face_data_url()}).status_code
+        == 200
+    )
     root = Path(app.config["UPLOAD_FOLDER"])
     # The stored media (image, video, thumbnail, frame) are older than the grace period too: kept for their rows.
     for path in _stored_files(root):
@@ -126,14 +136,18 @@ class _Server:
     """`deepfake-server` in a subprocess (embedded mode, SQLite in ``instance``), killed or stopped by pid."""
 
     def __init__(self, instance: Path, port: int, **env: str) -> None:
-        environment = {**os.environ, "DEEPFAKE_INSTANCE_PATH": str(instance), "HOST": "127.0.0.1",
-                       "PORT": str(port), **env}
+        environment = {
+            **os.environ,
+            "DEEPFAKE_INSTANCE_PATH": str(instance),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            **env,
+        }
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "DEEPFAKE_MODE"):
             environment.pop(name, None)
         script = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([script], env=environment, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([script], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -166,9 +180,14 @@ def _rows_and_files(instance: Path) -> tuple[set[str], set[str]]:
     """Paths the database names, and the files present, both relative to the upload folder."""
     root = instance / "uploads"
     with sqlite3.connect(instance / "deepfake_detection.db") as connection:
-        named = {row[0] for row in connection.execute(
-            "SELECT file_path FROM image UNION SELECT file_path FROM video UNION SELECT thumbnail_path FROM video "
-            "UNION SELECT frame_path FROM camera_detection") if row[0]}
+        named = {
+            row[0]
+            for row in connection.execute(
+                "SELECT file_path FROM image UNION SELECT file_path FROM video UNION SELECT thumbnail_path FROM video "
+                "UNION SELECT frame_path FROM camera_detection"
+            )
+            if row[0]
+        }
     present = {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
     return named, present
 
@@ -182,10 +201,14 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
     clip = media.write_video(tmp_path / "clip.mp4", seconds=2, fps=10).read_bytes()
     photo = media.image_bytes(media.face_photo(fake=True))
     try:
-        requests.post(f"{server.url}/api/auth/register", timeout=30,
-                      json={"username": "uploader", "email": "uploader@example.com", "password": PASSWORD})
-        token = requests.post(f"{server.url}/api/auth/login", timeout=30,
-                              json={"username": "uploader", "password": PASSWORD}).json()["access_token"]
+        requests.post(
+            f"{server.url}/api/auth/register",
+            timeout=30,
+            json={"username": "uploader", "email": "uploader@example.com", "password": PASSWORD},
+        )
+        token = requests.post(
+            f"{server.url}/api/auth/login", timeout=30, json={"username": "uploader", "password": PASSWORD}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         answered = []
         stop = threading.Event()
@@ -194,8 +217,9 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
             while not stop.is_set():
                 files = {"image": ("face.jpg", photo)} if kind == "image" else {"video": ("clip.mp4", clip)}
                 try:
-                    response = requests.post(f"{server.url}/api/detect/{kind}?async=true", headers=headers,
-                                             files=files, timeout=60)
+                    response = requests.post(
+                        f"{server.url}/api/detect/{kind}?async=true", headers=headers, files=files, timeout=60
+                    )
                 except requests.RequestException:
                     return  # the server was killed under this request
                 answered.append((kind, response.status_code))
@@ -204,6 +228,7 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
         threads = [threading.Thread(target=upload, args=(kind,)) for kind in kinds]
         for thread in threads:
             thread.start()
+
         def enough() -> bool:
             kinds = [kind for kind, _ in answered]
             return kinds.count("image") >= 3 and kinds.count("video") >= 3
@@ -226,8 +251,12 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
     named, present = _rows_and_files(instance)
     assert present - named  # there is something to sweep
 
-    server = _Server(instance, port, ORPHAN_FILE_GRACE_SECONDS="0",  # the killed process is gone: no grace
-                     MAX_ACTIVE_VIDEO_JOBS_PER_USER="0")
+    server = _Server(
+        instance,
+        port,
+        ORPHAN_FILE_GRACE_SECONDS="0",  # the killed process is gone: no grace
+        MAX_ACTIVE_VIDEO_JOBS_PER_USER="0",
+    )
     try:
         named, present = _rows_and_files(instance)
         assert present == named, f"files without a row: {sorted(present - named)}"

@@ -32,8 +32,9 @@ def test_health_and_requests_name_the_upgrade_command_on_an_empty_database(make_
     assert body["success"] is False and body["status"] == "error" and body["schema"]["ok"] is False
     assert COMMAND in body["message"] and body["command"] == COMMAND
 
-    register = client.post("/api/auth/register",
-                           json={"username": "early", "email": "early@example.com", "password": PASSWORD})
+    register = client.post(
+        "/api/auth/register", json={"username": "early", "email": "early@example.com", "password": PASSWORD}
+    )
     refused = assert_error(register, 503)
     assert COMMAND in refused["message"] and "out of date" in refused["message"]
     assert_error(client.post("/api/auth/login", json={"username": "early", "password": PASSWORD}), 503)
@@ -43,8 +44,12 @@ def test_health_and_requests_name_the_upgrade_command_on_an_empty_database(make_
         upgrade()
         db.engine.dispose()
     assert client.get("/api/health").status_code == 200
-    assert client.post("/api/auth/register", json={
-        "username": "later", "email": "later@example.com", "password": PASSWORD}).status_code == 201
+    assert (
+        client.post(
+            "/api/auth/register", json={"username": "later", "email": "later@example.com", "password": PASSWORD}
+        ).status_code
+        == 201
+    )
 
 
 def test_a_table_missing_behind_a_current_revision_answers_503_not_500(make_app):
@@ -54,11 +59,15 @@ def test_a_table_missing_behind_a_current_revision_answers_503_not_500(make_app)
     with app.app_context():
         db.session.execute(text("DROP TABLE idempotency_key"))
         db.session.commit()
-    answer = client.post("/api/auth/register",
-                         json={"username": "someone", "email": "someone@example.com", "password": PASSWORD})
+    answer = client.post(
+        "/api/auth/register", json={"username": "someone", "email": "someone@example.com", "password": PASSWORD}
+    )
     assert answer.status_code == 201  # does not touch the missing table
     token = client.post("/api/auth/login", json={"username": "someone", "password": PASSWORD}).get_json()
-    frame = client.post("/api/detect/camera", json={"image": media.face_data_url()},
-                        headers={"Authorization": f"Bearer {token['access_token']}", "Idempotency-Key": "k"})
+    frame = client.post(
+        "/api/detect/camera",
+        json={"image": media.face_data_url()},
+        headers={"Authorization": f"Bearer {token['access_token']}", "Idempotency-Key": "k"},
+    )
     body = assert_error(frame, 503)
     assert COMMAND in body["message"]

@@ -28,8 +28,12 @@ def fuzz_user(fuzz_app):
     client = fuzz_app.test_client()
     user = register_and_login(client, "fuzzer")
     # Something in the history, so by-id operations can hit a real item (id 1).
-    response = client.post("/api/detect/image", headers=user.headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg")})
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo())), "a.jpg")},
+    )
     assert response.status_code == 200
     return user
 
@@ -71,8 +75,7 @@ PHOTO = media.image_bytes(media.face_photo())
 
 
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
 def test_api_conforms_to_its_openapi_description(case, fuzz_app, fuzz_user):
     # Checks that send requests of their own (ignored_auth, unsupported_method, ...) reach the same app.
     case.operation.schema.app = fuzz_app

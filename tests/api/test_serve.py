@@ -45,8 +45,9 @@ class Server:
         self.log_path = Path(f"{instance}-server-{port}-{time.monotonic_ns()}.log")  # one per start
         with open(self.log_path, "wb") as log:
             # A file, not a pipe: a pipe nobody reads would block the server once its buffer fills.
-            self.process = subprocess.Popen([SCRIPT, *args], env=env or _server_env(instance, PORT=str(port)),
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [SCRIPT, *args], env=env or _server_env(instance, PORT=str(port)), stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             deadline = time.monotonic() + 120
             # The banner is printed once waitress has bound its socket.
@@ -81,25 +82,43 @@ def test_server_migrates_serves_and_keeps_tokens_across_restarts(tmp_path):
         assert requests.get(f"{server.url}/api/health", timeout=30).json()["database"]["ok"] is True
         assert requests.get(f"{server.url}/", timeout=10).status_code == 200
         assert requests.get(f"{server.url}/api/docs/", timeout=10).status_code == 200
-        requests.post(f"{server.url}/api/auth/register", timeout=10,
-                      json={"username": "served", "email": "served@example.com", "password": PASSWORD})
-        token = requests.post(f"{server.url}/api/auth/login", timeout=10,
-                              json={"username": "served", "password": PASSWORD}).json()["access_token"]
+        requests.post(
+            f"{server.url}/api/auth/register",
+            timeout=10,
+            json={"username": "served", "email": "served@example.com", "password": PASSWORD},
+        )
+        token = requests.post(
+            f"{server.url}/api/auth/login", timeout=10, json={"username": "served", "password": PASSWORD}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        detected = requests.post(f"{server.url}/api/detect/image", headers=headers, timeout=60,
-                                 files={"image": ("fake.jpg", media.image_bytes(media.face_photo(fake=True)))})
+        detected = requests.post(
+            f"{server.url}/api/detect/image",
+            headers=headers,
+            timeout=60,
+            files={"image": ("fake.jpg", media.image_bytes(media.face_photo(fake=True)))},
+        )
         assert detected.status_code == 200 and detected.json()["is_fake"] is True
-        oversized = requests.post(f"{server.url}/api/detect/image", headers=headers, timeout=60,
-                                  files={"image": ("big.jpg", b"\xff\xd8" + b"0" * (11 * 1024 * 1024))})
+        oversized = requests.post(
+            f"{server.url}/api/detect/image",
+            headers=headers,
+            timeout=60,
+            files={"image": ("big.jpg", b"\xff\xd8" + b"0" * (11 * 1024 * 1024))},
+        )
         assert oversized.status_code == 413 and oversized.json()["success"] is False
+
         # Chunked, with no Content-Length to check up front: refused all the same.
         def chunks():
-            yield b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"c.jpg\"\r\n\r\n"
+            yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="c.jpg"\r\n\r\n'
             for _ in range(11):
                 yield b"\xff" * (1024 * 1024)
             yield b"\r\n--b--\r\n"
-        chunked = requests.post(f"{server.url}/api/detect/image", data=chunks(), timeout=60,
-                                headers={**headers, "Content-Type": "multipart/form-data; boundary=b"})
+
+        chunked = requests.post(
+            f"{server.url}/api/detect/image",
+            data=chunks(),
+            timeout=60,
+            headers={**headers, "Content-Type": "multipart/form-data; boundary=b"},
+        )
         assert chunked.status_code == 413 and chunked.json()["success"] is False
     finally:
         server.stop()
@@ -166,8 +185,10 @@ def test_slow_clients_do_not_starve_the_others(served):
         for _ in range(150):
             sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
             sockets.append(sock)
-            sock.sendall(b"POST /api/detect/video HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n"
-                         b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+            sock.sendall(
+                b"POST /api/detect/video HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n"
+                b"Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+            )
         for _ in range(3):
             for sock in sockets:
                 sock.sendall(b"-")
@@ -179,8 +200,10 @@ def test_slow_clients_do_not_starve_the_others(served):
 
 
 def test_a_declared_oversized_body_is_refused_at_once_without_reading_it(served):
-    headers = (b"POST /api/detect/image HTTP/1.1\r\nHost: localhost\r\nContent-Length: 52428800\r\n"
-               b"Content-Type: multipart/form-data; boundary=b\r\n")
+    headers = (
+        b"POST /api/detect/image HTTP/1.1\r\nHost: localhost\r\nContent-Length: 52428800\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\n"
+    )
     # No body is sent: the answer must come from the headers alone (before, the server waited for 50 MB).
     payload = _assert_json_error(_exchange(served.port, headers + b"\r\n"), 413)
     assert payload["message"] == "Image too large: the limit is 10 MB"
@@ -189,24 +212,34 @@ def test_a_declared_oversized_body_is_refused_at_once_without_reading_it(served)
     assert status == 413
     # Limits follow the endpoint: 50 MB is fine for a video (it then waits for the body, so only the
     # refusal above is answered at once), 150 MB is not.
-    payload = _assert_json_error(_exchange(served.port, headers.replace(b"image", b"video").replace(
-        b"52428800", b"157286400") + b"\r\n"), 413)
+    payload = _assert_json_error(
+        _exchange(served.port, headers.replace(b"image", b"video").replace(b"52428800", b"157286400") + b"\r\n"), 413
+    )
     assert payload["message"] == "Video too large: the limit is 100 MB"
 
 
 def test_waitress_own_errors_are_json(served):
-    _assert_json_error(_exchange(served.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Big: "
-                                 + b"a" * 300_000 + b"\r\n\r\n"), 431)
+    _assert_json_error(
+        _exchange(
+            served.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 300_000 + b"\r\n\r\n"
+        ),
+        431,
+    )
     _assert_json_error(_exchange(served.port, b"get /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"), 400)
-    _assert_json_error(_exchange(served.port, b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
-                                 b"Content-Length: twelve\r\n\r\n"), 400)
+    _assert_json_error(
+        _exchange(served.port, b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: twelve\r\n\r\n"),
+        400,
+    )
 
 
 def test_a_500_is_logged_with_its_traceback_and_request_id(served):
     # The server ran its migrations at start; Alembic's logging set-up used to disable every logger
     # that existed then, so this 500 left no line at all in the server's log.
-    requests.post(f"{served.url}/api/auth/register", timeout=30,
-                  json={"username": "logged", "email": "logged@example.com", "password": PASSWORD})
+    requests.post(
+        f"{served.url}/api/auth/register",
+        timeout=30,
+        json={"username": "logged", "email": "logged@example.com", "password": PASSWORD},
+    )
     login = requests.post(f"{served.url}/api/auth/login", timeout=30, json={"username": "logged", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['access_token']}", "X-Request-ID": "support-ticket-42"}
     # A real failure, not a mocked one: the image folder is now a file, so storing the upload fails.
@@ -215,8 +248,12 @@ def test_a_500_is_logged_with_its_traceback_and_request_id(served):
     images.write_bytes(b"not a folder")
     photo = media.image_bytes(media.face_photo())
     try:
-        response = requests.post(f"{served.url}/api/detect/image", headers=headers, timeout=60,
-                                 files={"image": ("face.jpg", photo, "image/jpeg")})
+        response = requests.post(
+            f"{served.url}/api/detect/image",
+            headers=headers,
+            timeout=60,
+            files={"image": ("face.jpg", photo, "image/jpeg")},
+        )
     finally:
         images.unlink()
         images.mkdir()  # the server is shared by the module's other tests
@@ -237,14 +274,18 @@ def test_a_500_is_logged_with_its_traceback_and_request_id(served):
 
 def test_slow_requests_are_cut_off(tmp_path):
     port = _free_port()
-    server = Server(tmp_path / "instance", port, env=_server_env(tmp_path / "instance", PORT=str(port),
-                                                                 WAITRESS_HEADER_TIMEOUT="1"))
+    server = Server(
+        tmp_path / "instance", port, env=_server_env(tmp_path / "instance", PORT=str(port), WAITRESS_HEADER_TIMEOUT="1")
+    )
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=15) as headers_never_end, \
-                socket.create_connection(("127.0.0.1", port), timeout=15) as body_trickles:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=15) as headers_never_end,
+            socket.create_connection(("127.0.0.1", port), timeout=15) as body_trickles,
+        ):
             headers_never_end.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n")
-            body_trickles.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
-                                  b"Content-Length: 100000\r\n\r\n{")
+            body_trickles.sendall(
+                b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n{"
+            )
             # Each is closed by the server within a few seconds (recv returns b"" at the close).
             assert headers_never_end.recv(100) == b""
             assert body_trickles.recv(100) == b""
@@ -272,15 +313,19 @@ def test_help_prints_usage_and_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("args", "env", "named"), [
-    ([], {"PORT": "abc"}, "--port"),
-    (["--port", "http"], {}, "--port"),
-    (["--threads", "0"], {}, "--threads"),
-    (["--colour"], {}, "--colour"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        ([], {"PORT": "abc"}, "--port"),
+        (["--port", "http"], {}, "--port"),
+        (["--threads", "0"], {}, "--threads"),
+        (["--colour"], {}, "--colour"),
+    ],
+)
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, env, named):
-    result = subprocess.run([SCRIPT, *args], cwd=tmp_path, env={**os.environ, **env}, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [SCRIPT, *args], cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert named in result.stderr
@@ -306,13 +351,23 @@ def _fake_checkout(tmp_path) -> tuple[Path, Path]:
     return root, calls
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["scripts/run.sh", "--port", "8080"], ["deepfake-server --port 8080"]),
-    (["scripts/run.sh"], ["deepfake-server"]),
-    (["scripts/run.sh", "download-models", "--model", "dima806"], ["deepfake download-models --model dima806"]),
-    # The lint runs first, on the whole tree; the arguments go to pytest only.
-    (["scripts/test.sh", "-k", "serve"], ["python -m ruff check src tests", "python -m pytest -k serve"]),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["scripts/run.sh", "--port", "8080"], ["deepfake-server --port 8080"]),
+        (["scripts/run.sh"], ["deepfake-server"]),
+        (["scripts/run.sh", "download-models", "--model", "dima806"], ["deepfake download-models --model dima806"]),
+        # The lint runs first, on the whole tree; the arguments go to pytest only.
+        (
+            ["scripts/test.sh", "-k", "serve"],
+            [
+                "python -m ruff check src tests bench",
+                "python -m ruff format --check src tests bench",
+                "python -m pytest -k serve",
+            ],
+        ),
+    ],
+)
 def test_script_arguments_go_to_the_command_never_to_the_installer(tmp_path, args, expected):
     root, calls = _fake_checkout(tmp_path)
     result = subprocess.run(["bash", *args], cwd=root, capture_output=True, text=True, timeout=60)

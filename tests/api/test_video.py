@@ -47,8 +47,12 @@ def real_clip(tmp_path_factory) -> bytes:
 
 
 def post_video(client, user, data: bytes, name: str = "clip.mp4", query: str = "", **form):
-    return client.post(f"/api/detect/video{query}", headers=user.headers, content_type="multipart/form-data",
-                       data={"video": (io.BytesIO(data), name), **form})
+    return client.post(
+        f"/api/detect/video{query}",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(data), name), **form},
+    )
 
 
 def test_sync_video_detection_answers_as_documented(app, client, user, clip):
@@ -111,9 +115,12 @@ def test_running_job_stops_mid_analysis_when_cancel_is_requested(make_app, tmp_p
     clip = media.write_video(tmp_path / "long.mp4", seconds=8, fps=2).read_bytes()
     body = post_video(client, user, clip, query="?async=true").get_json()
     with app.app_context():
-        db.session.execute(db.text(
-            "CREATE TRIGGER cancel_on_progress AFTER UPDATE OF progress ON job "
-            "BEGIN UPDATE job SET cancel_requested = 1 WHERE id = NEW.id; END"))
+        db.session.execute(
+            db.text(
+                "CREATE TRIGGER cancel_on_progress AFTER UPDATE OF progress ON job "
+                "BEGIN UPDATE job SET cancel_requested = 1 WHERE id = NEW.id; END"
+            )
+        )
         db.session.commit()
     assert run_video_job(body["job_id"], app=app) == "cancelled"
     video = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
@@ -151,8 +158,11 @@ def test_interrupted_jobs_are_failed_at_start(app, client, user, real_clip):
     app.extensions[BACKEND_KEY] = HoldingBackend()
     body = post_video(client, user, real_clip, query="?async=true").get_json()
     with app.app_context():  # left by a process that stopped an hour ago: nobody touched it since
-        db.session.execute(db.update(Job).where(Job.id == body["job_id"]).values(
-            updated_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        db.session.execute(
+            db.update(Job)
+            .where(Job.id == body["job_id"])
+            .values(updated_at=datetime.now(timezone.utc) - timedelta(hours=1))
+        )
         db.session.commit()
     prepare(app)  # what deepfake-server does at start
     video = client.get(f"/api/videos/{body['video_id']}", headers=user.headers).get_json()["video"]
@@ -196,8 +206,9 @@ def test_a_video_whose_container_is_not_its_extension_s_is_400(app, client, user
 
 
 def test_missing_video_field_and_unknown_model_are_400(client, user, real_clip):
-    assert_error(client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data",
-                             data={}), 400)
+    assert_error(
+        client.post("/api/detect/video", headers=user.headers, content_type="multipart/form-data", data={}), 400
+    )
     assert_error(post_video(client, user, real_clip, model="nope"), 400)
 
 

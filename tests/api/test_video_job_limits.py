@@ -41,8 +41,12 @@ def holds(tmp_path):
 
 
 def post_video(client, user, data: bytes, *, run_async: bool = True):
-    return client.post("/api/detect/video" + ("?async=true" if run_async else ""), headers=user.headers,
-                       content_type="multipart/form-data", data={"video": (io.BytesIO(data), "clip.mp4")})
+    return client.post(
+        "/api/detect/video" + ("?async=true" if run_async else ""),
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"video": (io.BytesIO(data), "clip.mp4")},
+    )
 
 
 def wait_until(predicate, *, what: str, timeout: float = DEADLINE):
@@ -75,8 +79,9 @@ def test_uploads_beyond_the_active_job_limit_are_429_with_retry_after(make_app, 
     response = post_video(client, user, clip)
 
     body = assert_error(response, 429)
-    assert body["message"] == ("You already have 2 videos being analysed (the limit is 2); "
-                               "wait for one to finish before uploading another")
+    assert body["message"] == (
+        "You already have 2 videos being analysed (the limit is 2); wait for one to finish before uploading another"
+    )
     assert body["code"] == "active_job_limit"
     assert int(response.headers["Retry-After"]) > 0
     assert stored_videos(app) == before, "nothing is stored for a refused upload"
@@ -84,8 +89,10 @@ def test_uploads_beyond_the_active_job_limit_are_429_with_retry_after(make_app, 
     # Once the jobs are done, the user may upload again.
     holds.release_all()
     for video_id in (first["video_id"], second["video_id"]):
-        wait_until(lambda video_id=video_id: video_status(client, user, video_id)["status"] == "completed",
-                   what=f"video {video_id}")
+        wait_until(
+            lambda video_id=video_id: video_status(client, user, video_id)["status"] == "completed",
+            what=f"video {video_id}",
+        )
     assert post_video(client, user, clip).status_code == 202
 
 
@@ -135,8 +142,9 @@ def test_synchronous_requests_beyond_the_waiting_slots_get_202_at_once(make_app,
 def test_any_server_start_fails_jobs_of_a_stopped_process_and_leaves_live_ones_alone(tmp_path, engine, holds, clip):
     # No heartbeat sweep during the test (the live process's own sweep would fail the orphan too):
     # what is checked is the start of the second app.
-    config = api_config(tmp_path, engine, JOB_TEST_HOLD_DIR=str(holds.folder), JOB_HEARTBEAT_SECONDS=3600,
-                        JOB_LEASE_SECONDS=60)
+    config = api_config(
+        tmp_path, engine, JOB_TEST_HOLD_DIR=str(holds.folder), JOB_HEARTBEAT_SECONDS=3600, JOB_LEASE_SECONDS=60
+    )
     live = build_app(config)  # a running server process
     apps = [live]
     try:
@@ -147,8 +155,11 @@ def test_any_server_start_fails_jobs_of_a_stopped_process_and_leaves_live_ones_a
         orphan = post_video(client, user, clip).get_json()
         live.extensions[BACKEND_KEY] = real_backend
         with live.app_context():
-            db.session.execute(db.update(Job).where(Job.id == orphan["job_id"]).values(
-                status="processing", updated_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+            db.session.execute(
+                db.update(Job)
+                .where(Job.id == orphan["job_id"])
+                .values(status="processing", updated_at=datetime.now(timezone.utc) - timedelta(hours=1))
+            )
             db.session.commit()
         # A job the live process is running right now.
         holds.hold_all()
@@ -161,8 +172,10 @@ def test_any_server_start_fails_jobs_of_a_stopped_process_and_leaves_live_ones_a
         assert "upload the video again" in video_status(client, user, orphan["video_id"])["message"]
         assert video_status(client, user, running["video_id"])["status"] == "processing"
         holds.release_all()
-        wait_until(lambda: video_status(client, user, running["video_id"])["status"] == "completed",
-                   what="the live job to complete")
+        wait_until(
+            lambda: video_status(client, user, running["video_id"])["status"] == "completed",
+            what="the live job to complete",
+        )
     finally:
         holds.release_all()
         for app in apps:
@@ -184,8 +197,10 @@ def test_a_running_server_fails_jobs_of_a_process_that_just_stopped_within_a_lea
         db.session.execute(db.update(Job).where(Job.id == orphan["job_id"]).values(status="processing"))
         db.session.commit()
 
-    wait_until(lambda: video_status(client, user, orphan["video_id"])["status"] == "failed",
-               what="the heartbeat sweep to fail the orphan")
+    wait_until(
+        lambda: video_status(client, user, orphan["video_id"])["status"] == "failed",
+        what="the heartbeat sweep to fail the orphan",
+    )
 
     # The live job is older than the orphan, so only its heartbeat kept it from the same sweep.
     assert video_status(client, user, live["video_id"])["status"] == "processing"

@@ -28,8 +28,10 @@ def test_single_odd_frame_does_not_flip_the_verdict(engine, frames):
 
 def test_sustained_change_flips_after_the_window_agrees(engine, frames):
     store = InMemorySmoothingStore()
-    shown = [engine.detect_camera_frame(frames[f], session_key="user:1:cam:b", store=store)
-             for f in [False] * 5 + [True] * 5 + [False] * 5]
+    shown = [
+        engine.detect_camera_frame(frames[f], session_key="user:1:cam:b", store=store)
+        for f in [False] * 5 + [True] * 5 + [False] * 5
+    ]
     flags = [v.is_fake for v in shown]
     # Window 5, enter FAKE at mean >= 0.55 (3 of 5 fake), leave at mean <= 0.45 (3 of 5 real).
     assert flags == [False] * 7 + [True] * 5 + [False] * 3

@@ -94,8 +94,20 @@ def test_download_models_reports_network_failure(monkeypatch):
 
 
 def test_console_script_entry_point(folder):
-    proc = subprocess.run([sys.executable, "-m", "deepfake_detection.engine.cli", "scan",
-                           str(folder / "nested" / "fake.png"), "--format", "json"],
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deepfake_detection.engine.cli",
+            "scan",
+            str(folder / "nested" / "fake.png"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)[0]["verdict"] == "FAKE"

@@ -65,8 +65,7 @@ def test_every_source_type_gives_the_same_answer(engine, tmp_path):
     path = tmp_path / "photo.png"
     photo.save(path)
     data = media.image_bytes(photo, "PNG")
-    results = [engine.detect_image(src) for src in
-               (data, bytearray(data), path, str(path), photo, np.asarray(photo))]
+    results = [engine.detect_image(src) for src in (data, bytearray(data), path, str(path), photo, np.asarray(photo))]
     probs = {round(r.fake_probability, 5) for r in results}
     assert len(probs) == 1 and all(r.is_fake for r in results)
 
@@ -74,8 +73,18 @@ def test_every_source_type_gives_the_same_answer(engine, tmp_path):
 def test_to_dict_is_json_safe(engine):
     data = engine.detect_image(media.face_photo(True)).to_dict()
     json.dumps(data)
-    assert set(data) >= {"is_fake", "confidence", "fake_probability", "model_key", "model_name",
-                         "face_found", "faces", "width", "height", "processing_time_ms"}
+    assert set(data) >= {
+        "is_fake",
+        "confidence",
+        "fake_probability",
+        "model_key",
+        "model_name",
+        "face_found",
+        "faces",
+        "width",
+        "height",
+        "processing_time_ms",
+    }
     assert set(data["faces"][0]) == {"box", "detection_score", "fake_probability", "is_fake", "confidence"}
     assert set(data["faces"][0]["box"]) == {"x", "y", "width", "height"}
 
@@ -113,15 +122,18 @@ def test_float_and_gray_arrays(engine):
     assert engine.detect_image(rgb[:, :, 0]).width == 512
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (b"", "empty"),
-    (media.NOT_AN_IMAGE, "not a supported image"),
-    (media.truncated_jpeg(), "truncated or corrupt"),
-    (media.truncated_png(), "truncated or corrupt"),
-    (media.decompression_bomb_png(), "too large"),
-    (np.zeros((10, 10, 7), np.uint8), "Expected an RGB array"),
-    (np.zeros((0, 10, 3), np.uint8), "no pixels"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (b"", "empty"),
+        (media.NOT_AN_IMAGE, "not a supported image"),
+        (media.truncated_jpeg(), "truncated or corrupt"),
+        (media.truncated_png(), "truncated or corrupt"),
+        (media.decompression_bomb_png(), "too large"),
+        (np.zeros((10, 10, 7), np.uint8), "Expected an RGB array"),
+        (np.zeros((0, 10, 3), np.uint8), "no pixels"),
+    ],
+)
 def test_bad_images_raise_a_clear_typed_error(engine, bad, reason):
     with pytest.raises(InvalidMediaError) as err:
         engine.detect_image(bad)

@@ -42,10 +42,13 @@ def test_probe_names_the_matroska_container(engine, tmp_path):
     assert probe.first_frame_decodes is True
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"),
-    (media.corrupt_video_bytes(), "not a readable video"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (media.corrupt_video_bytes(), "not a readable video"),
+    ],
+)
 def test_probe_refuses_what_is_not_a_video(engine, tmp_path, content, message):
     path = tmp_path / "bad.mp4"
     path.write_bytes(content)

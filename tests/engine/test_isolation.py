@@ -15,8 +15,14 @@ from tests.support import media
 
 # What the app may use of a DetectionEngine: the documented interface (docs/architecture.md).
 PUBLIC_ENGINE_MEMBERS = {
-    "models", "default_model_key", "is_cached", "detect_image", "detect_video", "detect_camera_frame",
-    "probe_video", "warm_up",
+    "models",
+    "default_model_key",
+    "is_cached",
+    "detect_image",
+    "detect_video",
+    "detect_camera_frame",
+    "probe_video",
+    "warm_up",
 }
 APP_ROOT = Path(engine_package.__file__).resolve().parents[1] / "app"
 
@@ -34,8 +40,9 @@ def test_engine_imports_no_web_or_database_modules(tmp_path):
         "bad += [m for m in sys.modules if m.startswith('deepfake_detection.app')]\n"
         "print(json.dumps({'bad': bad, 'fake': v.is_fake}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=os.environ.copy())
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"bad": [], "fake": True}
@@ -57,15 +64,19 @@ def _engine_uses(path: Path, source: str) -> list[str]:
     gets_engine = False
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            problems += [f"import {alias.name}" for alias in node.names
-                         if alias.name.startswith("deepfake_detection.engine.")]
+            problems += [
+                f"import {alias.name}" for alias in node.names if alias.name.startswith("deepfake_detection.engine.")
+            ]
         elif isinstance(node, ast.ImportFrom):
             module = _absolute_module(path, node)
             if module.startswith("deepfake_detection.engine."):
                 problems.append(f"from {module} import ...")
             elif module == "deepfake_detection.engine":
-                problems += [f"from {module} import {alias.name}" for alias in node.names
-                             if alias.name not in engine_package.__all__]
+                problems += [
+                    f"from {module} import {alias.name}"
+                    for alias in node.names
+                    if alias.name not in engine_package.__all__
+                ]
             elif module == "deepfake_detection.app.engine_ext":
                 gets_engine = gets_engine or any(alias.name == "get_engine" for alias in node.names)
     for node in ast.walk(tree):
@@ -75,8 +86,12 @@ def _engine_uses(path: Path, source: str) -> list[str]:
         # An engine is a parameter or variable named `engine`, or what engine_ext.get_engine() returns
         # (SQLAlchemy's `db.engine` is an attribute, not a name, and migrations define their own get_engine).
         is_engine_name = isinstance(value, ast.Name) and value.id == "engine"
-        is_get_engine = (gets_engine and isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                         and value.func.id == "get_engine")
+        is_get_engine = (
+            gets_engine
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "get_engine"
+        )
         if is_engine_name or is_get_engine:
             problems.append(f"line {node.lineno}: engine.{node.attr}")
     return problems
@@ -85,8 +100,11 @@ def _engine_uses(path: Path, source: str) -> list[str]:
 def test_the_app_uses_only_the_engine_public_interface():
     sources = sorted(APP_ROOT.rglob("*.py"))
     assert len(sources) > 20
-    found = {str(path.relative_to(APP_ROOT)): problems
-             for path in sources if (problems := _engine_uses(path, path.read_text()))}
+    found = {
+        str(path.relative_to(APP_ROOT)): problems
+        for path in sources
+        if (problems := _engine_uses(path, path.read_text()))
+    }
     assert found == {}
 
 
@@ -103,5 +121,8 @@ def test_the_interface_check_catches_submodule_imports_and_other_members():
         "    return db.engine.dispose()\n"
     )
     problems = _engine_uses(APP_ROOT / "detection" / "example.py", source)
-    assert problems == ["from deepfake_detection.engine.video import ...", "line 5: engine.classifier",
-                        "line 6: engine.face_detector"]
+    assert problems == [
+        "from deepfake_detection.engine.video import ...",
+        "line 5: engine.classifier",
+        "line 6: engine.face_detector",
+    ]

@@ -23,6 +23,7 @@ def make_engine(**overrides) -> DetectionEngine:
 
 # --- video ------------------------------------------------------------------------------------
 
+
 def test_video_frames_over_the_pixel_cap_are_refused_before_decoding(engine, tmp_path):
     path = media.write_mjpeg(tmp_path / "big.avi", size=(4000, 2200), seconds=2)  # 8.8 Mpx > 4K UHD
     with pytest.raises(InvalidMediaError, match=r"too large \(4000x2200 pixels; the limit is 8,294,400"):
@@ -58,6 +59,7 @@ def test_4k_frames_are_scaled_down_while_converting(engine, tmp_path):
 
 
 # --- images -----------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=None)
 def _photo(size: tuple[int, int]) -> Image.Image:

@@ -48,12 +48,15 @@ def test_all_three_are_cached_in_the_tiny_hub(engine):
     assert all(engine.is_cached(m.key) for m in engine.models())
 
 
-@pytest.mark.parametrize("id2label, fake", [
-    ({0: "Real", 1: "Fake"}, [1]),
-    ({0: "Realism", 1: "Deepfake"}, [1]),
-    ({0: "Fake", 1: "Real"}, [0]),
-    ({"0": "authentic", "1": "AI-generated"}, [1]),
-])
+@pytest.mark.parametrize(
+    "id2label, fake",
+    [
+        ({0: "Real", 1: "Fake"}, [1]),
+        ({0: "Realism", 1: "Deepfake"}, [1]),
+        ({0: "Fake", 1: "Real"}, [0]),
+        ({"0": "authentic", "1": "AI-generated"}, [1]),
+    ],
+)
 def test_labels_are_mapped_by_name(id2label, fake):
     assert fake_class_indices(id2label, model_label="m") == fake
 
@@ -87,8 +90,10 @@ def test_operator_adds_a_local_model_directory(tmp_path):
 
 
 def test_extra_models_short_form_and_revisions(tmp_path):
-    eng = make_engine(DEEPFAKE_EXTRA_MODELS=f"a=org/model-a@abc123; b={tmp_path}",
-                      DEEPFAKE_MODEL_REVISIONS="dima806=0000000000000000000000000000000000000001")
+    eng = make_engine(
+        DEEPFAKE_EXTRA_MODELS=f"a=org/model-a@abc123; b={tmp_path}",
+        DEEPFAKE_MODEL_REVISIONS="dima806=0000000000000000000000000000000000000001",
+    )
     assert eng.model("a").model_id == "org/model-a" and eng.model("a").revision == "abc123"
     assert eng.model("b").local_path == tmp_path
     assert eng.model("dima806").revision == "0000000000000000000000000000000000000001"
@@ -218,8 +223,7 @@ def test_int8_weights_are_copied_out_of_the_mapped_weights_file(tiny_hf_home):
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 mapped.append((start, end))
     tensors = [t for model in models for t in list(model.parameters()) + list(model.buffers())]
-    quantized = [m for model in models for m in model.modules()
-                 if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    quantized = [m for model in models for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
     tensors += [m.bias() for m in quantized if m.bias() is not None]  # the float biases int8 layers keep
     assert quantized and tensors
     inside = [t for t in tensors for start, end in mapped if start <= t.data_ptr() < end]
@@ -270,9 +274,16 @@ def _preprocessing_crops() -> list:
 
     face = np.asarray(media.face_photo())
     photo = np.asarray(media.no_face_image())
-    crops = [face[40:240, 150:300], photo, face[100:400, 200:300], face[180:204, 230:250],
-             photo[150:240, :], np.asarray(media.scaled_face_photo((1000, 1000))), face[:, ::-1].copy(),
-             photo[:45, :60]]
+    crops = [
+        face[40:240, 150:300],
+        photo,
+        face[100:400, 200:300],
+        face[180:204, 230:250],
+        photo[150:240, :],
+        np.asarray(media.scaled_face_photo((1000, 1000))),
+        face[:, ::-1].copy(),
+        photo[:45, :60],
+    ]
     return [media.tint(crop, strength) for crop in crops for strength in (0.1, 0.15)]
 
 
@@ -321,10 +332,17 @@ def test_failed_download_is_a_typed_error_not_a_hang(tmp_path):
     with socket.socket() as closed:  # bound but not listening: connections are refused, and no one else gets it
         closed.bind(("127.0.0.1", 0))
         endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        env = dict(os.environ, HF_HUB_OFFLINE="0", DEEPFAKE_OFFLINE="0", HF_ENDPOINT=endpoint,
-                   HF_HOME=str(tmp_path), DEEPFAKE_EXTRA_MODELS="ghost=nobody/not-on-the-hub")
-        done = subprocess.run([sys.executable, "-c", _DOWNLOAD_SCRIPT], env=env, capture_output=True, text=True,
-                              timeout=120)
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="0",
+            DEEPFAKE_OFFLINE="0",
+            HF_ENDPOINT=endpoint,
+            HF_HOME=str(tmp_path),
+            DEEPFAKE_EXTRA_MODELS="ghost=nobody/not-on-the-hub",
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", _DOWNLOAD_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     error = json.loads(done.stdout.strip().splitlines()[-1])
     assert "loading failed" in error["message"] and error["command"].endswith("--model ghost")

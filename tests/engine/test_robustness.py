@@ -56,14 +56,26 @@ def test_bit_flipped_images_answer_or_are_refused_never_crash(engine, fmt):
 # (container, fraction) -> frames analysed out of the clean video's 4 after 5% of the file is overwritten
 # with noise there, and whether the damage shows as skipped frames. The container stays readable.
 DAMAGED = {
-    ("mp4", 0.02): (4, False), ("mp4", 0.3): (3, True), ("mp4", 0.6): (4, False), ("mp4", 0.9): (4, False),
-    ("mkv", 0.02): (4, False), ("mkv", 0.3): (3, True), ("mkv", 0.6): (3, True), ("mkv", 0.9): (4, False),
+    ("mp4", 0.02): (4, False),
+    ("mp4", 0.3): (3, True),
+    ("mp4", 0.6): (4, False),
+    ("mp4", 0.9): (4, False),
+    ("mkv", 0.02): (4, False),
+    ("mkv", 0.3): (3, True),
+    ("mkv", 0.6): (3, True),
+    ("mkv", 0.9): (4, False),
 }
 # (container, fraction) -> frames analysed when the file is cut there; None: refused. An MP4 written
 # without faststart keeps its index at the end, so any cut loses it; Matroska is readable up to the cut.
 CUT = {
-    ("mp4", 0.02): None, ("mp4", 0.3): None, ("mp4", 0.6): None, ("mp4", 0.9): None,
-    ("mkv", 0.02): None, ("mkv", 0.3): 1, ("mkv", 0.6): 2, ("mkv", 0.9): 3,
+    ("mp4", 0.02): None,
+    ("mp4", 0.3): None,
+    ("mp4", 0.6): None,
+    ("mp4", 0.9): None,
+    ("mkv", 0.02): None,
+    ("mkv", 0.3): 1,
+    ("mkv", 0.6): 2,
+    ("mkv", 0.9): 3,
 }
 
 

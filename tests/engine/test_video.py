@@ -126,8 +126,9 @@ def test_cancel(engine, mixed_video):
         return len(seen) >= 1  # progress(0, total) has been reported: cancel mid-way
 
     with pytest.raises(DetectionCancelled):
-        engine.detect_video(mixed_video, progress=lambda d, t: seen.append(d),
-                            should_cancel=cancel_after_first_progress)
+        engine.detect_video(
+            mixed_video, progress=lambda d, t: seen.append(d), should_cancel=cancel_after_first_progress
+        )
     assert not [t for t in threading.enumerate() if t.name == "video-prefetch"], "decoder thread stopped"
 
 
@@ -144,8 +145,9 @@ def test_background_prefetch_gives_the_same_verdict_and_stops_on_cancel(engine, 
     ahead = _engine_with(DEEPFAKE_VIDEO_PREFETCH="1")
     assert (inline.video_prefetch(), ahead.video_prefetch()) == (False, True)
     a, b = inline.detect_video(mixed_video), ahead.detect_video(mixed_video)
-    assert [(f.time, f.fake_probability, f.faces) for f in a.timeline] == \
-        [(f.time, f.fake_probability, f.faces) for f in b.timeline]
+    assert [(f.time, f.fake_probability, f.faces) for f in a.timeline] == [
+        (f.time, f.fake_probability, f.faces) for f in b.timeline
+    ]
     assert (a.is_fake, a.fake_frames, a.frames_skipped) == (b.is_fake, b.fake_frames, b.frames_skipped)
     with pytest.raises(DetectionCancelled):
         ahead.detect_video(mixed_video, progress=lambda d, t: None, should_cancel=lambda: True)
@@ -160,10 +162,12 @@ def test_prefetch_auto_only_when_torch_leaves_a_core_free(tiny_hf_home):
 
     from deepfake_detection.engine.device import usable_cpus
 
-    code = ("from deepfake_detection.engine import DetectionEngine, EngineSettings\n"
-            "import torch\n"
-            "e = DetectionEngine(EngineSettings.from_env())\n"
-            "print(e.video_prefetch(), torch.get_num_threads())\n")
+    code = (
+        "from deepfake_detection.engine import DetectionEngine, EngineSettings\n"
+        "import torch\n"
+        "e = DetectionEngine(EngineSettings.from_env())\n"
+        "print(e.video_prefetch(), torch.get_num_threads())\n"
+    )
     cores = usable_cpus()
     for threads, expected in [(cores, False), (max(1, cores - 1), cores > 1)]:
         env = {**os.environ, "DEEPFAKE_TORCH_THREADS": str(threads), "DEEPFAKE_VIDEO_PREFETCH": "auto"}
@@ -176,8 +180,11 @@ def test_prefetch_auto_only_when_torch_leaves_a_core_free(tiny_hf_home):
 
 def test_callbacks_run_on_the_callers_thread(engine, mixed_video):
     threads = set()
-    engine.detect_video(mixed_video, progress=lambda d, t: threads.add(threading.get_ident()),
-                        should_cancel=lambda: threads.add(threading.get_ident()) or False)
+    engine.detect_video(
+        mixed_video,
+        progress=lambda d, t: threads.add(threading.get_ident()),
+        should_cancel=lambda: threads.add(threading.get_ident()) or False,
+    )
     assert threads == {threading.get_ident()}
 
 

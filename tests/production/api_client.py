@@ -20,8 +20,9 @@ def new_user(client) -> dict:
     """Register and log in a fresh user; returns the Authorization header."""
     name = f"user{uuid.uuid4().hex[:10]}"
     password = "correct horse battery staple " + name
-    response = client.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com",
-                                                        "password": password})
+    response = client.post(
+        "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": password}
+    )
     assert response.status_code == 201, response.get_json()
     response = client.post("/api/auth/login", json={"username": name, "password": password})
     assert response.status_code == 200, response.get_json()
@@ -37,8 +38,12 @@ def make_video(folder: Path, *, seconds: float, fake: bool = False, fps: int = 5
 def upload_async(client, headers: dict, video: Path) -> int:
     """POST /api/detect/video with async=true; returns the video id."""
     with open(video, "rb") as handle:
-        response = client.post("/api/detect/video", headers=headers, content_type="multipart/form-data",
-                               data={"video": (handle, video.name), "async": "true"})
+        response = client.post(
+            "/api/detect/video",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"video": (handle, video.name), "async": "true"},
+        )
     assert response.status_code == 202, response.get_json()
     return response.get_json()["video_id"]
 
@@ -51,6 +56,7 @@ def video_status(client, headers: dict, video_id: int) -> dict:
 
 def wait_for_final(client, headers: dict, video_id: int, *, timeout: float = 120) -> dict:
     """Poll the status URL until the job is completed, failed or cancelled."""
+
     def final():
         video = video_status(client, headers, video_id)
         return video if video["status"] in ("completed", "failed", "cancelled") else None
@@ -72,10 +78,16 @@ def store_jobs(api, headers: dict, videos: list[Path]) -> tuple[list[int], list[
     with api.app_context():
         for video in videos:
             with open(video, "rb") as stream:
-                stored, job = store_video_upload(session=db.session, engine=get_engine(api),
-                                                 upload_root=api.config["UPLOAD_FOLDER"],
-                                                 user_id=user_id, stream=stream, original_name=video.name,
-                                                 model_key=None, limit=api.config["MAX_VIDEO_SIZE"])
+                stored, job = store_video_upload(
+                    session=db.session,
+                    engine=get_engine(api),
+                    upload_root=api.config["UPLOAD_FOLDER"],
+                    user_id=user_id,
+                    stream=stream,
+                    original_name=video.name,
+                    model_key=None,
+                    limit=api.config["MAX_VIDEO_SIZE"],
+                )
             job_ids.append(job.id)
             video_ids.append(stored.id)
         db.session.remove()

@@ -76,8 +76,12 @@ def deployment(request, tmp_path_factory, tiny_hf_home):
     services.check_redis()
     name, url = services.create_database()
     prefix = f"dftest-{uuid.uuid4().hex[:10]}:"
-    dep = services.Deployment(root=tmp_path_factory.mktemp("deployment"), database_url=url, prefix=prefix,
-                                 extra_env=dict(getattr(request.module, "DEPLOYMENT_ENV", {})))
+    dep = services.Deployment(
+        root=tmp_path_factory.mktemp("deployment"),
+        database_url=url,
+        prefix=prefix,
+        extra_env=dict(getattr(request.module, "DEPLOYMENT_ENV", {})),
+    )
     try:
         migrate(dep)
         yield dep
@@ -85,7 +89,6 @@ def deployment(request, tmp_path_factory, tiny_hf_home):
         dep.stop_all()
         services.drop_database(name)  # WITH (FORCE) closes connections this process still pools
         services.flush_prefix(prefix)
-
 
 
 @pytest.fixture

@@ -207,14 +207,25 @@ class Deployment:
         starts = sum(1 for process in self.processes if process.name == name)
         log_path = self.root / (f"{name}.log" if not starts else f"{name}-{starts + 1}.log")
         # Its own instance folder, as on its own machine: only UPLOAD_FOLDER is shared.
-        env = {**os.environ, **self.settings(), "DEEPFAKE_INSTANCE_PATH": str(self.root / f"{name}-instance"),
-               **(env or {})}
-        command = [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args] if program == "celery" \
+        env = {
+            **os.environ,
+            **self.settings(),
+            "DEEPFAKE_INSTANCE_PATH": str(self.root / f"{name}-instance"),
+            **(env or {}),
+        }
+        command = (
+            [sys.executable, "-m", "celery", "-A", WORKER_MODULE, *args]
+            if program == "celery"
             else [sys.executable, "-m", program, *args]
+        )
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 command,
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.root,
             )
         handle = ServiceProcess(name=name, process=process, log_path=log_path)
         self.processes.append(handle)
@@ -222,11 +233,22 @@ class Deployment:
 
     def start_worker(self, name: str, *, concurrency: int = 1, ready_timeout: float = 90) -> ServiceProcess:
         """Start `celery worker` (prefork) and wait until every pool process has loaded the model."""
-        worker = self._start(name, [
-            "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--hostname={name}@%h",
-            "--queues", self.settings()["CELERY_QUEUE"], "--loglevel=INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ])
+        worker = self._start(
+            name,
+            [
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={concurrency}",
+                f"--hostname={name}@%h",
+                "--queues",
+                self.settings()["CELERY_QUEUE"],
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+        )
+
         def ready() -> bool:
             log = worker.log()
             return not worker.alive() or ("ready." in log and log.count(" loaded model ") >= concurrency)
@@ -251,10 +273,24 @@ class Deployment:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        api = self._start(name, ["--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-                                 "--bind", f"127.0.0.1:{port}", "--timeout", "120",
-                                 "deepfake_detection.app:create_app()"],
-                          program="gunicorn", env=env)
+        api = self._start(
+            name,
+            [
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "deepfake_detection.app:create_app()",
+            ],
+            program="gunicorn",
+            env=env,
+        )
         base = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:

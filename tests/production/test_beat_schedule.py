@@ -18,11 +18,15 @@ def test_beat_started_in_an_empty_folder_writes_nothing_there(tmp_path, redis_pr
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", WORKER_MODULE, "beat", "--loglevel=INFO"],
-            cwd=workdir, env={**os.environ, **settings, "DEEPFAKE_INSTANCE_PATH": str(instance)},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=workdir,
+            env={**os.environ, **settings, "DEEPFAKE_INSTANCE_PATH": str(instance)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     beat = ServiceProcess(name="beat", process=process, log_path=log_path)
     try:
+
         def schedule_written() -> bool:
             return bool(list(instance.glob("celerybeat-schedule*")) or list(workdir.iterdir())) or not beat.alive()
 

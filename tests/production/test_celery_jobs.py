@@ -56,8 +56,11 @@ def db_engine(deployment):
 
 def job_row(db_engine, video_id: int) -> dict:
     with db_engine.connect() as conn:
-        return dict(conn.execute(text("SELECT * FROM job WHERE video_id = :v ORDER BY id DESC LIMIT 1"),
-                                 {"v": video_id}).mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM job WHERE video_id = :v ORDER BY id DESC LIMIT 1"), {"v": video_id})
+            .mappings()
+            .one()
+        )
 
 
 def test_video_job_runs_on_a_worker_end_to_end(api, workers, tmp_path):
@@ -89,8 +92,12 @@ def test_synchronous_request_waits_for_the_worker(api, workers, tmp_path):
     headers = new_user(client)
     video = make_video(tmp_path, seconds=2, fake=True)
     with open(video, "rb") as handle:
-        response = client.post("/api/detect/video", headers=headers, content_type="multipart/form-data",
-                               data={"video": (handle, video.name)})
+        response = client.post(
+            "/api/detect/video",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"video": (handle, video.name)},
+        )
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["is_fake"] is True and body["frames_analyzed"] == 2
@@ -155,8 +162,9 @@ def test_kill_9_of_a_whole_worker_mid_job_and_another_worker_completes_it(api, w
     assert claimed_by([survivor], job_id), "the surviving worker finished the job"
 
 
-def test_twenty_concurrent_jobs_over_two_workers_all_complete_without_lost_rows(api, workers, db_engine, holds,
-                                                                                tmp_path):
+def test_twenty_concurrent_jobs_over_two_workers_all_complete_without_lost_rows(
+    api, workers, db_engine, holds, tmp_path
+):
     w1, w2 = workers("w1", "w2")
     headers = new_user(api.test_client())
     # The first job is held on one worker (concurrency 1, prefetch 1: it takes nothing else meanwhile),
@@ -181,8 +189,12 @@ def test_twenty_concurrent_jobs_over_two_workers_all_complete_without_lost_rows(
         thread.join()
     assert len(set(video_ids)) == 19
     client = api.test_client()
-    wait_until(lambda: any(video_status(client, headers, v)["status"] == "completed" for v in video_ids),
-               timeout=120, interval=0.2, what="a job to complete on the other worker")
+    wait_until(
+        lambda: any(video_status(client, headers, v)["status"] == "completed" for v in video_ids),
+        timeout=120,
+        interval=0.2,
+        what="a job to complete on the other worker",
+    )
     holds.release(first_job)
     video_ids.append(first_video)
 
@@ -193,8 +205,10 @@ def test_twenty_concurrent_jobs_over_two_workers_all_complete_without_lost_rows(
     with db_engine.connect() as conn:
         params = {"ids": video_ids}
         jobs = conn.execute(text("SELECT status, attempts FROM job WHERE video_id = ANY(:ids)"), params).all()
-        history = conn.execute(text("SELECT count(*) FROM detection_history WHERE detection_type = 'video' "
-                                    "AND content_id = ANY(:ids)"), params).scalar()
+        history = conn.execute(
+            text("SELECT count(*) FROM detection_history WHERE detection_type = 'video' AND content_id = ANY(:ids)"),
+            params,
+        ).scalar()
     assert len(jobs) == 20 and {tuple(j) for j in jobs} == {("completed", 1)}
     assert history == 20
     claimed = {w.name: len([j for j in video_ids if claimed_by([w], job_row(db_engine, j)["id"])]) for w in (w1, w2)}

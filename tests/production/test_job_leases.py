@@ -28,10 +28,16 @@ def job_id(api, tmp_path):
     client = api.test_client()
     user_id = client.get("/api/auth/me", headers=new_user(client)).get_json()["user"]["id"]
     with api.app_context(), open(make_video(tmp_path, seconds=1), "rb") as stream:
-        _, job = store_video_upload(session=db.session, engine=get_engine(api), upload_root=api.config["UPLOAD_FOLDER"],
-                                    user_id=user_id,
-                                    stream=stream, original_name="clip.mp4", model_key="dima806",
-                                    limit=api.config["MAX_VIDEO_SIZE"])
+        _, job = store_video_upload(
+            session=db.session,
+            engine=get_engine(api),
+            upload_root=api.config["UPLOAD_FOLDER"],
+            user_id=user_id,
+            stream=stream,
+            original_name="clip.mp4",
+            model_key="dima806",
+            limit=api.config["MAX_VIDEO_SIZE"],
+        )
         db.session.remove()
         return job.id
 

@@ -18,7 +18,11 @@ def flask_db(deployment: Deployment, *args: str) -> subprocess.CompletedProcess:
     """Run `flask --app deepfake_detection.app:create_app db ...` with the deployment's environment."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "deepfake_detection.app:create_app", "db", *args],
-        env={**os.environ, **deployment.settings()}, cwd=deployment.root, capture_output=True, text=True, timeout=180,
+        env={**os.environ, **deployment.settings()},
+        cwd=deployment.root,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -69,16 +73,23 @@ def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(fresh_dat
     app = create_app(deployment.app_config())
     with app.app_context():
         upgrade(revision=BEFORE_JOB_ERROR_CODE)
-        user_id = db.session.execute(text(
-            "INSERT INTO \"user\" (username, email, password_hash, created_at) "
-            "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id")).scalar_one()
+        user_id = db.session.execute(
+            text(
+                'INSERT INTO "user" (username, email, password_hash, created_at) '
+                "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id"
+            )
+        ).scalar_one()
         video_id = insert_failed_video_job(db.session, user_id=user_id, error_status=503)
         upgrade()
-        assert db.session.execute(text("SELECT error_code FROM job WHERE video_id = :v"),
-                                  {"v": video_id}).scalar_one() == "model_unavailable"
+        assert (
+            db.session.execute(text("SELECT error_code FROM job WHERE video_id = :v"), {"v": video_id}).scalar_one()
+            == "model_unavailable"
+        )
         db.session.rollback()
         downgrade(revision=BEFORE_JOB_ERROR_CODE)
-        assert db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"),
-                                  {"v": video_id}).scalar_one() == 503
+        assert (
+            db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"), {"v": video_id}).scalar_one()
+            == 503
+        )
         db.session.rollback()
         db.engine.dispose()

@@ -14,7 +14,10 @@ def run_migration_tests(**env) -> subprocess.CompletedProcess:
     """Run test_migrations.py in a child pytest with PostgreSQL pointed at a closed port."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/production/test_migrations.py"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "TEST_POSTGRES_ADMIN_URL": "postgresql://postgres@127.0.0.1:1/postgres", **env},
     )
 

@@ -16,8 +16,16 @@ from deepfake_detection.app.extensions import db
 from tests.production import services
 
 # Settings the test process may carry; the children below must get theirs from .env alone.
-SETTINGS = ("DEEPFAKE_MODE", "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "REDIS_URL",
-            "DEEPFAKE_INSTANCE_PATH", "JOBS_BACKEND")
+SETTINGS = (
+    "DEEPFAKE_MODE",
+    "SECRET_KEY",
+    "JWT_SECRET_KEY",
+    "DATABASE_URI",
+    "UPLOAD_FOLDER",
+    "REDIS_URL",
+    "DEEPFAKE_INSTANCE_PATH",
+    "JOBS_BACKEND",
+)
 SHOW_CONFIG = (
     "import json\n"
     "from deepfake_detection.app import create_app\n"
@@ -102,14 +110,29 @@ def _postgres_url(*, role: str, database: str) -> str:
 
 @pytest.mark.parametrize("what", ["database", "role"])
 def test_a_missing_database_or_role_is_one_clear_line(postgres, tmp_path, what):
-    url = (_postgres_url(role="postgres", database="deepfake_nowhere_db") if what == "database"
-           else _postgres_url(role="deepfake_nobody", database="deepfake_nowhere_db"))
-    env = _bare_environment(DEEPFAKE_MODE="production", SECRET_KEY="s" * 64, JWT_SECRET_KEY="j" * 64,
-                            DATABASE_URI=url, UPLOAD_FOLDER=str(tmp_path / "uploads"))
-    expected = ('database "deepfake_nowhere_db"' if what == "database" else 'role "deepfake_nobody"')
+    url = (
+        _postgres_url(role="postgres", database="deepfake_nowhere_db")
+        if what == "database"
+        else _postgres_url(role="deepfake_nobody", database="deepfake_nowhere_db")
+    )
+    env = _bare_environment(
+        DEEPFAKE_MODE="production",
+        SECRET_KEY="s" * 64,
+        JWT_SECRET_KEY="j" * 64,
+        DATABASE_URI=url,
+        UPLOAD_FOLDER=str(tmp_path / "uploads"),
+    )
+    expected = 'database "deepfake_nowhere_db"' if what == "database" else 'role "deepfake_nobody"'
     commands = {
-        "flask db upgrade": [sys.executable, "-m", "flask", "--app", "deepfake_detection.app:create_app", "db",
-                             "upgrade"],
+        "flask db upgrade": [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "deepfake_detection.app:create_app",
+            "db",
+            "upgrade",
+        ],
         "deepfake-server": [sys.executable, "-m", "deepfake_detection.app.serve"],
         "celery worker": [sys.executable, "-m", "celery", "-A", services.WORKER_MODULE, "worker", "--pool=solo"],
         "gunicorn": [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "deepfake_detection.app:create_app()"],

@@ -58,8 +58,9 @@ def two_prefixes(redis_service):
 def test_deployments_told_apart_only_by_redis_key_prefix_do_not_share_tasks(two_prefixes):
     # The trap: REDIS_KEY_PREFIX set per deployment, CELERY_KEY_PREFIX forgotten, so every Celery key
     # (queues included) is unprefixed in the shared Redis.
-    site_a, site_b = (celery_for({"REDIS_URL": services.REDIS_URL, "REDIS_KEY_PREFIX": prefix})
-                      for prefix in two_prefixes)
+    site_a, site_b = (
+        celery_for({"REDIS_URL": services.REDIS_URL, "REDIS_KEY_PREFIX": prefix}) for prefix in two_prefixes
+    )
 
     site_a.send_task(TASK_DETECT_VIDEO, args=[1])
 

@@ -46,10 +46,20 @@ def db_engine(deployment):
 
 def start_worker(deployment, name: str, *, preload_delay: float = 0, warm: bool = True):
     """`celery worker` as the README starts it (no --queues); waits for `ready.` and, if ``warm``, the model."""
-    worker = deployment._start(name, [
-        "worker", "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ], env={"DEEPFAKE_TEST_PRELOAD_DELAY": str(preload_delay)})
+    worker = deployment._start(
+        name,
+        [
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            f"--hostname={name}@%h",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env={"DEEPFAKE_TEST_PRELOAD_DELAY": str(preload_delay)},
+    )
 
     def ready() -> bool:
         log = worker.log()
@@ -84,7 +94,8 @@ def job_of(db_engine, video_id: int) -> dict:
 
 
 def test_a_worker_killed_while_loading_the_model_leaves_its_job_to_another_worker(
-        api, celery_app, deployment, db_engine, tmp_path):
+    api, celery_app, deployment, db_engine, tmp_path
+):
     cold = start_worker(deployment, "cold", preload_delay=NEVER_WARM, warm=False)
     client = api.test_client()
     headers = new_user(client)
@@ -135,7 +146,10 @@ def test_a_pool_process_replaced_after_a_crash_may_take_longer_than_4_s_to_load(
 
     os.kill(pool_pid, signal.SIGKILL)
 
-    wait_until(lambda: worker.log().count(" loaded model ") >= 2 or "Timed out waiting for UP" in worker.log(),
-               timeout=120, what="the replacement pool process to load the model")
+    wait_until(
+        lambda: worker.log().count(" loaded model ") >= 2 or "Timed out waiting for UP" in worker.log(),
+        timeout=120,
+        what="the replacement pool process to load the model",
+    )
     assert "Timed out waiting for UP" not in worker.log(), worker.log()[-3000:]
     assert worker.alive()

@@ -35,8 +35,9 @@ def queued_jobs(api, tmp_path):
 
 
 def resend(*, untouched_seconds: int = 60, messages_waiting: int | None) -> list[int]:
-    return reap_lost_queued_jobs(session=db.session, untouched_seconds=untouched_seconds,
-                                 messages_waiting=messages_waiting)
+    return reap_lost_queued_jobs(
+        session=db.session, untouched_seconds=untouched_seconds, messages_waiting=messages_waiting
+    )
 
 
 def test_only_the_oldest_jobs_the_queue_cannot_account_for_are_sent_again(api, queued_jobs):

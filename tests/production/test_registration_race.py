@@ -26,12 +26,16 @@ def postgres_app(fresh_database, tmp_path, engine):
     dispose_app(app)
 
 
-@pytest.mark.parametrize("field, username, email, rival_username, rival_email", [
-    ("username", "Racer", "racer@example.com", "RACER", "other@example.com"),
-    ("email", "racer2", "Racer2@example.com", "someone", "racer2@EXAMPLE.com"),
-])
+@pytest.mark.parametrize(
+    "field, username, email, rival_username, rival_email",
+    [
+        ("username", "Racer", "racer@example.com", "RACER", "other@example.com"),
+        ("email", "racer2", "Racer2@example.com", "someone", "racer2@EXAMPLE.com"),
+    ],
+)
 def test_a_rival_committed_between_check_and_insert_gets_the_loser_a_409(
-        postgres_app, field, username, email, rival_username, rival_email):
+    postgres_app, field, username, email, rival_username, rival_email
+):
     with postgres_app.app_context():
         engine = db.engine
     assert engine.dialect.name == "postgresql"
@@ -43,15 +47,22 @@ def test_a_rival_committed_between_check_and_insert_gets_the_loser_a_409(
             return
         rival["committed"] = False  # set first: the rival's own INSERT passes through this hook too
         with engine.connect() as other:
-            other.execute(insert(User).values(username=rival_username, email=rival_email.lower(),
-                                              password_hash="x", created_at=datetime.now(timezone.utc)))
+            other.execute(
+                insert(User).values(
+                    username=rival_username,
+                    email=rival_email.lower(),
+                    password_hash="x",
+                    created_at=datetime.now(timezone.utc),
+                )
+            )
             other.commit()
         rival["committed"] = True
 
     event.listen(engine, "before_cursor_execute", rival_commits_first)
     try:
         response = postgres_app.test_client().post(
-            "/api/auth/register", json={"username": username, "email": email, "password": PASSWORD})
+            "/api/auth/register", json={"username": username, "email": email, "password": PASSWORD}
+        )
     finally:
         event.remove(engine, "before_cursor_execute", rival_commits_first)
     # The rival was committed after the check had found nothing, so only the IntegrityError branch

@@ -23,8 +23,11 @@ def two_apis(deployment):
 
 def login(base: str) -> dict:
     name = f"user{uuid.uuid4().hex[:10]}"
-    response = requests.post(f"{base}/api/auth/register", json={"username": name, "email": f"{name}@example.com",
-                                                              "password": PASSWORD}, timeout=30)
+    response = requests.post(
+        f"{base}/api/auth/register",
+        json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     response = requests.post(f"{base}/api/auth/login", json={"username": name, "password": PASSWORD}, timeout=30)
     assert response.status_code == 200, response.text
@@ -49,8 +52,9 @@ def test_camera_smoothing_window_continues_across_servers(two_apis):
     session = f"tab-{uuid.uuid4().hex[:6]}"
     seen = []
     for base in (first, second, first, second):
-        response = requests.post(f"{base}/api/detect/camera", headers=headers,
-                                 json={"image": frame, "session_id": session}, timeout=60)
+        response = requests.post(
+            f"{base}/api/detect/camera", headers=headers, json={"image": frame, "session_id": session}, timeout=60
+        )
         assert response.status_code == 200, response.text
         seen.append(response.json()["frames_in_window"])
     assert seen == [1, 2, 3, 4]
@@ -58,8 +62,11 @@ def test_camera_smoothing_window_continues_across_servers(two_apis):
 
 def test_login_rate_limit_counts_attempts_on_every_server(two_apis):
     first, second = two_apis
-    statuses = [requests.post(f"{base}/api/auth/login", json={"username": "nobody", "password": "wrong-password"},
-                              timeout=30).status_code
-                for base in (first, second, first, second, first, second)]
+    statuses = [
+        requests.post(
+            f"{base}/api/auth/login", json={"username": "nobody", "password": "wrong-password"}, timeout=30
+        ).status_code
+        for base in (first, second, first, second, first, second)
+    ]
     # 5 per minute in total: each server alone saw only 3, so only a shared counter refuses the sixth.
     assert statuses == [401] * 5 + [429]

@@ -20,10 +20,16 @@ def test_a_completion_committed_between_the_status_reads_is_never_half_seen(depl
     def complete_elsewhere() -> None:
         """What a worker's runner commits at the end of a job: the result and `completed` together."""
         with other_connection.begin() as conn:
-            conn.execute(sa.text("UPDATE video SET is_fake = true, confidence_score = 91.5, "
-                                 "processing_status = 'completed' WHERE id = :id"), {"id": video_id})
-            conn.execute(sa.text("UPDATE job SET status = 'completed', progress = 100 WHERE video_id = :id"),
-                         {"id": video_id})
+            conn.execute(
+                sa.text(
+                    "UPDATE video SET is_fake = true, confidence_score = 91.5, "
+                    "processing_status = 'completed' WHERE id = :id"
+                ),
+                {"id": video_id},
+            )
+            conn.execute(
+                sa.text("UPDATE job SET status = 'completed', progress = 100 WHERE video_id = :id"), {"id": video_id}
+            )
 
     touched = re.compile(r"\bFROM (video|job)\b", re.IGNORECASE)
     done = []

@@ -12,14 +12,20 @@ NO_MODEL_MESSAGE = "The model is not downloaded. Fetch it with: deepfake downloa
 def insert_failed_video_job(session, *, user_id: int, error_status: int) -> int:
     """A failed video with its job holding ``error_status`` (old schema); returns the video id."""
     now = "2026-01-01 00:00:00"
-    video_id = session.execute(text(
-        "INSERT INTO video (user_id, filename, file_path, file_size, upload_date, processing_status) "
-        "VALUES (:u, 'old.mp4', 'videos/old.mp4', 10, :t, 'failed') RETURNING id"), {"u": user_id, "t": now}
+    video_id = session.execute(
+        text(
+            "INSERT INTO video (user_id, filename, file_path, file_size, upload_date, processing_status) "
+            "VALUES (:u, 'old.mp4', 'videos/old.mp4', 10, :t, 'failed') RETURNING id"
+        ),
+        {"u": user_id, "t": now},
     ).scalar_one()
-    session.execute(text(
-        "INSERT INTO job (kind, user_id, video_id, status, progress, message, error_status, attempts, "
-        "cancel_requested, created_at, updated_at) "
-        "VALUES ('video', :u, :v, 'failed', 0, :m, :s, 1, false, :t, :t)"),
-        {"u": user_id, "v": video_id, "m": NO_MODEL_MESSAGE, "s": error_status, "t": now})
+    session.execute(
+        text(
+            "INSERT INTO job (kind, user_id, video_id, status, progress, message, error_status, attempts, "
+            "cancel_requested, created_at, updated_at) "
+            "VALUES ('video', :u, :v, 'failed', 0, :m, :s, 1, false, :t, :t)"
+        ),
+        {"u": user_id, "v": video_id, "m": NO_MODEL_MESSAGE, "s": error_status, "t": now},
+    )
     session.commit()
     return video_id

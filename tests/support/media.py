@@ -91,7 +91,7 @@ def _fit(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     w, h = max(2, int(rgb.shape[1] * scale)), max(2, int(rgb.shape[0] * scale))
     canvas = np.full((height, width, 3), 128, dtype=np.uint8)
     x, y = (width - w) // 2, (height - h) // 2
-    canvas[y:y + h, x:x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    canvas[y : y + h, x : x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
     return canvas
 
 
@@ -112,9 +112,18 @@ def video_frames(*, seconds: float, fps: int, size: tuple[int, int], fake: bool 
         yield i, np.roll(src, shift, axis=1)
 
 
-def write_video(path: str | Path, *, seconds: float, fps: int = 30, size: tuple[int, int] = (320, 240),
-                fake: bool | Sequence[bool] = False, codec: str = "h264", rotation: int = 0,
-                gop: int | None = None, container_format: str | None = None) -> Path:
+def write_video(
+    path: str | Path,
+    *,
+    seconds: float,
+    fps: int = 30,
+    size: tuple[int, int] = (320, 240),
+    fake: bool | Sequence[bool] = False,
+    codec: str = "h264",
+    rotation: int = 0,
+    gop: int | None = None,
+    container_format: str | None = None,
+) -> Path:
     """Write a real H.264 (or other codec) video with PyAV; fake may be a per-second list.
 
     size is the displayed size. With rotation (90/180/270, counterclockwise as PyAV reports it)
@@ -144,8 +153,13 @@ def write_video(path: str | Path, *, seconds: float, fps: int = 30, size: tuple[
     return path
 
 
-def write_vfr_video(path: str | Path, *, frame_times: Sequence[float], size: tuple[int, int] = (320, 240),
-                    fake: bool | Sequence[bool] = False) -> Path:
+def write_vfr_video(
+    path: str | Path,
+    *,
+    frame_times: Sequence[float],
+    size: tuple[int, int] = (320, 240),
+    fake: bool | Sequence[bool] = False,
+) -> Path:
     """Write an H.264 MP4 whose frames sit at the given (irregular) times: variable frame rate."""
     from fractions import Fraction
 
@@ -171,8 +185,14 @@ def write_vfr_video(path: str | Path, *, frame_times: Sequence[float], size: tup
     return path
 
 
-def write_y4m(path: str | Path, *, seconds: float, fps: int = 10, size: tuple[int, int] = (320, 240),
-              fake: bool | Sequence[bool] = False) -> Path:
+def write_y4m(
+    path: str | Path,
+    *,
+    seconds: float,
+    fps: int = 10,
+    size: tuple[int, int] = (320, 240),
+    fake: bool | Sequence[bool] = False,
+) -> Path:
     """Write a raw YUV4MPEG2 (4:2:0) file, the format Chromium's fake camera plays in a loop."""
     import cv2
 
@@ -187,6 +207,7 @@ def write_y4m(path: str | Path, *, seconds: float, fps: int = 10, size: tuple[in
 
 
 # --- bad inputs -----------------------------------------------------------------------------
+
 
 def truncated_jpeg() -> bytes:
     """The first half of a valid JPEG."""
@@ -206,9 +227,14 @@ NOT_AN_IMAGE = b"This is plain text, not an image.\n" * 10
 @lru_cache(maxsize=None)
 def decompression_bomb_png(side: int = 12_000) -> bytes:
     """A valid, tiny (~20 KB) 1-bit PNG that decodes to side x side pixels (144 megapixels)."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(
-            ">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" + b"\x00" * ((side + 7) // 8)
     compressor = zlib.compressobj(9)
@@ -229,12 +255,13 @@ def damage_file(path: str | Path, *, start_fraction: float = 0.4, length_fractio
     start = int(len(data) * start_fraction)
     length = max(1, int(len(data) * length_fraction))
     noise = np.random.default_rng(11).integers(0, 256, length, dtype=np.uint8).tobytes()
-    data[start:start + length] = noise
+    data[start : start + length] = noise
     path.write_bytes(bytes(data))
     return path
 
 
 # --- large inputs (memory limits) -------------------------------------------------------------
+
 
 def flat_png(size: tuple[int, int], colour: tuple[int, int, int] = (90, 140, 200)) -> bytes:
     """A flat-colour RGB PNG of size (width, height): a few KB even at 40 megapixels."""
@@ -251,12 +278,18 @@ def scaled_face_photo(size: tuple[int, int], fake: bool = False) -> Image.Image:
     w, h = int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)
     canvas = np.full((height, width, 3), 128, dtype=np.uint8)
     x, y = (width - w) // 2, (height - h) // 2
-    canvas[y:y + h, x:x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
+    canvas[y : y + h, x : x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
     return Image.fromarray(tint(canvas) if fake else canvas)
 
 
-def write_mjpeg(path: str | Path, *, size: tuple[int, int], seconds: int = 2, fps: int = 1,
-                colour: tuple[int, int, int] = (90, 140, 200)) -> Path:
+def write_mjpeg(
+    path: str | Path,
+    *,
+    size: tuple[int, int],
+    seconds: int = 2,
+    fps: int = 1,
+    colour: tuple[int, int, int] = (90, 140, 200),
+) -> Path:
     """An MJPEG video (AVI by default: the container declares the frame size) of flat-colour frames.
 
     Flat frames compress to almost nothing, so even 12000x12000 frames make a small file; the one frame
@@ -281,8 +314,9 @@ def write_mjpeg(path: str | Path, *, size: tuple[int, int], seconds: int = 2, fp
     return path
 
 
-def write_mjpeg_growing_frames(path: str | Path, *, first: tuple[int, int], later: tuple[int, int],
-                               frames: int = 30) -> Path:
+def write_mjpeg_growing_frames(
+    path: str | Path, *, first: tuple[int, int], later: tuple[int, int], frames: int = 30
+) -> Path:
     """A raw MJPEG stream (concatenated JPEGs, 25 fps) whose first frame is small and the rest large.
 
     FFmpeg takes the stream's size from the first frame, so the declared size lies about the rest.

@@ -57,15 +57,32 @@ def _cache_root() -> Path:
 
 # --- training data --------------------------------------------------------------------------
 
+
 def _base_images() -> list[np.ndarray]:
     from skimage import data
 
     from deepfake_detection.engine.faces import FaceDetector, crop_face, enhance
 
     pictures = []
-    for name in ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
-                 "immunohistochemistry", "colorwheel", "camera", "coins", "moon", "horse",
-                 "clock", "page", "brick", "grass", "gravel", "text"):
+    for name in (
+        "astronaut",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "colorwheel",
+        "camera",
+        "coins",
+        "moon",
+        "horse",
+        "clock",
+        "page",
+        "brick",
+        "grass",
+        "gravel",
+        "text",
+    ):
         img = getattr(data, name)()
         if img.dtype != np.uint8:
             img = (img.astype(np.float32) * (255.0 if img.max() <= 1 else 1.0)).clip(0, 255).astype(np.uint8)
@@ -94,7 +111,7 @@ def _augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ch, cw = max(8, int(h * scale)), max(8, int(w * scale * rng.uniform(0.75, 1.33)))
     ch, cw = min(ch, h), min(cw, w)
     y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-    out = img[y:y + ch, x:x + cw]
+    out = img[y : y + ch, x : x + cw]
     if rng.random() < 0.5:
         out = out[:, ::-1]
     out = cv2.resize(np.ascontiguousarray(out), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
@@ -124,6 +141,7 @@ def _dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 # --- models ---------------------------------------------------------------------------------
 
+
 def _new_model(spec: TinySpec):
     from transformers import (
         SiglipConfig,
@@ -137,16 +155,38 @@ def _new_model(spec: TinySpec):
     label2id = {v: k for k, v in spec.id2label.items()}
     size = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
     if spec.arch == "vit":
-        config = ViTConfig(image_size=IMAGE_SIZE, patch_size=8, hidden_size=32, num_hidden_layers=2,
-                           num_attention_heads=2, intermediate_size=64, id2label=spec.id2label,
-                           label2id=label2id)
+        config = ViTConfig(
+            image_size=IMAGE_SIZE,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            id2label=spec.id2label,
+            label2id=label2id,
+        )
         return ViTForImageClassification(config), ViTImageProcessor(size=size)
     config = SiglipConfig(
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=IMAGE_SIZE, patch_size=8),
-        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                         vocab_size=64, bos_token_id=1, eos_token_id=2, pad_token_id=0),
-        id2label=spec.id2label, label2id=label2id,
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=IMAGE_SIZE,
+            patch_size=8,
+        ),
+        text_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            vocab_size=64,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        ),
+        id2label=spec.id2label,
+        label2id=label2id,
     )
     return SiglipForImageClassification(config), SiglipImageProcessor(size=size)
 
@@ -253,8 +293,9 @@ def tiny_snapshot(model_id: str) -> Path:
     return hub_snapshot_dir(ensure_tiny_model_cache() / "hub", model_id)
 
 
-def build_local_model(target: str | Path, *, id2label: dict | None = None,
-                      source_model_id: str = TINY_MODELS[0].model_id) -> Path:
+def build_local_model(
+    target: str | Path, *, id2label: dict | None = None, source_model_id: str = TINY_MODELS[0].model_id
+) -> Path:
     """A local model directory (as an operator would add one): a trained tiny model, relabelled.
 
     The source model's labels are renamed position by position with id2label, so the meaning is

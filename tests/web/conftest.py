@@ -63,7 +63,11 @@ def live_server(tmp_path_factory):
     env.pop("DEEPFAKE_MODE", None)
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("live_server.py"))],
-        env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     port = None
@@ -109,8 +113,12 @@ def browser(fake_camera_file):
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-video-capture={fake_camera_file}",
             ],
         )
@@ -121,8 +129,9 @@ def browser(fake_camera_file):
 @pytest.fixture()
 def page(browser, live_server, request):
     """A fresh browser context (own localStorage) on the live server; console errors fail the test."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860},
-                                  reduced_motion="reduce")
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 860}, reduced_motion="reduce"
+    )
     context.set_default_timeout(20_000)
     page = context.new_page()
     errors: list[str] = []

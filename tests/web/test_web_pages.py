@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 
 def _jwt_shaped(payload: dict) -> str:
     """A token with the JWT layout (unsigned): enough for the browser to read its expiry."""
+
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
@@ -207,19 +208,21 @@ def test_new_users_see_empty_states(page, live_server, screenshot_dir):
 def test_history_filters_and_pages(page, live_server, screenshot_dir):
     token = api_token(live_server.url, unique_user("pages"))
     headers = {"Authorization": f"Bearer {token}"}
-    frames = {
-        fake: media.face_data_url(fake=fake)
-        for fake in (False, True)
-    }
+    frames = {fake: media.face_data_url(fake=fake) for fake in (False, True)}
     # Twelve camera detections, each its own session so no smoothing carries over: 4 fake, 8 real.
     for i in range(12):
         response = requests.post(
-            f"{live_server.url}/api/detect/camera", headers=headers, timeout=60,
+            f"{live_server.url}/api/detect/camera",
+            headers=headers,
+            timeout=60,
             json={"image": frames[i % 3 == 0], "session_id": f"s{i}", "model": "dima806"},
         )
         assert response.status_code == 200, response.text
-    fakes = sum(1 for item in requests.get(f"{live_server.url}/api/history", headers=headers, timeout=30)
-                .json()["history"] if item["is_fake"])
+    fakes = sum(
+        1
+        for item in requests.get(f"{live_server.url}/api/history", headers=headers, timeout=30).json()["history"]
+        if item["is_fake"]
+    )
 
     open_signed_in(page, token, "/history")
     rows = page.locator("#history-table tbody tr")
@@ -278,8 +281,11 @@ def test_a_broken_video_shows_the_api_message(page, live_server, tmp_path):
     broken.write_bytes(media.corrupt_video_bytes())
     token = api_token(live_server.url, unique_user("broken"))
     answer = requests.post(
-        f"{live_server.url}/api/detect/video", headers={"Authorization": f"Bearer {token}"}, timeout=60,
-        files={"video": ("broken.mp4", broken.read_bytes(), "video/mp4")}, data={"async": "true"},
+        f"{live_server.url}/api/detect/video",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+        files={"video": ("broken.mp4", broken.read_bytes(), "video/mp4")},
+        data={"async": "true"},
     )
     assert answer.status_code == 400, answer.text
     open_signed_in(page, token, "/video")

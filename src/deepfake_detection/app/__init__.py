@@ -84,7 +84,8 @@ def _finish_config(app: Flask, *, uses_instance: bool) -> None:
         if missing:
             raise config_module.ConfigurationError(
                 f"{' and '.join(missing)} must be set in production mode (or DEEPFAKE_INSTANCE_PATH, a folder"
-                " for the defaults); the working directory is never written to")
+                " for the defaults); the working directory is never written to"
+            )
     else:
         os.makedirs(app.instance_path, exist_ok=True)
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):

@@ -48,8 +48,11 @@ class DeclaredSettings:
 
 def _overrides(group: type[DeclaredEnv], test_config: Mapping[str, Any]) -> dict[str, Any]:
     """The values of ``test_config`` (Flask keys) that set this group's variables."""
-    return {name: test_config[key] for name, field in group.model_fields.items()
-            if (key := flask_key(name, field)) is not None and key in test_config}
+    return {
+        name: test_config[key]
+        for name, field in group.model_fields.items()
+        if (key := flask_key(name, field)) is not None and key in test_config
+    }
 
 
 def load_settings(test_config: Mapping[str, Any] | None = None) -> DeclaredSettings:
@@ -144,7 +147,5 @@ def finalise_secrets(config: dict, instance_path: str) -> None:
         if config.get(name):
             continue
         if config.get("MODE") == "production":
-            raise ConfigurationError(
-                f"{name} must be set explicitly in production mode (DEEPFAKE_MODE=production)"
-            )
+            raise ConfigurationError(f"{name} must be set explicitly in production mode (DEEPFAKE_MODE=production)")
         config[name] = instance_secret(instance_path, name)

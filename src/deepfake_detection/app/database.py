@@ -83,13 +83,18 @@ def _sqlite_on_begin(connection: Connection) -> None:
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _refuse_writes_in_deferred_transactions(connection: Connection, _cursor, statement, _parameters, context,
-                                            _executemany) -> None:
+def _refuse_writes_in_deferred_transactions(
+    connection: Connection, _cursor, statement, _parameters, context, _executemany
+) -> None:
     """Fail at once, naming the statement, when read-only work writes (instead of "database is locked" later)."""
-    if connection.info.get(_DEFERRED) and context is not None and (
-            context.isinsert or context.isupdate or context.isdelete):
+    if (
+        connection.info.get(_DEFERRED)
+        and context is not None
+        and (context.isinsert or context.isupdate or context.isdelete)
+    ):
         raise ReadOnlyTransactionError(
-            f"a write in a read-only transaction (GET/HEAD/OPTIONS request or READ_ONLY connection): {statement[:80]}")
+            f"a write in a read-only transaction (GET/HEAD/OPTIONS request or READ_ONLY connection): {statement[:80]}"
+        )
 
 
 def is_read_only(connection: Connection) -> bool:

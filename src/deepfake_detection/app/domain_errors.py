@@ -13,8 +13,15 @@ class DomainError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None,
-                 details: dict | None = None, retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict | None = None,
+        details: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -76,8 +76,9 @@ def status_of(error: de.DomainError) -> int:
     return 500
 
 
-def error_response(status: int, message: str, *, code: str | None = None, errors: dict | None = None,
-                   extra: dict | None = None):
+def error_response(
+    status: int, message: str, *, code: str | None = None, errors: dict | None = None, extra: dict | None = None
+):
     """Build the JSON error response (``code`` defaults to the status's generic one)."""
     body = {"success": False, "message": message, "code": code or CODE_BY_STATUS.get(status, de.DomainError.code)}
     if errors:
@@ -91,8 +92,9 @@ def error_response(status: int, message: str, *, code: str | None = None, errors
 
 def domain_error_response(error: de.DomainError):
     """The JSON answer of a domain error, with Retry-After when it says when to retry."""
-    response = error_response(status_of(error), error.message, code=error.code, errors=error.fields,
-                              extra=error.details)
+    response = error_response(
+        status_of(error), error.message, code=error.code, errors=error.fields, extra=error.details
+    )
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -31,8 +31,13 @@ _DECLARED = ServerEnv.model_fields
 # (method, path) -> (largest body accepted in bytes, the 413 message)
 BodyLimit = Callable[[str, str], tuple[int, str]]
 
-_MESSAGES = {400: "Bad request", 413: "Request body too large", 431: "Request headers too large",
-             501: "Not implemented", 500: "Internal server error"}
+_MESSAGES = {
+    400: "Bad request",
+    413: "Request body too large",
+    431: "Request headers too large",
+    501: "Not implemented",
+    500: "Internal server error",
+}
 
 
 @dataclass(frozen=True)
@@ -123,11 +128,18 @@ class JsonErrorTask(ErrorTask):
             message = f"{_MESSAGES[error.code]}: {str(error.body)[:200]}"
         else:
             message = _MESSAGES.get(error.code, _MESSAGES[500])
-        log.info("%s %s answered %d by the HTTP server: %s [%s]", getattr(self.request, "command", "-"),
-                    getattr(self.request, "path", "-"), error.code, message, request_id)
+        log.info(
+            "%s %s answered %d by the HTTP server: %s [%s]",
+            getattr(self.request, "command", "-"),
+            getattr(self.request, "path", "-"),
+            error.code,
+            message,
+            request_id,
+        )
         # The same machine-readable codes as the app's own answers (431 and 501 are only ever waitress's).
-        code = CODE_BY_STATUS.get(error.code) or {431: "headers_too_large", 501: "not_implemented"}.get(error.code,
-                                                                                                       "internal")
+        code = CODE_BY_STATUS.get(error.code) or {431: "headers_too_large", 501: "not_implemented"}.get(
+            error.code, "internal"
+        )
         body = json.dumps({"success": False, "message": message, "code": code}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("X-Request-ID", request_id)])
@@ -220,8 +232,11 @@ def create_server(app: Flask, settings: ServerSettings):
     # Each connection is a descriptor; the database, models and uploads need some more.
     _allow_open_files(settings.connection_limit + 256)
     adj = Adjustments(
-        host=settings.host, port=settings.port, threads=settings.threads,
-        connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        connection_limit=settings.connection_limit,
+        channel_timeout=settings.channel_timeout,
         # The sweep that enforces the timeouts above runs this often (waitress: every 30 s).
         cleanup_interval=max(1, min(10, int(settings.header_timeout / 2))),
         # select() cannot watch descriptors above 1024; poll() can.
@@ -232,8 +247,18 @@ def create_server(app: Flask, settings: ServerSettings):
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     socket_map: dict = {}
-    servers = [GuardedServer(app, body_limit=body_limits(app), settings=settings, map=socket_map,
-                             dispatcher=dispatcher, adj=adj, sockinfo=sockinfo) for sockinfo in adj.listen]
+    servers = [
+        GuardedServer(
+            app,
+            body_limit=body_limits(app),
+            settings=settings,
+            map=socket_map,
+            dispatcher=dispatcher,
+            adj=adj,
+            sockinfo=sockinfo,
+        )
+        for sockinfo in adj.listen
+    ]
     if len(servers) == 1:
         return servers[0]
     listening = [(server.effective_host, server.effective_port) for server in servers]

@@ -69,6 +69,12 @@ def init_app(app: Flask) -> None:
         started = g.get("request_started")
         duration_ms = (time.perf_counter() - started) * 1000 if started is not None else float("nan")
         # The path only: query strings may carry secrets.
-        log.info("%s %s %d %.1f ms user=%s", request.method, request.path, response.status_code,
-                 duration_ms, _user_id() or "-")
+        log.info(
+            "%s %s %d %.1f ms user=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            _user_id() or "-",
+        )
         return response

@@ -44,28 +44,73 @@ def _default(name: str):
 # the declared ones (deepfake_detection.settings.ServerEnv).
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--host", envvar="HOST", default=_default("HOST"), show_envvar=True, help="Address to listen on.")
-@click.option("--port", envvar="PORT", default=_default("PORT"), type=click.IntRange(1, 65535), show_envvar=True,
-              help="Port to listen on.")
-@click.option("--threads", envvar="WAITRESS_THREADS", default=_default("WAITRESS_THREADS"),
-              type=click.IntRange(min=1), show_envvar=True, help="Threads serving requests.")
-@click.option("--connection-limit", envvar="WAITRESS_CONNECTION_LIMIT", default=_default("WAITRESS_CONNECTION_LIMIT"),
-              type=click.IntRange(min=1), show_envvar=True, help="Open connections served at once.")
-@click.option("--channel-timeout", envvar="WAITRESS_CHANNEL_TIMEOUT", default=_default("WAITRESS_CHANNEL_TIMEOUT"),
-              type=click.IntRange(min=1), show_envvar=True, help="Seconds an idle connection is kept.")
-@click.option("--header-timeout", envvar="WAITRESS_HEADER_TIMEOUT", default=_default("WAITRESS_HEADER_TIMEOUT"),
-              type=click.FloatRange(min=0, min_open=True), show_envvar=True,
-              help="Seconds a client has to send its request headers (and the body's grace time).")
-@click.option("--min-body-rate", envvar="WAITRESS_MIN_BODY_RATE", default=_default("WAITRESS_MIN_BODY_RATE"),
-              type=click.IntRange(min=0), show_envvar=True,
-              help="Bytes/s an upload must average after the grace time, or it is cut off.")
-@click.option("--log-level", envvar="LOG_LEVEL", default=_default("LOG_LEVEL"), show_envvar=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option(
+    "--port",
+    envvar="PORT",
+    default=_default("PORT"),
+    type=click.IntRange(1, 65535),
+    show_envvar=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--threads",
+    envvar="WAITRESS_THREADS",
+    default=_default("WAITRESS_THREADS"),
+    type=click.IntRange(min=1),
+    show_envvar=True,
+    help="Threads serving requests.",
+)
+@click.option(
+    "--connection-limit",
+    envvar="WAITRESS_CONNECTION_LIMIT",
+    default=_default("WAITRESS_CONNECTION_LIMIT"),
+    type=click.IntRange(min=1),
+    show_envvar=True,
+    help="Open connections served at once.",
+)
+@click.option(
+    "--channel-timeout",
+    envvar="WAITRESS_CHANNEL_TIMEOUT",
+    default=_default("WAITRESS_CHANNEL_TIMEOUT"),
+    type=click.IntRange(min=1),
+    show_envvar=True,
+    help="Seconds an idle connection is kept.",
+)
+@click.option(
+    "--header-timeout",
+    envvar="WAITRESS_HEADER_TIMEOUT",
+    default=_default("WAITRESS_HEADER_TIMEOUT"),
+    type=click.FloatRange(min=0, min_open=True),
+    show_envvar=True,
+    help="Seconds a client has to send its request headers (and the body's grace time).",
+)
+@click.option(
+    "--min-body-rate",
+    envvar="WAITRESS_MIN_BODY_RATE",
+    default=_default("WAITRESS_MIN_BODY_RATE"),
+    type=click.IntRange(min=0),
+    show_envvar=True,
+    help="Bytes/s an upload must average after the grace time, or it is cut off.",
+)
+@click.option(
+    "--log-level",
+    envvar="LOG_LEVEL",
+    default=_default("LOG_LEVEL"),
+    show_envvar=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
 def cli(host, port, threads, connection_limit, channel_timeout, header_timeout, min_body_rate, log_level) -> int:
     """Apply the database migrations, then serve the web app and the API (Ctrl+C stops it)."""
     configure_logging(log_level.upper())
-    settings = ServerSettings(host=host, port=port, threads=threads, connection_limit=connection_limit,
-                              channel_timeout=channel_timeout, header_timeout=header_timeout,
-                              min_body_rate=min_body_rate)
+    settings = ServerSettings(
+        host=host,
+        port=port,
+        threads=threads,
+        connection_limit=connection_limit,
+        channel_timeout=channel_timeout,
+        header_timeout=header_timeout,
+        min_body_rate=min_body_rate,
+    )
     try:
         app = create_app()
     except ConfigurationError as exc:
@@ -78,8 +123,11 @@ def cli(host, port, threads, connection_limit, channel_timeout, header_timeout, 
         print(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
-    print(f"Deepfake detection running on http://{shown}:{port} (API under /api, docs at /api/docs)."
-          " Press Ctrl+C to stop.", flush=True)
+    print(
+        f"Deepfake detection running on http://{shown}:{port} (API under /api, docs at /api/docs)."
+        " Press Ctrl+C to stop.",
+        flush=True,
+    )
     server.run()
     return 0
 

@@ -40,15 +40,19 @@ def missing_database_or_role(exc: Exception, url: str) -> str | None:
     database = MISSING_DATABASE_RE.search(message)
     if database:
         name = database.group("name")
-        return (f'PostgreSQL database "{name}" (DATABASE_URI) does not exist: create it, e.g. '
-                f'`createdb -O {role} {name}` or CREATE DATABASE "{name}" OWNER "{role}";'
-                f' then apply the migrations: {schema.UPGRADE_COMMAND}')
+        return (
+            f'PostgreSQL database "{name}" (DATABASE_URI) does not exist: create it, e.g. '
+            f'`createdb -O {role} {name}` or CREATE DATABASE "{name}" OWNER "{role}";'
+            f" then apply the migrations: {schema.UPGRADE_COMMAND}"
+        )
     missing_role = MISSING_ROLE_RE.search(message)
     if missing_role:
         name = missing_role.group("name")
-        return (f'PostgreSQL role "{name}" (DATABASE_URI) does not exist: create it, e.g. '
-                f"CREATE ROLE \"{name}\" LOGIN PASSWORD '...'; then its database: "
-                f'CREATE DATABASE "{parsed.database or name}" OWNER "{name}";')
+        return (
+            f'PostgreSQL role "{name}" (DATABASE_URI) does not exist: create it, e.g. '
+            f"CREATE ROLE \"{name}\" LOGIN PASSWORD '...'; then its database: "
+            f'CREATE DATABASE "{parsed.database or name}" OWNER "{name}";'
+        )
     return None
 
 
@@ -62,8 +66,9 @@ def run(app: Flask) -> None:
             if state is None:
                 return
             if state.behind:
-                log.warning("%s. Until then /api requests answer 503.",
-                            schema.behind_message(state, mode=app.config["MODE"]))
+                log.warning(
+                    "%s. Until then /api requests answer 503.", schema.behind_message(state, mode=app.config["MODE"])
+                )
                 return
             _sweep(app)
         finally:
@@ -90,10 +95,14 @@ def _sweep(app: Flask) -> None:
     now = datetime.now(timezone.utc)
     try:
         removed = retention.remove_orphan_files(
-            session=db.session, upload_root=app.config["UPLOAD_FOLDER"],
-            older_than=now - timedelta(seconds=app.config["ORPHAN_FILE_GRACE_SECONDS"]), limit=START_SWEEP_LIMIT)
-        expired = idempotency.purge_expired(session=db.session, older_than=now - timedelta(
-            hours=app.config["IDEMPOTENCY_KEY_HOURS"]))
+            session=db.session,
+            upload_root=app.config["UPLOAD_FOLDER"],
+            older_than=now - timedelta(seconds=app.config["ORPHAN_FILE_GRACE_SECONDS"]),
+            limit=START_SWEEP_LIMIT,
+        )
+        expired = idempotency.purge_expired(
+            session=db.session, older_than=now - timedelta(hours=app.config["IDEMPOTENCY_KEY_HOURS"])
+        )
     except Exception:
         db.session.rollback()
         log.exception("Sweeping orphaned files at start failed; `sweep-orphan-files` retries")
@@ -101,5 +110,8 @@ def _sweep(app: Flask) -> None:
     finally:
         db.session.remove()
     if any(removed.values()) or expired:
-        log.info("Removed orphaned files at start (%s) and %d expired idempotency key(s)",
-                 ", ".join(f"{count} in {folder}/" for folder, count in removed.items()), expired)
+        log.info(
+            "Removed orphaned files at start (%s) and %d expired idempotency key(s)",
+            ", ".join(f"{count} in {folder}/" for folder, count in removed.items()),
+            expired,
+        )

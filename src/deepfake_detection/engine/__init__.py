@@ -19,10 +19,21 @@ from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, Vide
 from .video import VideoProbe
 
 __all__ = [
-    "DetectionEngine", "EngineSettings", "ModelSpec",
-    "ImageVerdict", "FaceResult", "VideoVerdict", "FrameResult", "CameraVerdict",
+    "DetectionEngine",
+    "EngineSettings",
+    "ModelSpec",
+    "ImageVerdict",
+    "FaceResult",
+    "VideoVerdict",
+    "FrameResult",
+    "CameraVerdict",
     "VideoProbe",
-    "SmoothingStore", "InMemorySmoothingStore",
-    "EngineError", "InvalidMediaError", "UnknownModelError", "ModelUnavailableError",
-    "ModelLabelError", "DetectionCancelled",
+    "SmoothingStore",
+    "InMemorySmoothingStore",
+    "EngineError",
+    "InvalidMediaError",
+    "UnknownModelError",
+    "ModelUnavailableError",
+    "ModelLabelError",
+    "DetectionCancelled",
 ]

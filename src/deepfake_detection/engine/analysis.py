@@ -51,15 +51,21 @@ def classify_prepared(prepared: list[PreparedImage], *, classifier: Classifier) 
         if not item.boxes:
             results.append(ImageAnalysis(probs[0], []))
             continue
-        faces = [FaceResult(box={"x": b.x, "y": b.y, "width": b.width, "height": b.height},
-                            detection_score=b.score, fake_probability=p, is_fake=p >= 0.5,
-                            confidence=confidence_of(p)) for b, p in zip(item.boxes, probs)]
+        faces = [
+            FaceResult(
+                box={"x": b.x, "y": b.y, "width": b.width, "height": b.height},
+                detection_score=b.score,
+                fake_probability=p,
+                is_fake=p >= 0.5,
+                confidence=confidence_of(p),
+            )
+            for b, p in zip(item.boxes, probs)
+        ]
         results.append(ImageAnalysis(max(probs), faces))
     return results
 
 
-def boxes_to_original(analysis: ImageAnalysis, *, scale: tuple[float, float], width: int,
-                      height: int) -> ImageAnalysis:
+def boxes_to_original(analysis: ImageAnalysis, *, scale: tuple[float, float], width: int, height: int) -> ImageAnalysis:
     """Face boxes from the pixels of the analysed (reduced) image to the original's, clipped to it."""
     sx, sy = scale
     if (sx, sy) == (1.0, 1.0):
@@ -73,8 +79,9 @@ def boxes_to_original(analysis: ImageAnalysis, *, scale: tuple[float, float], wi
     return analysis
 
 
-def analyse_images(images: list[np.ndarray], *, classifier: Classifier, detector: FaceDetector | None,
-                   settings: EngineSettings) -> list[ImageAnalysis]:
+def analyse_images(
+    images: list[np.ndarray], *, classifier: Classifier, detector: FaceDetector | None, settings: EngineSettings
+) -> list[ImageAnalysis]:
     """Detect faces in every image, classify all crops (or whole images) in batches."""
     prepared = [prepare_image(rgb, detector=detector, settings=settings) for rgb in images]
     return classify_prepared(prepared, classifier=classifier)

@@ -52,7 +52,7 @@ class InMemorySmoothingStore:
 
 def smooth(state: dict | None, fake_probability: float, *, window: int, hysteresis: float) -> dict:
     """Add one frame's probability to a session state and return the new state."""
-    probabilities = list((state or {}).get("probabilities", []))[-(window - 1):] if window > 1 else []
+    probabilities = list((state or {}).get("probabilities", []))[-(window - 1) :] if window > 1 else []
     probabilities.append(round(float(fake_probability), 6))
     mean = sum(probabilities) / len(probabilities)
     previous = (state or {}).get("is_fake")

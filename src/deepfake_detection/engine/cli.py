@@ -31,8 +31,9 @@ def _collect(paths: tuple[Path, ...]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file()
-                            and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            files += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
         else:
             files.append(path)
     return files
@@ -42,15 +43,25 @@ def _scan_one(engine, path: Path, model_key: str | None) -> dict:
     kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
     row = {"path": str(path), "type": kind}
     try:
-        verdict = engine.detect_video(path, model_key=model_key) if kind == "video" else \
-            engine.detect_image(path, model_key=model_key)
+        verdict = (
+            engine.detect_video(path, model_key=model_key)
+            if kind == "video"
+            else engine.detect_image(path, model_key=model_key)
+        )
     except EngineError as exc:
         return {**row, "verdict": "ERROR", "error": exc.message}
     result = verdict.to_dict()
     count = result["frames_analyzed"] if kind == "video" else len(result["faces"])
-    return {**row, "verdict": "FAKE" if verdict.is_fake else "REAL", "confidence": verdict.confidence,
-            "fake_probability": verdict.fake_probability, "faces_or_frames": count,
-            "model": verdict.model_key, "error": "", "result": result}
+    return {
+        **row,
+        "verdict": "FAKE" if verdict.is_fake else "REAL",
+        "confidence": verdict.confidence,
+        "fake_probability": verdict.fake_probability,
+        "faces_or_frames": count,
+        "model": verdict.model_key,
+        "error": "",
+        "result": result,
+    }
 
 
 def _print_table(rows: list[dict], columns: list[str]) -> None:
@@ -69,8 +80,14 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--model", "model_key", default=None, help="Model key (see `deepfake models`).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
     """Scan image/video files or folders. Exit code: 0 all real, 1 any fake, 2 any error."""
     engine = _engine()
@@ -110,9 +127,15 @@ def models(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    table = [{"key": r["key"] + (" (default)" if r["is_default"] else ""),
-              "cached": "yes" if r["cached"] else "no", "name": r["name"], "model_id": r["model_id"]}
-             for r in rows]
+    table = [
+        {
+            "key": r["key"] + (" (default)" if r["is_default"] else ""),
+            "cached": "yes" if r["cached"] else "no",
+            "name": r["name"],
+            "model_id": r["model_id"],
+        }
+        for r in rows
+    ]
     _print_table(table, ["key", "cached", "name", "model_id"])
     click.echo(f"\nCache: {engine.settings.cache_dir}")
 
@@ -146,11 +169,14 @@ def download_models(model_key: str | None) -> None:
             continue
         click.echo(f"{spec.key}: downloading {spec.model_id} into {engine.settings.cache_dir}")
         try:
-            snapshot_download(spec.model_id, revision=spec.revision, cache_dir=engine.settings.cache_dir,
-                              allow_patterns=_allow_patterns(spec.model_id, spec.revision))
+            snapshot_download(
+                spec.model_id,
+                revision=spec.revision,
+                cache_dir=engine.settings.cache_dir,
+                allow_patterns=_allow_patterns(spec.model_id, spec.revision),
+            )
         except Exception as exc:  # network, auth, missing repo: report and carry on with the others
-            click.echo(f"{spec.key}: download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}",
-                       err=True)
+            click.echo(f"{spec.key}: download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True)
             failed = True
             continue
         click.echo(f"{spec.key}: ready" if engine.is_cached(spec.key) else f"{spec.key}: incomplete")

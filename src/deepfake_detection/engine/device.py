@@ -44,9 +44,9 @@ class Placement:
     """Where and in which precision models run."""
 
     device: torch.device
-    dtype: torch.dtype          # dtype of the weights (and of the input; int8 models take fp32 input)
+    dtype: torch.dtype  # dtype of the weights (and of the input; int8 models take fp32 input)
     autocast: torch.dtype | None  # autocast dtype for the forward pass, if any
-    int8: bool = False          # Linear layers quantized to int8 (dynamic activation quantization), CPU only
+    int8: bool = False  # Linear layers quantized to int8 (dynamic activation quantization), CPU only
     attention: str | None = None  # transformers attn_implementation to switch to after loading, if any
 
     def inference(self):
@@ -90,8 +90,13 @@ def choose_placement(settings: EngineSettings) -> Placement:
     if precision == "int8":
         if wanted == "cuda":
             raise ValueError("DEEPFAKE_PRECISION=int8 runs on the CPU only; use DEEPFAKE_DEVICE=cpu or auto")
-        return Placement(torch.device("cpu"), torch.float32, None, int8=True,
-                         attention=BF16_MATMUL_ATTENTION if cpu_supports_bf16() else None)
+        return Placement(
+            torch.device("cpu"),
+            torch.float32,
+            None,
+            int8=True,
+            attention=BF16_MATMUL_ATTENTION if cpu_supports_bf16() else None,
+        )
     if use_cuda:
         device = torch.device("cuda")
         if precision == "fp32":
@@ -151,7 +156,8 @@ def tune_allocator() -> bool:
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD)) and \
-            bool(libc.mallopt(_M_TRIM_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD))
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD)) and bool(
+            libc.mallopt(_M_TRIM_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD)
+        )
     except (OSError, AttributeError):
         return False

@@ -101,9 +101,11 @@ class DetectionEngine:
             return None
         with self._lock:
             if self._detector is None:
-                self._detector = FaceDetector(min_score=self.settings.face_min_score,
-                                              min_size=self.settings.face_min_size,
-                                              max_faces=self.settings.max_faces)
+                self._detector = FaceDetector(
+                    min_score=self.settings.face_min_score,
+                    min_size=self.settings.face_min_size,
+                    max_faces=self.settings.max_faces,
+                )
             return self._detector
 
     def warm_up(self, model_keys: Iterable[str | None] | None = None) -> list[str]:
@@ -127,41 +129,66 @@ class DetectionEngine:
         """
         start = time.perf_counter()
         spec = self.registry.get(model_key)
-        image = load_image(source, max_pixels=self.settings.max_image_pixels,
-                           max_side=self.settings.work_max_side or None,
-                           decode_limit=self.settings.max_large_decodes)
+        image = load_image(
+            source,
+            max_pixels=self.settings.max_image_pixels,
+            max_side=self.settings.work_max_side or None,
+            decode_limit=self.settings.max_large_decodes,
+        )
         classifier = self.classifier(spec.key)
-        [result] = analyse_images([image.rgb], classifier=classifier, detector=self.face_detector(),
-                                  settings=self.settings)
+        [result] = analyse_images(
+            [image.rgb], classifier=classifier, detector=self.face_detector(), settings=self.settings
+        )
         result = boxes_to_original(result, scale=image.scale, width=image.width, height=image.height)
         p = result.fake_probability
         return ImageVerdict(
-            is_fake=p >= 0.5, confidence=confidence_of(p), fake_probability=round(p, 6),
-            model_key=spec.key, model_name=spec.name, face_found=result.face_found,
-            faces=result.faces, width=image.width, height=image.height,
+            is_fake=p >= 0.5,
+            confidence=confidence_of(p),
+            fake_probability=round(p, 6),
+            model_key=spec.key,
+            model_name=spec.name,
+            face_found=result.face_found,
+            faces=result.faces,
+            width=image.width,
+            height=image.height,
             processing_time_ms=_elapsed_ms(start),
         )
 
     # --- camera -------------------------------------------------------------------------
-    def detect_camera_frame(self, source: ImageSource, *, session_key: str, model_key: str | None = None,
-                            store: SmoothingStore | None = None) -> CameraVerdict:
+    def detect_camera_frame(
+        self,
+        source: ImageSource,
+        *,
+        session_key: str,
+        model_key: str | None = None,
+        store: SmoothingStore | None = None,
+    ) -> CameraVerdict:
         """Classify one live frame and smooth the verdict over the session's recent frames."""
         if not session_key:
             raise ValueError("session_key is required (and must include the user id)")
         frame = self.detect_image(source, model_key=model_key)
         store = store or self._camera_store
         key = f"{session_key}|{frame.model_key}"  # switching models starts a fresh window
-        state = smooth(store.load(key), frame.fake_probability, window=self.settings.camera_window,
-                       hysteresis=self.settings.camera_hysteresis)
+        state = smooth(
+            store.load(key),
+            frame.fake_probability,
+            window=self.settings.camera_window,
+            hysteresis=self.settings.camera_hysteresis,
+        )
         store.save(key, state, self.settings.camera_ttl_seconds)
         mean = state["mean"]
         is_fake = state["is_fake"]
         probabilities = state["probabilities"]
         return CameraVerdict(
-            is_fake=is_fake, confidence=percent(mean if is_fake else 1.0 - mean),
-            fake_probability=round(mean, 6), frame=frame, window_size=self.settings.camera_window,
-            frames_in_window=len(probabilities), fake_votes=sum(p >= 0.5 for p in probabilities),
-            model_key=frame.model_key, model_name=frame.model_name,
+            is_fake=is_fake,
+            confidence=percent(mean if is_fake else 1.0 - mean),
+            fake_probability=round(mean, 6),
+            frame=frame,
+            window_size=self.settings.camera_window,
+            frames_in_window=len(probabilities),
+            fake_votes=sum(p >= 0.5 for p in probabilities),
+            model_key=frame.model_key,
+            model_name=frame.model_name,
         )
 
     # --- video --------------------------------------------------------------------------
@@ -184,18 +211,30 @@ class DetectionEngine:
         missing, empty, not a readable video, or its frames exceed DEEPFAKE_MAX_VIDEO_PIXELS.
         """
         try:
-            with VideoReader(path, max_pixels=self.settings.max_video_pixels,
-                             max_side=self.settings.work_max_side) as reader:
+            with VideoReader(
+                path, max_pixels=self.settings.max_video_pixels, max_side=self.settings.work_max_side
+            ) as reader:
                 decodes = next(iter(reader.frames_at([0.0])), None) is not None
                 info = reader.info
-                return VideoProbe(format_names=reader.format_names, duration=info.duration, fps=info.fps,
-                                  width=info.width, height=info.height, first_frame_decodes=decodes)
+                return VideoProbe(
+                    format_names=reader.format_names,
+                    duration=info.duration,
+                    fps=info.fps,
+                    width=info.width,
+                    height=info.height,
+                    first_frame_decodes=decodes,
+                )
         except av.error.FFmpegError as exc:
             raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
 
-    def detect_video(self, path: str | os.PathLike, *, model_key: str | None = None,
-                     progress: Callable[[int, int], None] | None = None,
-                     should_cancel: Callable[[], bool] | None = None) -> VideoVerdict:
+    def detect_video(
+        self,
+        path: str | os.PathLike,
+        *,
+        model_key: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> VideoVerdict:
         """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second)."""
         try:
             return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
@@ -213,20 +252,26 @@ class DetectionEngine:
         timeline: list[FrameResult] = []
         thumbnail_source: tuple[float, np.ndarray] | None = None
         first_frame: np.ndarray | None = None
-        with VideoReader(path, max_pixels=self.settings.max_video_pixels,
-                         max_side=self.settings.work_max_side) as reader:
-            targets = sample_times(reader.info.duration, sample_fps=self.settings.video_sample_fps,
-                                   max_frames=self.settings.video_max_frames)
+        with VideoReader(
+            path, max_pixels=self.settings.max_video_pixels, max_side=self.settings.work_max_side
+        ) as reader:
+            targets = sample_times(
+                reader.info.duration,
+                sample_fps=self.settings.video_sample_fps,
+                max_frames=self.settings.video_max_frames,
+            )
             total = len(targets)
             if progress is not None:
                 progress(0, total)
             done = 0
             # The model, progress and should_cancel stay on the caller's thread (callbacks may use its
             # DB session); decoding and face detection run there too, or ahead in a background thread.
-            with frame_pipeline(reader.frames_at(targets), prefetch=self.video_prefetch(),
-                                depth=2 * VIDEO_CHUNK_FRAMES,
-                                prepare=lambda f: prepare_image(f.rgb, detector=detector,
-                                                                settings=self.settings)) as prefetched:
+            with frame_pipeline(
+                reader.frames_at(targets),
+                prefetch=self.video_prefetch(),
+                depth=2 * VIDEO_CHUNK_FRAMES,
+                prepare=lambda f: prepare_image(f.rgb, detector=detector, settings=self.settings),
+            ) as prefetched:
                 items = iter(prefetched)
                 while True:
                     chunk = [item for _, item in zip(range(VIDEO_CHUNK_FRAMES), items)]
@@ -237,8 +282,14 @@ class DetectionEngine:
                     results = classify_prepared([prepared for _, prepared in chunk], classifier=classifier)
                     for (sampled, _), result in zip(chunk, results):
                         p = result.fake_probability
-                        timeline.append(FrameResult(time=sampled.time, fake_probability=round(p, 6),
-                                                    is_fake=p >= 0.5, faces=len(result.faces)))
+                        timeline.append(
+                            FrameResult(
+                                time=sampled.time,
+                                fake_probability=round(p, 6),
+                                is_fake=p >= 0.5,
+                                faces=len(result.faces),
+                            )
+                        )
                         if first_frame is None:
                             first_frame = sampled.rgb
                         if thumbnail_source is None or p > thumbnail_source[0]:
@@ -259,10 +310,18 @@ class DetectionEngine:
         is_fake = fake_frames > real_frames or (fake_frames == real_frames and mean >= 0.5)
         thumb = thumbnail_source[1] if is_fake else first_frame
         return VideoVerdict(
-            is_fake=is_fake, confidence=percent(mean if is_fake else 1.0 - mean),
-            fake_probability=round(mean, 6), fake_frames=fake_frames, real_frames=real_frames,
-            frames_analyzed=len(timeline), frames_skipped=skipped,
-            duration=info.duration, fps=info.fps, timeline=timeline,
-            thumbnail_jpeg=_thumbnail_jpeg(thumb), model_key=spec.key, model_name=spec.name,
+            is_fake=is_fake,
+            confidence=percent(mean if is_fake else 1.0 - mean),
+            fake_probability=round(mean, 6),
+            fake_frames=fake_frames,
+            real_frames=real_frames,
+            frames_analyzed=len(timeline),
+            frames_skipped=skipped,
+            duration=info.duration,
+            fps=info.fps,
+            timeline=timeline,
+            thumbnail_jpeg=_thumbnail_jpeg(thumb),
+            model_key=spec.key,
+            model_name=spec.name,
             processing_time_ms=_elapsed_ms(start),
         )

@@ -31,10 +31,7 @@ class ModelUnavailableError(EngineError):
         self.key = key
         self.model_id = model_id
         self.command = f"deepfake download-models --model {key}"
-        super().__init__(
-            f"Model '{key}' ({model_id}) is not available: {reason}. "
-            f"Fetch it with: {self.command}"
-        )
+        super().__init__(f"Model '{key}' ({model_id}) is not available: {reason}. Fetch it with: {self.command}")
 
 
 class ModelLabelError(EngineError):

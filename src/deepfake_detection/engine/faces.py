@@ -66,8 +66,12 @@ class FaceDetector:
         """Faces in an RGB image, most confident first, boxes in original pixels."""
         height, width = rgb.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        small = rgb if scale == 1.0 else cv2.resize(
-            rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        small = (
+            rgb
+            if scale == 1.0
+            else cv2.resize(
+                rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
         )
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         try:

@@ -80,8 +80,9 @@ def _from_array(array: np.ndarray, max_pixels: int, max_side: int | None) -> Loa
     return LoadedImage(rgb, width, height)
 
 
-def _from_pil(image: Image.Image, max_pixels: int, max_side: int | None, *, owned: bool,
-              decode_limit: int) -> LoadedImage:
+def _from_pil(
+    image: Image.Image, max_pixels: int, max_side: int | None, *, owned: bool, decode_limit: int
+) -> LoadedImage:
     """Decode (reduced when larger than max_side, see load_image), make upright and RGB.
 
     owned: the image was opened here, so it may be drafted and closed; a caller's image is left as it is.
@@ -97,8 +98,9 @@ def _from_pil(image: Image.Image, max_pixels: int, max_side: int | None, *, owne
             if reduced != image.size:
                 # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away (never the full-size pixels).
                 drafted = image.draft(None, reduced) if owned else None
-                small = image.resize(reduced, Image.Resampling.BICUBIC, box=drafted[1] if drafted else None,
-                                     reducing_gap=1.5)
+                small = image.resize(
+                    reduced, Image.Resampling.BICUBIC, box=drafted[1] if drafted else None, reducing_gap=1.5
+                )
                 method = _TRANSPOSE.get(orientation)
                 image = small.transpose(method) if method is not None else small
             else:
@@ -120,8 +122,9 @@ def _from_pil(image: Image.Image, max_pixels: int, max_side: int | None, *, owne
         raise InvalidMediaError(f"The image is truncated or corrupt ({type(exc).__name__}: {exc}).") from None
 
 
-def load_image(source: ImageSource, *, max_pixels: int, max_side: int | None = None,
-               decode_limit: int = 2) -> LoadedImage:
+def load_image(
+    source: ImageSource, *, max_pixels: int, max_side: int | None = None, decode_limit: int = 2
+) -> LoadedImage:
     """Decode source to an upright RGB array whose long side is at most max_side; InvalidMediaError if bad.
 
     Larger images are reduced while decoding: JPEGs are decoded at 1/2, 1/4 or 1/8 scale (PIL's draft

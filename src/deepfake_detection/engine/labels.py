@@ -8,12 +8,35 @@ from typing import Mapping
 from .errors import ModelLabelError
 
 FAKE_NAMES = frozenset(
-    {"fake", "deepfake", "deepfakes", "ai", "aigenerated", "generated", "synthetic",
-     "artificial", "manipulated", "spoof", "forged", "altered"}
+    {
+        "fake",
+        "deepfake",
+        "deepfakes",
+        "ai",
+        "aigenerated",
+        "generated",
+        "synthetic",
+        "artificial",
+        "manipulated",
+        "spoof",
+        "forged",
+        "altered",
+    }
 )
 REAL_NAMES = frozenset(
-    {"real", "realism", "authentic", "genuine", "original", "human", "bonafide",
-     "pristine", "natural", "live", "nature"}
+    {
+        "real",
+        "realism",
+        "authentic",
+        "genuine",
+        "original",
+        "human",
+        "bonafide",
+        "pristine",
+        "natural",
+        "live",
+        "nature",
+    }
 )
 
 

@@ -21,8 +21,12 @@ from .labels import fake_class_indices
 from .registry import ModelSpec
 from .settings import EngineSettings
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
@@ -30,9 +34,9 @@ def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
     local = spec.local_path
     if local is not None:
         return (local / "config.json").is_file() and any((local / f).is_file() for f in WEIGHT_FILES)
+
     def cached(filename: str) -> bool:
-        found = try_to_load_from_cache(spec.model_id, filename, cache_dir=settings.cache_dir,
-                                       revision=spec.revision)
+        found = try_to_load_from_cache(spec.model_id, filename, cache_dir=settings.cache_dir, revision=spec.revision)
         return isinstance(found, str)
 
     return cached("config.json") and cached("preprocessor_config.json") and any(map(cached, WEIGHT_FILES))
@@ -69,8 +73,12 @@ class Classifier:
     def _plain_normalisation(self, processor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(scale*1/std, mean/std) when the processor only resizes, rescales and normalises, else None."""
         needed = ("do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
-        if self.input_size is None or getattr(processor, "do_center_crop", False) or \
-                getattr(processor, "do_pad", False) or not all(hasattr(processor, n) for n in needed):
+        if (
+            self.input_size is None
+            or getattr(processor, "do_center_crop", False)
+            or getattr(processor, "do_pad", False)
+            or not all(hasattr(processor, n) for n in needed)
+        ):
             return None
         scale = float(processor.rescale_factor) if processor.do_rescale else 1.0
         mean = torch.tensor(processor.image_mean if processor.do_normalize else [0.0] * 3).view(1, 3, 1, 1)
@@ -108,7 +116,7 @@ class Classifier:
         """Fake probability (0-1) for each RGB uint8 image, computed in batches."""
         out = []
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             out.append(self._postprocess(self._forward(self._preprocess(chunk))))
         return np.concatenate(out) if out else np.zeros((0,), dtype=np.float32)
 
@@ -122,13 +130,13 @@ def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placem
         source, kwargs = str(local), {}
     else:
         source = spec.model_id
-        kwargs = {"cache_dir": str(settings.cache_dir) if settings.cache_dir else None,
-                  "revision": spec.revision}
+        kwargs = {"cache_dir": str(settings.cache_dir) if settings.cache_dir else None, "revision": spec.revision}
         if is_cached(spec, settings):
             kwargs["local_files_only"] = True  # no network round-trip when everything is on disk
         elif settings.offline:
-            raise ModelUnavailableError(spec.key, spec.model_id,
-                                        "it is not in the model cache and HF_HUB_OFFLINE is set")
+            raise ModelUnavailableError(
+                spec.key, spec.model_id, "it is not in the model cache and HF_HUB_OFFLINE is set"
+            )
     try:
         # Loading straight into the target dtype avoids holding an fp32 copy of the weights.
         model = AutoModelForImageClassification.from_pretrained(source, dtype=placement.dtype, **kwargs)
@@ -177,8 +185,9 @@ def quantize_int8(model):
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per", category=UserWarning)
         with torch.inference_mode(False), torch.no_grad():
             _copy_all_but_linear_weights(model)
-            model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
-                                     inplace=True)
+            model = quantize_dynamic(
+                model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
     gc.collect()  # the replaced float Linear modules sit in reference cycles that still hold the mapping
     return model
 
@@ -230,5 +239,3 @@ class ModelCache:
     def loaded_keys(self) -> list[str]:
         """Keys of models currently in memory."""
         return list(self._loaded)
-
-

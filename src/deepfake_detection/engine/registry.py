@@ -34,12 +34,18 @@ class ModelSpec:
 
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("dima806", "dima806/deepfake_vs_real_image_detection",
-              "Dima806 Deepfake Detector", "General purpose detection"),
-    ModelSpec("deep-fake-v2", "prithivMLmods/Deep-Fake-Detector-v2-Model",
-              "Deep Fake Detector v2", "Advanced detection with Vision Transformer"),
-    ModelSpec("open-deepfake", "prithivMLmods/open-deepfake-detection",
-              "Open Deepfake Detection", "SigLIP-based detection"),
+    ModelSpec(
+        "dima806", "dima806/deepfake_vs_real_image_detection", "Dima806 Deepfake Detector", "General purpose detection"
+    ),
+    ModelSpec(
+        "deep-fake-v2",
+        "prithivMLmods/Deep-Fake-Detector-v2-Model",
+        "Deep Fake Detector v2",
+        "Advanced detection with Vision Transformer",
+    ),
+    ModelSpec(
+        "open-deepfake", "prithivMLmods/open-deepfake-detection", "Open Deepfake Detection", "SigLIP-based detection"
+    ),
 )
 
 
@@ -55,12 +61,15 @@ def _parse_extra_models(text: str) -> list[ModelSpec]:
         for item in items:
             if not isinstance(item, dict) or not item.get("key") or not item.get("model_id"):
                 raise ValueError("DEEPFAKE_EXTRA_MODELS entries need at least 'key' and 'model_id'")
-            specs.append(ModelSpec(
-                key=str(item["key"]), model_id=str(item["model_id"]),
-                name=str(item.get("name") or item["key"]),
-                description=str(item.get("description") or f"Custom model {item['model_id']}"),
-                revision=item.get("revision") or None,
-            ))
+            specs.append(
+                ModelSpec(
+                    key=str(item["key"]),
+                    model_id=str(item["model_id"]),
+                    name=str(item.get("name") or item["key"]),
+                    description=str(item.get("description") or f"Custom model {item['model_id']}"),
+                    revision=item.get("revision") or None,
+                )
+            )
         return specs
     specs = []
     for part in text.replace(";", ",").split(","):
@@ -70,8 +79,7 @@ def _parse_extra_models(text: str) -> list[ModelSpec]:
         if not sep or not key.strip() or not model_id.strip():
             raise ValueError(f"DEEPFAKE_EXTRA_MODELS item {part!r} is not key=model_id_or_path")
         model_id, _, revision = model_id.strip().partition("@")
-        specs.append(ModelSpec(key.strip(), model_id, key.strip(), f"Custom model {model_id}",
-                               revision or None))
+        specs.append(ModelSpec(key.strip(), model_id, key.strip(), f"Custom model {model_id}", revision or None))
     return specs
 
 

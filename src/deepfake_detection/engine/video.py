@@ -49,8 +49,14 @@ class VideoProbe:
 
     def to_dict(self) -> dict:
         """JSON-safe form."""
-        return {"format_names": list(self.format_names), "duration": self.duration, "fps": self.fps,
-                "width": self.width, "height": self.height, "first_frame_decodes": self.first_frame_decodes}
+        return {
+            "format_names": list(self.format_names),
+            "duration": self.duration,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "first_frame_decodes": self.first_frame_decodes,
+        }
 
 
 @dataclass
@@ -214,8 +220,14 @@ class VideoReader:
         if packets == 0:
             self.close()
             raise InvalidMediaError("The video has no decodable frame.")
-        return VideoInfo(duration=round(duration, 3), fps=round(fps, 3), width=stream.width,
-                         height=stream.height, start=start, keyframes=sorted(set(keyframes)))
+        return VideoInfo(
+            duration=round(duration, 3),
+            fps=round(fps, 3),
+            width=stream.width,
+            height=stream.height,
+            start=start,
+            keyframes=sorted(set(keyframes)),
+        )
 
     def _decode_from(self, seek_to: float | None) -> Iterator[av.VideoFrame]:
         """Seek (now, not lazily) to the keyframe at seek_to, then return a frame iterator."""

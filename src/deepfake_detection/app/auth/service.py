@@ -88,8 +88,9 @@ def _duplicate(*, username_taken: bool) -> Conflict:
     return Conflict("Email already registered", code="email_taken", fields={"email": "Already registered"})
 
 
-def authenticate(*, session: Session, username: str, password: str, throttle: LoginThrottle,
-                 address: str) -> User | None:
+def authenticate(
+    *, session: Session, username: str, password: str, throttle: LoginThrottle, address: str
+) -> User | None:
     """The user whose username or email (either ignoring case) and password match, else None.
 
     Raises LoginThrottled, without checking the password, when this address must wait (see throttle.py).

@@ -50,21 +50,30 @@ class LoginThrottle:
     prefix: str = ""
 
     def __post_init__(self) -> None:
-        self._failures_item = RateLimitItemPerSecond(self.failures + _EXTRA_FAILURES_TRACKED, self.window,
-                                                     namespace=f"{self.prefix}deepfake-login-failures")
+        self._failures_item = RateLimitItemPerSecond(
+            self.failures + _EXTRA_FAILURES_TRACKED, self.window, namespace=f"{self.prefix}deepfake-login-failures"
+        )
         self._recent = MovingWindowRateLimiter(self.storage)
 
     @classmethod
     def from_config(cls, config) -> LoginThrottle:
         """The throttle of an app, on the app's rate-limit storage; refuses settings below 1."""
-        for name in ("LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_DELAY",
-                     "LOGIN_THROTTLE_MAX_DELAY"):
+        for name in (
+            "LOGIN_THROTTLE_FAILURES",
+            "LOGIN_THROTTLE_WINDOW",
+            "LOGIN_THROTTLE_DELAY",
+            "LOGIN_THROTTLE_MAX_DELAY",
+        ):
             if not isinstance(config[name], int) or config[name] < 1:
                 raise ConfigurationError(f"{name} must be a whole number (1 or more), got {config[name]!r}")
-        return cls(storage=storage_from_string(config["RATELIMIT_STORAGE_URI"]),
-                   failures=config["LOGIN_THROTTLE_FAILURES"], window=config["LOGIN_THROTTLE_WINDOW"],
-                   delay=config["LOGIN_THROTTLE_DELAY"], max_delay=config["LOGIN_THROTTLE_MAX_DELAY"],
-                   prefix=config.get("RATELIMIT_KEY_PREFIX") or "")
+        return cls(
+            storage=storage_from_string(config["RATELIMIT_STORAGE_URI"]),
+            failures=config["LOGIN_THROTTLE_FAILURES"],
+            window=config["LOGIN_THROTTLE_WINDOW"],
+            delay=config["LOGIN_THROTTLE_DELAY"],
+            max_delay=config["LOGIN_THROTTLE_MAX_DELAY"],
+            prefix=config.get("RATELIMIT_KEY_PREFIX") or "",
+        )
 
     def check(self, *, account: str, address: str) -> None:
         """Raise LoginThrottled when the account is throttled and this address failed on it recently."""
@@ -80,7 +89,7 @@ class LoginThrottle:
         failures = self._failures_item.amount - stats.remaining
         if failures >= self.failures:
             excess = min(failures - self.failures, _EXTRA_FAILURES_TRACKED)
-            self._mark(self._key("until", account), min(self.max_delay, self.delay * 2 ** excess))
+            self._mark(self._key("until", account), min(self.max_delay, self.delay * 2**excess))
 
     def _mark(self, key: str, seconds: int) -> None:
         """Set a key that exists for the next `seconds` (from now, not from its first setting)."""

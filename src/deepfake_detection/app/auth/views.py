@@ -21,8 +21,9 @@ THROTTLE_KEY = "deepfake_login_throttle"
 
 @bp.post("/register")
 # Per client address. Invalid input (400) costs nothing and does not count; 409s do (name probing).
-@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"],
-               deduct_when=lambda response: response.status_code != 400)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_REGISTER"], deduct_when=lambda response: response.status_code != 400
+)
 def register():
     """Create an account."""
     data = json_object()
@@ -45,13 +46,20 @@ def login():
     data = json_object()
     username = string_field(data, "username")
     try:
-        user = service.authenticate(session=db.session, username=username, password=_raw_password(data),
-                                    throttle=current_app.extensions[THROTTLE_KEY], address=get_remote_address())
+        user = service.authenticate(
+            session=db.session,
+            username=username,
+            password=_raw_password(data),
+            throttle=current_app.extensions[THROTTLE_KEY],
+            address=get_remote_address(),
+        )
     except LoginThrottled as exc:
         # Retry-After: Flask-Limiter may raise it to the end of its own per-address window, never lower it.
-        raise LimitReached("Too many failed logins for this account from your address; "
-                           f"try again in {exc.retry_after} s", code="login_throttled",
-                           retry_after=exc.retry_after) from None
+        raise LimitReached(
+            f"Too many failed logins for this account from your address; try again in {exc.retry_after} s",
+            code="login_throttled",
+            retry_after=exc.retry_after,
+        ) from None
     if user is None:
         raise Unauthorized("Invalid username or password", code="invalid_credentials")
     token = create_access_token(identity=str(user.id))
@@ -97,8 +105,9 @@ def init_app(app: Flask) -> None:
 
     @jwt.unauthorized_loader
     def _missing(reason: str):
-        return error_response(401, "Missing or malformed Authorization header (expected 'Bearer <token>')",
-                              code="token_missing")
+        return error_response(
+            401, "Missing or malformed Authorization header (expected 'Bearer <token>')", code="token_missing"
+        )
 
     @jwt.invalid_token_loader
     def _invalid(reason: str):

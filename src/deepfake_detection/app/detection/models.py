@@ -70,10 +70,16 @@ class Image(DetectionContent, db.Model):
 
     def detail(self, history_id: int | None) -> dict:
         return {
-            "image_id": self.id, "file_size": self.file_size, "model_key": self.model_key,
-            "fake_probability": self.fake_probability, "face_found": self.face_found,
-            "faces": self.faces or [], "width": self.width, "height": self.height,
-            "processing_time_ms": self.processing_time_ms, "upload_date": iso(self.upload_date),
+            "image_id": self.id,
+            "file_size": self.file_size,
+            "model_key": self.model_key,
+            "fake_probability": self.fake_probability,
+            "face_found": self.face_found,
+            "faces": self.faces or [],
+            "width": self.width,
+            "height": self.height,
+            "processing_time_ms": self.processing_time_ms,
+            "upload_date": iso(self.upload_date),
         }
 
 
@@ -128,8 +134,9 @@ class CameraDetection(DetectionContent, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     # Indexed for the retention purge, which takes the oldest frames first.
-    detection_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False,
-                                                     index=True)
+    detection_date: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, nullable=False, index=True
+    )
     is_fake: Mapped[bool | None] = mapped_column(Boolean)
     confidence_score: Mapped[float | None] = mapped_column(Float)
     frame_path: Mapped[str | None] = mapped_column(String(512))
@@ -148,9 +155,13 @@ class CameraDetection(DetectionContent, db.Model):
 
     def detail(self, history_id: int | None) -> dict:
         return {
-            "detection_id": self.id, "model_key": self.model_key, "session_id": self.session_id,
-            "fake_probability": self.fake_probability, "frame": self.frame_result,
-            "window_size": self.window_size, "frames_in_window": self.frames_in_window,
+            "detection_id": self.id,
+            "model_key": self.model_key,
+            "session_id": self.session_id,
+            "fake_probability": self.fake_probability,
+            "frame": self.frame_result,
+            "window_size": self.window_size,
+            "frames_in_window": self.frames_in_window,
             "fake_votes": self.fake_votes,
         }
 

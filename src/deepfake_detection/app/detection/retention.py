@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 # Anything else in the folders (an operator's notes, a backup) is never touched.
 MEDIA_FILE_RE = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,10}(\.part)?$")
 # The columns that refer to the files of each folder (each kind of detection names its own).
-REFERENCING_COLUMNS = {model.MEDIA_FOLDER: tuple(getattr(model, column) for column in model.FILE_COLUMNS)
-                       for model in CONTENT_MODELS.values()}
+REFERENCING_COLUMNS = {
+    model.MEDIA_FOLDER: tuple(getattr(model, column) for column in model.FILE_COLUMNS)
+    for model in CONTENT_MODELS.values()
+}
 # Orphans are looked up in the database this many at a time (bounded IN lists).
 _ORPHAN_CHUNK = 500
 
@@ -46,15 +48,19 @@ def retention_cutoff(*, days: int, now: datetime | None = None) -> datetime:
 
 def purge_camera_frames(*, session: Session, upload_root: str, older_than: datetime, limit: int) -> int:
     """Delete up to ``limit`` of the oldest frames taken before ``older_than``; returns how many."""
-    frames = session.execute(
-        select(CameraDetection)
-        .where(CameraDetection.detection_date < older_than)
-        .order_by(CameraDetection.detection_date, CameraDetection.id)
-        .limit(limit)
-        # Concurrent purgers (several API processes) take disjoint batches on PostgreSQL; SQLite's
-        # write lock already serialises them.
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    frames = (
+        session.execute(
+            select(CameraDetection)
+            .where(CameraDetection.detection_date < older_than)
+            .order_by(CameraDetection.detection_date, CameraDetection.id)
+            .limit(limit)
+            # Concurrent purgers (several API processes) take disjoint batches on PostgreSQL; SQLite's
+            # write lock already serialises them.
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     if not frames:
         session.rollback()
         return 0
@@ -72,8 +78,14 @@ def purge_all_camera_frames(*, session: Session, upload_root: str, older_than: d
             return total
 
 
-def remove_orphan_files(*, session: Session, upload_root: str, older_than: datetime,
-                        folders: tuple[str, ...] = storage.SUBFOLDERS, limit: int | None = None) -> dict[str, int]:
+def remove_orphan_files(
+    *,
+    session: Session,
+    upload_root: str,
+    older_than: datetime,
+    folders: tuple[str, ...] = storage.SUBFOLDERS,
+    limit: int | None = None,
+) -> dict[str, int]:
     """Delete stored files last written before ``older_than`` that no row refers to; counts per folder.
 
     ``limit`` bounds the directory entries looked at per folder (the sweep at start must stay cheap;
@@ -86,7 +98,7 @@ def remove_orphan_files(*, session: Session, upload_root: str, older_than: datet
         candidates = [f"{folder}/{name}" for name in _old_media_files(Path(upload_root, folder), cutoff, limit)]
         removed[folder] = 0
         for start in range(0, len(candidates), _ORPHAN_CHUNK):
-            chunk = candidates[start:start + _ORPHAN_CHUNK]
+            chunk = candidates[start : start + _ORPHAN_CHUNK]
             referenced: set[str] = set()
             for column in REFERENCING_COLUMNS[folder]:
                 referenced.update(session.execute(select(column).where(column.in_(chunk))).scalars())
@@ -99,8 +111,9 @@ def remove_orphan_files(*, session: Session, upload_root: str, older_than: datet
 
 def remove_orphan_frame_files(*, session: Session, upload_root: str, older_than: datetime) -> int:
     """Delete camera frame files last written before ``older_than`` that no row refers to; returns how many."""
-    return remove_orphan_files(session=session, upload_root=upload_root, older_than=older_than,
-                               folders=("camera",))["camera"]
+    return remove_orphan_files(session=session, upload_root=upload_root, older_than=older_than, folders=("camera",))[
+        "camera"
+    ]
 
 
 def _old_media_files(folder: Path, cutoff: float, limit: int | None) -> list[str]:
@@ -113,8 +126,11 @@ def _old_media_files(folder: Path, cutoff: float, limit: int | None) -> list[str
             if limit is not None and seen >= limit:
                 break
             try:
-                if (MEDIA_FILE_RE.match(entry.name) and entry.is_file(follow_symlinks=False)
-                        and entry.stat(follow_symlinks=False).st_mtime < cutoff):
+                if (
+                    MEDIA_FILE_RE.match(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
+                ):
                     names.append(entry.name)
             except OSError:  # deleted meanwhile (a concurrent sweep or delete)
                 continue
@@ -139,14 +155,14 @@ class PurgeThrottle:
             return True
 
 
-def purge_when_due(*, session: Session, upload_root: str, days: int | None, batch: int,
-                   throttle: PurgeThrottle) -> int:
+def purge_when_due(*, session: Session, upload_root: str, days: int | None, batch: int, throttle: PurgeThrottle) -> int:
     """One bounded purge batch if retention is on (``days``) and the throttle allows; never raises."""
     if not days or not throttle.claim():
         return 0
     try:
-        return purge_camera_frames(session=session, upload_root=upload_root,
-                                   older_than=retention_cutoff(days=days), limit=batch)
+        return purge_camera_frames(
+            session=session, upload_root=upload_root, older_than=retention_cutoff(days=days), limit=batch
+        )
     except Exception:
         # Housekeeping must not fail the frame that triggered it; the next interval or the CLI retries.
         session.rollback()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from ..serialization import integer, iso, number, text, verdict_message
 
 # What GET /api/videos/<id> says while a job has no message of its own (a completed one says its verdict).
-STATUS_MESSAGES = {"queued": "Waiting to start", "processing": "Analysing the video",
-                   "failed": "Video detection failed", "cancelled": "Cancelled"}
+STATUS_MESSAGES = {
+    "queued": "Waiting to start",
+    "processing": "Analysing the video",
+    "failed": "Video detection failed",
+    "cancelled": "Cancelled",
+}
 
 
 def media_url(history_id: int | None) -> str | None:

@@ -87,14 +87,16 @@ def list_models(*, engine) -> list[dict]:
     """The documented model list plus model_id, default and available (weights cached)."""
     models = []
     for spec in engine.models():
-        models.append({
-            "key": spec.key,
-            "name": spec.name,
-            "description": spec.description or "",
-            "model_id": spec.model_id,
-            "default": bool(spec.is_default),
-            "available": bool(engine.is_cached(spec.key)),
-        })
+        models.append(
+            {
+                "key": spec.key,
+                "name": spec.name,
+                "description": spec.description or "",
+                "model_id": spec.model_id,
+                "default": bool(spec.is_default),
+                "available": bool(engine.is_cached(spec.key)),
+            }
+        )
     return models
 
 
@@ -118,8 +120,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def detect_image(*, session: Session, engine, upload_root: str, user_id: int, data: bytes,
-                 original_name: str | None, model_key: str, before_commit=None):
+def detect_image(
+    *,
+    session: Session,
+    engine,
+    upload_root: str,
+    user_id: int,
+    data: bytes,
+    original_name: str | None,
+    model_key: str,
+    before_commit=None,
+):
     """Check, analyse, then store an uploaded image; returns (image, history, verdict).
 
     ``before_commit(image, history, verdict)`` runs in the transaction that stores the rows (it records
@@ -136,23 +147,49 @@ def detect_image(*, session: Session, engine, upload_root: str, user_id: int, da
 
     def image_row() -> Image:
         return Image(
-            user_id=user_id, filename=storage.display_name(original_name, fallback=f"image.{extension}"),
-            file_path=relative, file_size=len(data), is_fake=verdict.is_fake,
-            confidence_score=verdict.confidence, processing_status="completed", model_used=verdict.model_name,
-            processed_at=_now(), model_key=verdict.model_key, fake_probability=verdict.fake_probability,
-            face_found=verdict.face_found, faces=[face.to_dict() for face in verdict.faces],
-            width=verdict.width, height=verdict.height, processing_time_ms=verdict.processing_time_ms,
+            user_id=user_id,
+            filename=storage.display_name(original_name, fallback=f"image.{extension}"),
+            file_path=relative,
+            file_size=len(data),
+            is_fake=verdict.is_fake,
+            confidence_score=verdict.confidence,
+            processing_status="completed",
+            model_used=verdict.model_name,
+            processed_at=_now(),
+            model_key=verdict.model_key,
+            fake_probability=verdict.fake_probability,
+            face_found=verdict.face_found,
+            faces=[face.to_dict() for face in verdict.faces],
+            width=verdict.width,
+            height=verdict.height,
+            processing_time_ms=verdict.processing_time_ms,
         )
 
-    image, history = _store_with_history(session=session, upload_root=upload_root, relative=relative, data=data,
-                                         make_row=image_row, verdict=verdict,
-                                         before_commit=before_commit)
+    image, history = _store_with_history(
+        session=session,
+        upload_root=upload_root,
+        relative=relative,
+        data=data,
+        make_row=image_row,
+        verdict=verdict,
+        before_commit=before_commit,
+    )
     return image, history, verdict
 
 
-def store_video_upload(*, session: Session, engine, upload_root: str, user_id: int, stream,
-                       original_name: str | None, model_key: str, limit: int, max_active_jobs: int = 0,
-                       before_commit=None) -> tuple[Video, Job]:
+def store_video_upload(
+    *,
+    session: Session,
+    engine,
+    upload_root: str,
+    user_id: int,
+    stream,
+    original_name: str | None,
+    model_key: str,
+    limit: int,
+    max_active_jobs: int = 0,
+    before_commit=None,
+) -> tuple[Video, Job]:
     """Store an uploaded video (checked by extension and content) with a queued job for it.
 
     ``max_active_jobs`` (0 = none): 429 when the user already has that many queued/processing jobs.
@@ -176,8 +213,14 @@ def store_video_upload(*, session: Session, engine, upload_root: str, user_id: i
             raise InvalidMedia("The uploaded video is empty")
         validation.check_video_content(path, extension=extension, engine=engine)
         jobs_service.check_active_job_limit(session=session, user_id=user_id, limit=max_active_jobs, lock=True)
-        video = Video(user_id=user_id, filename=storage.display_name(original_name, fallback=f"video.{extension}"),
-                      file_path=relative, file_size=size, processing_status="queued", model_key=model_key)
+        video = Video(
+            user_id=user_id,
+            filename=storage.display_name(original_name, fallback=f"video.{extension}"),
+            file_path=relative,
+            file_size=size,
+            processing_status="queued",
+            model_key=model_key,
+        )
         session.add(video)
         session.flush()
         job = jobs_service.create_job(session=session, user_id=user_id, video_id=video.id, model_key=model_key)
@@ -191,38 +234,67 @@ def store_video_upload(*, session: Session, engine, upload_root: str, user_id: i
     return video, job
 
 
-def analyse_video(*, session: Session, engine, backend, upload_root: str, user_id: int, stream,
-                  original_name: str | None, model_key: str, limit: int, max_active_jobs: int, wait: bool,
-                  timeout: float, wait_slot: Callable[[], AbstractContextManager[bool]],
-                  before_commit=None) -> VideoOutcome:
+def analyse_video(
+    *,
+    session: Session,
+    engine,
+    backend,
+    upload_root: str,
+    user_id: int,
+    stream,
+    original_name: str | None,
+    model_key: str,
+    limit: int,
+    max_active_jobs: int,
+    wait: bool,
+    timeout: float,
+    wait_slot: Callable[[], AbstractContextManager[bool]],
+    before_commit=None,
+) -> VideoOutcome:
     """Store an uploaded video, queue its job and, when asked to ``wait``, wait for it up to ``timeout``.
 
     ``wait_slot()`` bounds the requests waiting at once (yields False when none is free: no wait).
     A job that failed or was cancelled while waited for raises the domain error its code stands for.
     ``before_commit(video, job)`` runs in the transaction that stores the rows.
     """
-    video, job = store_video_upload(session=session, engine=engine, upload_root=upload_root, user_id=user_id,
-                                    stream=stream,
-                                    original_name=original_name, model_key=model_key, limit=limit,
-                                    max_active_jobs=max_active_jobs, before_commit=before_commit)
+    video, job = store_video_upload(
+        session=session,
+        engine=engine,
+        upload_root=upload_root,
+        user_id=user_id,
+        stream=stream,
+        original_name=original_name,
+        model_key=model_key,
+        limit=limit,
+        max_active_jobs=max_active_jobs,
+        before_commit=before_commit,
+    )
     video_id, job_id = video.id, job.id
     jobs_service.submit(session=session, backend=backend, job_id=job_id, video_id=video_id)
     if not wait:
         return VideoOutcome(video=video, job_id=job_id, status="queued")
     with wait_slot() as waited:
         if waited:
-            job = jobs_service.wait_for_job(session=session, job_id=job_id, timeout=timeout,
-                                            waiter=getattr(backend, "wait", None))
+            job = jobs_service.wait_for_job(
+                session=session, job_id=job_id, timeout=timeout, waiter=getattr(backend, "wait", None)
+            )
     if not waited:
         return VideoOutcome(video=video, job_id=job_id, status="queued")
     if job is not None and job.status == COMPLETED:
         video = session.get(Video, video_id, populate_existing=True)
-        return VideoOutcome(video=video, job_id=job_id, status=COMPLETED,
-                            history_id=video_history_id(session=session, video_id=video_id))
+        return VideoOutcome(
+            video=video,
+            job_id=job_id,
+            status=COMPLETED,
+            history_id=video_history_id(session=session, video_id=video_id),
+        )
     if job is not None and job.status in (FAILED, CANCELLED):
         code = job.error_code or (Cancelled.code if job.status == CANCELLED else Internal.code)
-        raise domain_errors.from_code(code, job.message or f"Video detection {job.status}",
-                                      details={"video_id": video_id, "job_id": job_id, "status": job.status})
+        raise domain_errors.from_code(
+            code,
+            job.message or f"Video detection {job.status}",
+            details={"video_id": video_id, "job_id": job_id, "status": job.status},
+        )
     return VideoOutcome(video=video, job_id=job_id, status="processing")
 
 
@@ -302,8 +374,9 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
         video.processing_status = "completed"
         video.processed_at = _now()
         video.thumbnail_path = thumbnail
-        history = DetectionHistory.of(video, is_fake=verdict.is_fake, confidence=verdict.confidence,
-                                      model_version=verdict.model_name)
+        history = DetectionHistory.of(
+            video, is_fake=verdict.is_fake, confidence=verdict.confidence, model_version=verdict.model_name
+        )
         session.add(history)
         session.flush()
     except BaseException:
@@ -312,8 +385,18 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
     return history
 
 
-def detect_camera_frame(*, session: Session, engine, store, upload_root: str, user_id: int, data: bytes,
-                        session_id: str | None, model_key: str, before_commit=None):
+def detect_camera_frame(
+    *,
+    session: Session,
+    engine,
+    store,
+    upload_root: str,
+    user_id: int,
+    data: bytes,
+    session_id: str | None,
+    model_key: str,
+    before_commit=None,
+):
     """Analyse one webcam frame with per-user/session smoothing; store frame and records.
 
     ``before_commit(detection, history, verdict)`` runs in the transaction that stores the rows.
@@ -331,29 +414,44 @@ def detect_camera_frame(*, session: Session, engine, store, upload_root: str, us
     def camera_row() -> CameraDetection:
         frame = verdict.frame
         return CameraDetection(
-            user_id=user_id, is_fake=verdict.is_fake, confidence_score=verdict.confidence, frame_path=relative,
-            model_used=verdict.model_name, model_key=verdict.model_key, session_id=session_id,
-            fake_probability=verdict.fake_probability, frame_result=frame.to_dict() if frame is not None else None,
-            window_size=verdict.window_size, frames_in_window=verdict.frames_in_window,
+            user_id=user_id,
+            is_fake=verdict.is_fake,
+            confidence_score=verdict.confidence,
+            frame_path=relative,
+            model_used=verdict.model_name,
+            model_key=verdict.model_key,
+            session_id=session_id,
+            fake_probability=verdict.fake_probability,
+            frame_result=frame.to_dict() if frame is not None else None,
+            window_size=verdict.window_size,
+            frames_in_window=verdict.frames_in_window,
             fake_votes=verdict.fake_votes,
         )
 
-    detection, history = _store_with_history(session=session, upload_root=upload_root, relative=relative,
-                                             data=data, make_row=camera_row,
-                                             verdict=verdict, before_commit=before_commit)
+    detection, history = _store_with_history(
+        session=session,
+        upload_root=upload_root,
+        relative=relative,
+        data=data,
+        make_row=camera_row,
+        verdict=verdict,
+        before_commit=before_commit,
+    )
     return detection, history, verdict
 
 
-def _store_with_history(*, session: Session, upload_root: str, relative: str, data: bytes, make_row, verdict,
-                        before_commit=None):
+def _store_with_history(
+    *, session: Session, upload_root: str, relative: str, data: bytes, make_row, verdict, before_commit=None
+):
     """Write the file, then commit its detection row with a history row: all of it or none of it."""
     storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
     try:
         row = make_row()
         session.add(row)
         session.flush()
-        history = DetectionHistory.of(row, is_fake=verdict.is_fake, confidence=verdict.confidence,
-                                      model_version=verdict.model_name)
+        history = DetectionHistory.of(
+            row, is_fake=verdict.is_fake, confidence=verdict.confidence, model_version=verdict.model_name
+        )
         session.add(history)
         if before_commit is not None:
             session.flush()  # the history id, for the answer

@@ -24,8 +24,12 @@ IMAGE_FORMATS = {
 }
 # Extension -> the FFmpeg demuxer names its content may have.
 VIDEO_FORMATS = {
-    "mp4": {"mp4", "mov"}, "m4v": {"mp4", "mov"}, "mov": {"mov", "mp4"},
-    "avi": {"avi"}, "mkv": {"matroska"}, "webm": {"webm", "matroska"},
+    "mp4": {"mp4", "mov"},
+    "m4v": {"mp4", "mov"},
+    "mov": {"mov", "mp4"},
+    "avi": {"avi"},
+    "mkv": {"matroska"},
+    "webm": {"webm", "matroska"},
 }
 VIDEO_EXTENSIONS = set(VIDEO_FORMATS)
 # Frames per second the live camera may send (the web app offers these), and the one it starts with.
@@ -40,8 +44,11 @@ def client_limits(*, max_image_size: int, max_video_size: int) -> dict:
         "image": {"max_bytes": max_image_size, "extensions": list(IMAGE_FORMATS)},
         "video": {"max_bytes": max_video_size, "extensions": list(VIDEO_FORMATS)},
         # A camera frame is an image after base64 decoding: the image limit applies to its bytes.
-        "camera": {"max_bytes": max_image_size, "frame_rates": list(CAMERA_FRAME_RATES),
-                   "default_rate": CAMERA_DEFAULT_FRAME_RATE},
+        "camera": {
+            "max_bytes": max_image_size,
+            "frame_rates": list(CAMERA_FRAME_RATES),
+            "default_rate": CAMERA_DEFAULT_FRAME_RATE,
+        },
     }
 
 
@@ -49,16 +56,22 @@ def check_image_extension(extension: str) -> None:
     """400 unless the extension is an allowed image type."""
     if extension not in IMAGE_FORMATS:
         allowed = ", ".join(sorted(IMAGE_FORMATS))
-        raise InvalidMedia(f"Unsupported image type '.{extension}'. Allowed: {allowed}" if extension
-                           else f"The image file needs an extension. Allowed: {allowed}")
+        raise InvalidMedia(
+            f"Unsupported image type '.{extension}'. Allowed: {allowed}"
+            if extension
+            else f"The image file needs an extension. Allowed: {allowed}"
+        )
 
 
 def check_video_extension(extension: str) -> None:
     """400 unless the extension is an allowed video type."""
     if extension not in VIDEO_EXTENSIONS:
         allowed = ", ".join(sorted(VIDEO_EXTENSIONS))
-        raise InvalidMedia(f"Unsupported video type '.{extension}'. Allowed: {allowed}" if extension
-                           else f"The video file needs an extension. Allowed: {allowed}")
+        raise InvalidMedia(
+            f"Unsupported video type '.{extension}'. Allowed: {allowed}"
+            if extension
+            else f"The video file needs an extension. Allowed: {allowed}"
+        )
 
 
 def check_image_content(data: bytes, *, extension: str) -> None:
@@ -100,7 +113,7 @@ def decode_base64_image(value: str, *, limit: int) -> bytes:
         mime = (match.group("mime") or "").lower()
         if mime and not mime.startswith("image/"):
             raise InvalidInput(f"The data URL must hold an image, not {mime}")
-        value = value[match.end():]
+        value = value[match.end() :]
     elif value.startswith("data:"):
         raise InvalidInput("Malformed data URL: expected data:image/...;base64,<data>")
     value = "".join(value.split())

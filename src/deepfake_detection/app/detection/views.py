@@ -22,8 +22,18 @@ from . import cli, retention, serializers, service, validation
 bp = Blueprint("detection", __name__, url_prefix="/api")
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # The words `async` takes (form field or query), as declared in the OpenAPI document; anything else is a 400.
-ASYNC_WORDS = {"true": True, "True": True, "1": True, "yes": True, "on": True,
-               "false": False, "False": False, "0": False, "no": False, "off": False}
+ASYNC_WORDS = {
+    "true": True,
+    "True": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "False": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 PURGE_THROTTLE_KEY = "deepfake_camera_purge_throttle"
 
 
@@ -34,13 +44,19 @@ def _mb(size: int) -> str:
 def upload_limits(cfg) -> dict[str, tuple[int, str]]:
     """Body limit (bytes, multipart overhead included) and 413 message per upload endpoint."""
     limits = {
-        "detection.detect_image": (cfg["MAX_IMAGE_SIZE"],
-                                   f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
-        "detection.detect_video": (cfg["MAX_VIDEO_SIZE"],
-                                   f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}"),
+        "detection.detect_image": (
+            cfg["MAX_IMAGE_SIZE"],
+            f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}",
+        ),
+        "detection.detect_video": (
+            cfg["MAX_VIDEO_SIZE"],
+            f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}",
+        ),
         # Base64 grows a frame by a third.
-        "detection.detect_camera": (cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
-                                    f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}"),
+        "detection.detect_camera": (
+            cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
+            f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}",
+        ),
     }
     return {endpoint: (limit + cfg["UPLOAD_OVERHEAD"], message) for endpoint, (limit, message) in limits.items()}
 
@@ -58,10 +74,13 @@ def models():
     """The detectors this server offers, and its upload limits (for clients to check before sending)."""
     engine = get_engine()
     cfg = current_app.config
-    return jsonify(success=True, models=service.list_models(engine=engine), default=engine.default_model_key,
-                   camera_default=cfg["CAMERA_DEFAULT_MODEL"],
-                   limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"],
-                                                   max_video_size=cfg["MAX_VIDEO_SIZE"]))
+    return jsonify(
+        success=True,
+        models=service.list_models(engine=engine),
+        default=engine.default_model_key,
+        camera_default=cfg["CAMERA_DEFAULT_MODEL"],
+        limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"], max_video_size=cfg["MAX_VIDEO_SIZE"]),
+    )
 
 
 @bp.post("/detect/image")
@@ -81,13 +100,23 @@ def detect_image():
 
     def work(claim: idempotency.RequestClaim) -> Response:
         image, history, verdict = service.detect_image(
-            session=db.session, engine=engine, upload_root=current_app.config["UPLOAD_FOLDER"], user_id=user_id,
-            data=data, original_name=upload.filename, model_key=model_key,
-            before_commit=lambda row, item, result: claim.answer(200, serializers.image_result(row, item, result)))
+            session=db.session,
+            engine=engine,
+            upload_root=current_app.config["UPLOAD_FOLDER"],
+            user_id=user_id,
+            data=data,
+            original_name=upload.filename,
+            model_key=model_key,
+            before_commit=lambda row, item, result: claim.answer(200, serializers.image_result(row, item, result)),
+        )
         return jsonify(serializers.image_result(image, history, verdict))
 
-    return idempotency.run_once(user_id=user_id, endpoint="detect_image", work=work, fields=lambda: {
-        "model": model_key, "filename": upload.filename, "sha256": digest_bytes(data)})
+    return idempotency.run_once(
+        user_id=user_id,
+        endpoint="detect_image",
+        work=work,
+        fields=lambda: {"model": model_key, "filename": upload.filename, "sha256": digest_bytes(data)},
+    )
 
 
 @bp.post("/detect/video")
@@ -106,14 +135,28 @@ def detect_video():
     def work(claim: idempotency.RequestClaim) -> Response:
         # The stored answer is the status URL; a synchronous request replaces it with its outcome below.
         outcome = service.analyse_video(
-            session=db.session, engine=engine, backend=get_backend(), upload_root=cfg["UPLOAD_FOLDER"], user_id=user_id,
-            stream=upload.stream, original_name=upload.filename, model_key=model_key, limit=cfg["MAX_VIDEO_SIZE"],
-            max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"], wait=not run_async,
-            timeout=cfg["VIDEO_SYNC_TIMEOUT"], wait_slot=sync_wait_slot,
-            before_commit=lambda row, queued: claim.answer(202, _accepted(row.id, queued.id, "queued")))
+            session=db.session,
+            engine=engine,
+            backend=get_backend(),
+            upload_root=cfg["UPLOAD_FOLDER"],
+            user_id=user_id,
+            stream=upload.stream,
+            original_name=upload.filename,
+            model_key=model_key,
+            limit=cfg["MAX_VIDEO_SIZE"],
+            max_active_jobs=cfg["MAX_ACTIVE_VIDEO_JOBS_PER_USER"],
+            wait=not run_async,
+            timeout=cfg["VIDEO_SYNC_TIMEOUT"],
+            wait_slot=sync_wait_slot,
+            before_commit=lambda row, queued: claim.answer(202, _accepted(row.id, queued.id, "queued")),
+        )
         if outcome.status == COMPLETED:
-            body = {"success": True, **serializers.video_result_fields(outcome.video, outcome.history_id),
-                    "job_id": outcome.job_id, "filename": outcome.video.filename}
+            body = {
+                "success": True,
+                **serializers.video_result_fields(outcome.video, outcome.history_id),
+                "job_id": outcome.job_id,
+                "filename": outcome.video.filename,
+            }
             claim.replace_answer(200, body)
             return jsonify(body)
         # Asked for async, no waiting slot free, or the synchronous wait ran out: the client follows the status URL.
@@ -122,14 +165,28 @@ def detect_video():
             claim.replace_answer(202, body)
         return _json(body, 202)
 
-    return idempotency.run_once(user_id=user_id, endpoint="detect_video", work=work, fields=lambda: {
-        "model": model_key, "async": run_async, "filename": upload.filename, "sha256": digest_stream(upload.stream)})
+    return idempotency.run_once(
+        user_id=user_id,
+        endpoint="detect_video",
+        work=work,
+        fields=lambda: {
+            "model": model_key,
+            "async": run_async,
+            "filename": upload.filename,
+            "sha256": digest_stream(upload.stream),
+        },
+    )
 
 
 def _accepted(video_id: int, job_id: int, status: str) -> dict:
     """The 202 answer: where to follow the video's job."""
-    return {"success": True, "video_id": video_id, "job_id": job_id, "status": status,
-            "status_url": f"/api/videos/{video_id}"}
+    return {
+        "success": True,
+        "video_id": video_id,
+        "job_id": job_id,
+        "status": status,
+        "status_url": f"/api/videos/{video_id}",
+    }
 
 
 def _json(body: dict, status: int) -> Response:
@@ -151,18 +208,25 @@ def video_status(video_id: int):
 @jwt_required()
 def cancel_video(video_id: int):
     """Cancel the video's job if it is still queued or running."""
-    found = service.cancel_video(session=db.session, backend=get_backend(), user_id=current_user_id(),
-                                 video_id=video_id)
-    return jsonify(success=True, message="Cancellation requested",
-                   video=serializers.video_status(found.video, found.job, None))
+    found = service.cancel_video(
+        session=db.session, backend=get_backend(), user_id=current_user_id(), video_id=video_id
+    )
+    return jsonify(
+        success=True, message="Cancellation requested", video=serializers.video_status(found.video, found.job, None)
+    )
 
 
 @bp.delete("/videos/<id:video_id>")
 @jwt_required()
 def delete_video(video_id: int):
     """Delete one of the caller's videos in any state (a running job is stopped)."""
-    service.delete_video(session=db.session, backend=get_backend(), user_id=current_user_id(), video_id=video_id,
-                         upload_root=current_app.config["UPLOAD_FOLDER"])
+    service.delete_video(
+        session=db.session,
+        backend=get_backend(),
+        user_id=current_user_id(),
+        video_id=video_id,
+        upload_root=current_app.config["UPLOAD_FOLDER"],
+    )
     return jsonify(success=True, message="Video deleted")
 
 
@@ -175,28 +239,45 @@ def detect_camera():
     image_value = string_field(data, "image")
     session_id = data.get("session_id")  # null or absent: no session; anything else must match exactly
     if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_RE.fullmatch(session_id)):
-        raise InvalidInput("session_id must be 1-64 letters, digits or _ . : -",
-                           fields={"session_id": "Invalid format"})
+        raise InvalidInput(
+            "session_id must be 1-64 letters, digits or _ . : -", fields={"session_id": "Invalid format"}
+        )
     cfg = current_app.config
     frame = validation.decode_base64_image(image_value, limit=cfg["MAX_IMAGE_SIZE"])
     engine = get_engine()
-    model_key = service.resolve_model_key(engine=engine, requested=data.get("model"),
-                                          default=cfg["CAMERA_DEFAULT_MODEL"])
+    model_key = service.resolve_model_key(
+        engine=engine, requested=data.get("model"), default=cfg["CAMERA_DEFAULT_MODEL"]
+    )
 
     def work(claim: idempotency.RequestClaim) -> Response:
         detection, history, verdict = service.detect_camera_frame(
-            session=db.session, engine=engine, store=state.smoothing_store(), upload_root=cfg["UPLOAD_FOLDER"],
-            user_id=user_id, data=frame, session_id=session_id, model_key=model_key,
-            before_commit=lambda row, item, result: claim.answer(200, serializers.camera_result(row, item, result)))
+            session=db.session,
+            engine=engine,
+            store=state.smoothing_store(),
+            upload_root=cfg["UPLOAD_FOLDER"],
+            user_id=user_id,
+            data=frame,
+            session_id=session_id,
+            model_key=model_key,
+            before_commit=lambda row, item, result: claim.answer(200, serializers.camera_result(row, item, result)),
+        )
         # Frames only pile up through this endpoint, so it is where old ones are cleared (one bounded batch
         # per interval; the CLI command clears any backlog at once).
-        retention.purge_when_due(session=db.session, upload_root=cfg["UPLOAD_FOLDER"],
-                                 days=cfg["CAMERA_FRAME_RETENTION_DAYS"], batch=cfg["CAMERA_FRAME_PURGE_BATCH"],
-                                 throttle=current_app.extensions[PURGE_THROTTLE_KEY])
+        retention.purge_when_due(
+            session=db.session,
+            upload_root=cfg["UPLOAD_FOLDER"],
+            days=cfg["CAMERA_FRAME_RETENTION_DAYS"],
+            batch=cfg["CAMERA_FRAME_PURGE_BATCH"],
+            throttle=current_app.extensions[PURGE_THROTTLE_KEY],
+        )
         return jsonify(serializers.camera_result(detection, history, verdict))
 
-    return idempotency.run_once(user_id=user_id, endpoint="detect_camera", work=work, fields=lambda: {
-        "model": model_key, "session_id": session_id, "sha256": digest_bytes(frame)})
+    return idempotency.run_once(
+        user_id=user_id,
+        endpoint="detect_camera",
+        work=work,
+        fields=lambda: {"model": model_key, "session_id": session_id, "sha256": digest_bytes(frame)},
+    )
 
 
 def _async_flag() -> bool:

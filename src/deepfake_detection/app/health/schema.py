@@ -63,8 +63,10 @@ def schema_state(*, connection: Connection, heads: frozenset[str], known: frozen
 def behind_message(state: SchemaState, *, mode: str) -> str:
     """What the operator must run, for health and for refused requests."""
     database = ", ".join(state.database) or "no tables"
-    message = (f"The database schema is out of date (database: {database}; this code needs: "
-               f"{', '.join(state.code)}). Apply the migrations: {UPGRADE_COMMAND}")
+    message = (
+        f"The database schema is out of date (database: {database}; this code needs: "
+        f"{', '.join(state.code)}). Apply the migrations: {UPGRADE_COMMAND}"
+    )
     if mode != "production":
         message += " (deepfake-server applies them when it starts)"
     return message
@@ -116,8 +118,7 @@ def guard(app: Flask | None = None) -> SchemaGuard:
 
 def init_app(app: Flask, *, migrations_dir: str) -> None:
     """Refuse /api requests with 503 while the schema is behind; answer missing tables the same way."""
-    app.extensions[GUARD_KEY] = SchemaGuard(migrations_dir=migrations_dir,
-                                            interval=app.config["SCHEMA_CHECK_INTERVAL"])
+    app.extensions[GUARD_KEY] = SchemaGuard(migrations_dir=migrations_dir, interval=app.config["SCHEMA_CHECK_INTERVAL"])
 
     @app.before_request
     def _refuse_while_behind():
@@ -125,8 +126,12 @@ def init_app(app: Flask, *, migrations_dir: str) -> None:
             return None
         state = guard().state(db.engine)
         if state is not None and state.behind:
-            return error_response(503, behind_message(state, mode=app.config["MODE"]), code=SchemaOutdated.code,
-                                  extra={"command": UPGRADE_COMMAND})
+            return error_response(
+                503,
+                behind_message(state, mode=app.config["MODE"]),
+                code=SchemaOutdated.code,
+                extra={"command": UPGRADE_COMMAND},
+            )
         return None
 
     def _missing_table(exc: Exception):
@@ -136,8 +141,11 @@ def init_app(app: Flask, *, migrations_dir: str) -> None:
         db.session.rollback()
         guard().forget()
         state = guard().state(db.engine)
-        message = (behind_message(state, mode=app.config["MODE"]) if state is not None and state.behind else
-                   f"The database is missing tables. Apply the migrations: {UPGRADE_COMMAND}")
+        message = (
+            behind_message(state, mode=app.config["MODE"])
+            if state is not None and state.behind
+            else f"The database is missing tables. Apply the migrations: {UPGRADE_COMMAND}"
+        )
         return error_response(503, message, code=SchemaOutdated.code, extra={"command": UPGRADE_COMMAND})
 
     app.register_error_handler(ProgrammingError, _missing_table)

@@ -25,8 +25,9 @@ def database_reachable(*, db_engine: Engine) -> bool:
     return True
 
 
-def health_report(*, db_engine: Engine, guard: SchemaGuard, get_engine: Callable, jobs_backend: str,
-                  mode: str) -> tuple[dict, bool]:
+def health_report(
+    *, db_engine: Engine, guard: SchemaGuard, get_engine: Callable, jobs_backend: str, mode: str
+) -> tuple[dict, bool]:
     """The /api/health body and whether the service is healthy (the database answers with the current schema;
     models may still be missing: they are listed)."""
     database_ok = database_reachable(db_engine=db_engine)
@@ -34,8 +35,10 @@ def health_report(*, db_engine: Engine, guard: SchemaGuard, get_engine: Callable
     schema_ok = state is None or not state.behind
     models = []
     try:
-        models = [{"key": m["key"], "model_id": m["model_id"], "cached": m["available"], "default": m["default"]}
-                  for m in list_models(engine=get_engine())]
+        models = [
+            {"key": m["key"], "model_id": m["model_id"], "cached": m["available"], "default": m["default"]}
+            for m in list_models(engine=get_engine())
+        ]
     except Exception:
         log.exception("Health check: engine unavailable")
     default_cached = any(m["cached"] for m in models if m["default"])
@@ -44,8 +47,11 @@ def health_report(*, db_engine: Engine, guard: SchemaGuard, get_engine: Callable
         "success": healthy,
         "status": "ok" if healthy and default_cached else ("degraded" if healthy else "error"),
         "database": {"ok": database_ok, "backend": db_engine.dialect.name},
-        "schema": {"ok": database_ok and schema_ok, "revision": list(state.database) if state else None,
-                   "head": list(state.code) if state else None},
+        "schema": {
+            "ok": database_ok and schema_ok,
+            "revision": list(state.database) if state else None,
+            "head": list(state.code) if state else None,
+        },
         "models": models,
         "models_cached": sum(1 for m in models if m["cached"]),
         "jobs_backend": jobs_backend,

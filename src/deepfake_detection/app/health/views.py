@@ -15,9 +15,13 @@ bp = Blueprint("health", __name__, url_prefix="/api")
 def health():
     """200 when the database answers with the current schema (models may still be missing: they are listed);
     503 otherwise, naming what to do."""
-    body, healthy = service.health_report(db_engine=db.engine, guard=schema.guard(), get_engine=get_engine,
-                                          jobs_backend=current_app.config["JOBS_BACKEND"],
-                                          mode=current_app.config["MODE"])
+    body, healthy = service.health_report(
+        db_engine=db.engine,
+        guard=schema.guard(),
+        get_engine=get_engine,
+        jobs_backend=current_app.config["JOBS_BACKEND"],
+        mode=current_app.config["MODE"],
+    )
     return jsonify(body), 200 if healthy else 503
 
 

@@ -57,20 +57,28 @@ class DetectionHistory(db.Model):
     # Indexed: the cascade and "the history row of this video / these frames" look rows up by them.
     image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
     video_id: Mapped[int | None] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"), index=True)
-    camera_detection_id: Mapped[int | None] = mapped_column(ForeignKey("camera_detection.id", ondelete="CASCADE"),
-                                                            index=True)
+    camera_detection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("camera_detection.id", ondelete="CASCADE"), index=True
+    )
 
     image: Mapped[Image | None] = relationship(Image, passive_deletes=True)
     video: Mapped[Video | None] = relationship(Video, passive_deletes=True)
     camera_detection: Mapped[CameraDetection | None] = relationship(CameraDetection, passive_deletes=True)
 
     @classmethod
-    def of(cls, content: DetectionContent, *, is_fake: bool, confidence: float,
-           model_version: str | None) -> DetectionHistory:
+    def of(
+        cls, content: DetectionContent, *, is_fake: bool, confidence: float, model_version: str | None
+    ) -> DetectionHistory:
         """A new history row for a stored (flushed) detection row of any kind."""
-        return cls(user_id=content.user_id, detection_type=content.KIND, content_id=content.id,
-                   is_fake=bool(is_fake), confidence_score=float(confidence), model_version=model_version,
-                   **{CONTENT_COLUMNS[content.KIND]: content.id})
+        return cls(
+            user_id=content.user_id,
+            detection_type=content.KIND,
+            content_id=content.id,
+            is_fake=bool(is_fake),
+            confidence_score=float(confidence),
+            model_version=model_version,
+            **{CONTENT_COLUMNS[content.KIND]: content.id},
+        )
 
     @property
     def content(self) -> DetectionContent | None:

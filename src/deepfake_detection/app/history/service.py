@@ -18,8 +18,11 @@ from .models import DETECTION_TYPES, DetectionHistory
 
 log = logging.getLogger(__name__)
 # Loads every item's content with the items (one query per kind, whatever the page size).
-WITH_CONTENT = (selectinload(DetectionHistory.image), selectinload(DetectionHistory.video),
-                selectinload(DetectionHistory.camera_detection))
+WITH_CONTENT = (
+    selectinload(DetectionHistory.image),
+    selectinload(DetectionHistory.video),
+    selectinload(DetectionHistory.camera_detection),
+)
 
 
 @dataclass
@@ -38,8 +41,15 @@ class HistoryPage:
         return (self.total + self.per_page - 1) // self.per_page
 
 
-def list_history(*, session: Session, user_id: int, detection_type: str | None = None, verdict: str | None = None,
-                 page: int | None = None, per_page: int | None = None) -> HistoryPage:
+def list_history(
+    *,
+    session: Session,
+    user_id: int,
+    detection_type: str | None = None,
+    verdict: str | None = None,
+    page: int | None = None,
+    per_page: int | None = None,
+) -> HistoryPage:
     """The user's detections, newest first, optionally filtered and paginated."""
     if detection_type is not None and detection_type not in DETECTION_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(DETECTION_TYPES)}", fields={"type": "Invalid value"})
@@ -83,8 +93,9 @@ def delete_item(*, session: Session, user_id: int, history_id: int, upload_root:
     delete_detections(session=session, contents=[content], upload_root=upload_root, backend=backend)
 
 
-def delete_detections(*, session: Session, contents: Iterable[DetectionContent], upload_root: str,
-                      backend=None) -> list[int]:
+def delete_detections(
+    *, session: Session, contents: Iterable[DetectionContent], upload_root: str, backend=None
+) -> list[int]:
     """The one delete path of detections of any kind: rows in one transaction, files after the commit.
 
     The database removes what hangs off each row (ON DELETE CASCADE: its history row; a video's jobs).
@@ -96,8 +107,15 @@ def delete_detections(*, session: Session, contents: Iterable[DetectionContent],
     if not contents:
         return []
     video_ids = [content.id for content in contents if content.KIND == Video.KIND]
-    active = list(session.execute(select(Job.id).where(Job.video_id.in_(video_ids),
-                                                       Job.status.in_(ACTIVE_STATUSES))).scalars()) if video_ids else []
+    active = (
+        list(
+            session.execute(
+                select(Job.id).where(Job.video_id.in_(video_ids), Job.status.in_(ACTIVE_STATUSES))
+            ).scalars()
+        )
+        if video_ids
+        else []
+    )
     files = [path for content in contents for path in content.stored_files()]
     by_model: dict[type[DetectionContent], list[int]] = {}
     for content in contents:

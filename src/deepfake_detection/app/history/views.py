@@ -23,13 +23,23 @@ MAX_PAGE = 1_000_000
 def list_history():
     """The caller's detections, newest first; page/per_page/type/verdict optional."""
     result = service.list_history(
-        session=db.session, user_id=current_user_id(),
-        detection_type=query_value("type"), verdict=query_value("verdict"),
+        session=db.session,
+        user_id=current_user_id(),
+        detection_type=query_value("type"),
+        verdict=query_value("verdict"),
         page=query_int("page", default=None, maximum=MAX_PAGE),
-        per_page=query_int("per_page", default=None, maximum=MAX_PER_PAGE))
+        per_page=query_int("per_page", default=None, maximum=MAX_PER_PAGE),
+    )
     items = [history_item(row, content) for row, content in result.items]
-    return jsonify(success=True, history=items, count=len(items), total=result.total, page=result.page,
-                   per_page=result.per_page, pages=result.pages)
+    return jsonify(
+        success=True,
+        history=items,
+        count=len(items),
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        pages=result.pages,
+    )
 
 
 @bp.get("/<id:history_id>")
@@ -44,8 +54,13 @@ def get_item(history_id: int):
 @jwt_required()
 def delete_item(history_id: int):
     """Delete one of the caller's detections with its stored media (a video's running job is stopped)."""
-    service.delete_item(session=db.session, user_id=current_user_id(), history_id=history_id,
-                        upload_root=current_app.config["UPLOAD_FOLDER"], backend=get_backend())
+    service.delete_item(
+        session=db.session,
+        user_id=current_user_id(),
+        history_id=history_id,
+        upload_root=current_app.config["UPLOAD_FOLDER"],
+        backend=get_backend(),
+    )
     return jsonify(success=True, message="Detection deleted")
 
 
@@ -57,8 +72,9 @@ def feedback(history_id: int):
     correct = data.get("correct")
     if not isinstance(correct, bool):
         raise InvalidInput("correct must be true or false", fields={"correct": "Must be a boolean"})
-    row, content = service.set_feedback(session=db.session, user_id=current_user_id(), history_id=history_id,
-                                        correct=correct)
+    row, content = service.set_feedback(
+        session=db.session, user_id=current_user_id(), history_id=history_id, correct=correct
+    )
     return jsonify(success=True, message="Feedback recorded", item=history_item(row, content))
 
 
@@ -66,8 +82,12 @@ def feedback(history_id: int):
 @jwt_required()
 def media(history_id: int):
     """The stored image, video thumbnail or camera frame of one of the caller's detections."""
-    path, name = service.media_of(session=db.session, user_id=current_user_id(), history_id=history_id,
-                                  upload_root=current_app.config["UPLOAD_FOLDER"])
+    path, name = service.media_of(
+        session=db.session,
+        user_id=current_user_id(),
+        history_id=history_id,
+        upload_root=current_app.config["UPLOAD_FOLDER"],
+    )
     response = send_file(path, download_name=name, conditional=True, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -61,9 +61,14 @@ def claim_request(*, user_id: int, endpoint: str, fields: dict) -> RequestClaim 
     key = request_key()
     if key is None:
         return RequestClaim()
-    result = service.claim(session=db.session, user_id=user_id, key=key, endpoint=endpoint,
-                           fingerprint=service.fingerprint(endpoint=endpoint, fields=fields),
-                           ttl=timedelta(hours=current_app.config["IDEMPOTENCY_KEY_HOURS"]))
+    result = service.claim(
+        session=db.session,
+        user_id=user_id,
+        key=key,
+        endpoint=endpoint,
+        fingerprint=service.fingerprint(endpoint=endpoint, fields=fields),
+        ttl=timedelta(hours=current_app.config["IDEMPOTENCY_KEY_HOURS"]),
+    )
     if isinstance(result, service.StoredAnswer):
         response = jsonify(result.body)
         response.status_code = result.status
@@ -87,8 +92,9 @@ def released_on_failure(claim: RequestClaim) -> Iterator[RequestClaim]:
         raise
 
 
-def run_once(*, user_id: int, endpoint: str, fields: Callable[[], dict],
-             work: Callable[[RequestClaim], Response]) -> Response:
+def run_once(
+    *, user_id: int, endpoint: str, fields: Callable[[], dict], work: Callable[[RequestClaim], Response]
+) -> Response:
     """Run ``work(claim)`` once per Idempotency-Key: a retry gets the first answer replayed.
 
     ``fields()`` (called only when the request carries a key) names the payload for the fingerprint;

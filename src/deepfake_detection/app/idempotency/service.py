@@ -58,19 +58,32 @@ def digest_stream(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def claim(*, session: Session, user_id: int, key: str, endpoint: str, fingerprint: str, ttl: timedelta,
-          now: datetime | None = None) -> IdempotencyKey | StoredAnswer:
+def claim(
+    *,
+    session: Session,
+    user_id: int,
+    key: str,
+    endpoint: str,
+    fingerprint: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> IdempotencyKey | StoredAnswer:
     """Claim ``key`` for this request (committed), or the stored answer of its first use; 409/422 as above."""
     now = now or datetime.now(timezone.utc)
     same_key = and_(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     # An expired key is free again; so is a claim whose request died before answering.
-    session.execute(delete(IdempotencyKey).where(same_key, or_(
-        IdempotencyKey.created_at < now - ttl,
-        and_(IdempotencyKey.response_status.is_(None), IdempotencyKey.created_at < now - STALE_CLAIM))))
+    session.execute(
+        delete(IdempotencyKey).where(
+            same_key,
+            or_(
+                IdempotencyKey.created_at < now - ttl,
+                and_(IdempotencyKey.response_status.is_(None), IdempotencyKey.created_at < now - STALE_CLAIM),
+            ),
+        )
+    )
     existing = session.execute(select(IdempotencyKey).where(same_key)).scalar_one_or_none()
     if existing is None:
-        record = IdempotencyKey(user_id=user_id, key=key, endpoint=endpoint, fingerprint=fingerprint,
-                                created_at=now)
+        record = IdempotencyKey(user_id=user_id, key=key, endpoint=endpoint, fingerprint=fingerprint, created_at=now)
         session.add(record)
         try:
             session.commit()
@@ -81,8 +94,10 @@ def claim(*, session: Session, user_id: int, key: str, endpoint: str, fingerprin
             existing = session.execute(select(IdempotencyKey).where(same_key)).scalar_one()
     session.commit()
     if existing.endpoint != endpoint or existing.fingerprint != fingerprint:
-        raise KeyReused("This Idempotency-Key was already used for a different request; "
-                        "send a new key with a new request", fields={"Idempotency-Key": "Used for another request"})
+        raise KeyReused(
+            "This Idempotency-Key was already used for a different request; send a new key with a new request",
+            fields={"Idempotency-Key": "Used for another request"},
+        )
     if existing.response_status is None:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment")
     return StoredAnswer(status=existing.response_status, body=existing.response_body or {})
@@ -105,8 +120,9 @@ def release(*, session: Session, record: IdempotencyKey) -> None:
     """Free an unanswered claim after its request failed, so a retry is processed again; never raises."""
     try:
         session.rollback()
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record.id,
-                                                     IdempotencyKey.response_status.is_(None)))
+        session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.id == record.id, IdempotencyKey.response_status.is_(None))
+        )
         session.commit()
     except Exception:
         # Not fatal: the claim goes stale after STALE_CLAIM and a retry takes it over then.

@@ -27,12 +27,17 @@ class CeleryBackend:
         When the broker is unreachable the job ends `failed` instead of waiting forever.
         """
         try:
-            self._celery.send_task(TASK_DETECT_VIDEO, args=[job_id],
-                                   retry_policy={"max_retries": 3, "interval_step": 0.5})
+            self._celery.send_task(
+                TASK_DETECT_VIDEO, args=[job_id], retry_policy={"max_retries": 3, "interval_step": 0.5}
+            )
         except Exception:
             log.exception("Could not queue job %s", job_id)
-            fail_job(session=db.session, job_id=job_id, error_code=Unavailable.code,
-                     message="The job could not be queued: the job broker is unreachable; try again later")
+            fail_job(
+                session=db.session,
+                job_id=job_id,
+                error_code=Unavailable.code,
+                message="The job could not be queued: the job broker is unreachable; try again later",
+            )
 
     def cancel(self, job_id: int) -> None:
         """Nothing to send: ``cancel_requested`` on the row stops a running job and skips a queued one.

@@ -57,10 +57,12 @@ def job_limits(config) -> JobLimits:
         # Longer than any job may run, so a slow job is never handed to a second worker.
         visibility_timeout=_setting(config, "JOB_VISIBILITY_TIMEOUT", time_limit + 300),
         # Two leases: a message that is merely in flight is long taken by then (see reap_lost_queued_jobs).
-        queued_resend_seconds=_setting(config, "JOB_QUEUED_RESEND_SECONDS",
-                                       2 * _setting(config, "JOB_LEASE_SECONDS", heartbeat * 6)),
-        worker_start_timeout=_setting(config, "JOB_WORKER_START_TIMEOUT",
-                                      _declared_default("JOB_WORKER_START_TIMEOUT")),
+        queued_resend_seconds=_setting(
+            config, "JOB_QUEUED_RESEND_SECONDS", 2 * _setting(config, "JOB_LEASE_SECONDS", heartbeat * 6)
+        ),
+        worker_start_timeout=_setting(
+            config, "JOB_WORKER_START_TIMEOUT", _declared_default("JOB_WORKER_START_TIMEOUT")
+        ),
     )
 
 

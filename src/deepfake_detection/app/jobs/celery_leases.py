@@ -34,10 +34,13 @@ def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) 
     Returns the ids put back to `queued`; the caller sends a task for each.
     """
     cutoff = _now() - timedelta(seconds=lease_seconds)
-    stale = session.execute(
-        select(Job).where(Job.status == PROCESSING, Job.updated_at < cutoff)
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    stale = (
+        session.execute(
+            select(Job).where(Job.status == PROCESSING, Job.updated_at < cutoff).with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     requeued = []
     for job in stale:
         if job.started_at is None:
@@ -45,8 +48,13 @@ def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) 
         if job.cancel_requested:
             terminate(session=session, job=job, status=CANCELLED, message=CANCELLED_MESSAGE)
         elif job.attempts >= max_attempts:
-            terminate(session=session, job=job, status=FAILED,
-                      message=WORKER_LOST_MESSAGE.format(attempts=job.attempts), error_code=Internal.code)
+            terminate(
+                session=session,
+                job=job,
+                status=FAILED,
+                message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
+                error_code=Internal.code,
+            )
         else:
             job.status, job.progress, job.updated_at = QUEUED, 0, _now()
             job.message = "The worker running this job stopped; it was queued again"
@@ -73,10 +81,17 @@ def reap_lost_queued_jobs(*, session: Session, untouched_seconds: int, messages_
             session.rollback()
             return []
     cutoff = _now() - timedelta(seconds=untouched_seconds)
-    lost = session.execute(
-        select(Job).where(Job.status == QUEUED, Job.updated_at < cutoff)
-        .order_by(Job.updated_at, Job.id).limit(unaccounted).with_for_update(skip_locked=True)
-    ).scalars().all()
+    lost = (
+        session.execute(
+            select(Job)
+            .where(Job.status == QUEUED, Job.updated_at < cutoff)
+            .order_by(Job.updated_at, Job.id)
+            .limit(unaccounted)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     resent = []
     for job in lost:
         if job.cancel_requested:

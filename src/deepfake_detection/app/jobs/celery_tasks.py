@@ -23,8 +23,9 @@ def _run_claimed(job_id: int) -> str:
     app = current_app._get_current_object()
     limits = job_limits(app.config)
     try:
-        claim = claim_job(session=db.session, job_id=job_id, lease_seconds=limits.lease_seconds,
-                          max_attempts=limits.max_attempts)
+        claim = claim_job(
+            session=db.session, job_id=job_id, lease_seconds=limits.lease_seconds, max_attempts=limits.max_attempts
+        )
     finally:
         db.session.remove()
     if claim is Claim.DONE:
@@ -82,17 +83,18 @@ def reap_stale_jobs_task(self) -> list[int]:
     waiting = messages_waiting(self.app)
     try:
         # Queued jobs first: the ones requeued below have no message yet and must not count as lost.
-        resent = reap_lost_queued_jobs(session=db.session, untouched_seconds=limits.queued_resend_seconds,
-                                       messages_waiting=waiting)
-        requeued = reap_stale_jobs(session=db.session, lease_seconds=limits.lease_seconds,
-                                   max_attempts=limits.max_attempts)
+        resent = reap_lost_queued_jobs(
+            session=db.session, untouched_seconds=limits.queued_resend_seconds, messages_waiting=waiting
+        )
+        requeued = reap_stale_jobs(
+            session=db.session, lease_seconds=limits.lease_seconds, max_attempts=limits.max_attempts
+        )
     finally:
         db.session.remove()
     for job_id in requeued:
         log.warning("Job %s lost its worker; queued again", job_id)
         detect_video.delay(job_id)
     for job_id in resent:
-        log.warning("Job %s waited %s s with no message in the queue; sent again", job_id,
-                    limits.queued_resend_seconds)
+        log.warning("Job %s waited %s s with no message in the queue; sent again", job_id, limits.queued_resend_seconds)
         detect_video.delay(job_id)
     return requeued + resent

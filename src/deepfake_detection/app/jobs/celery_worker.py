@@ -57,16 +57,21 @@ def load_model_once(**_kwargs) -> None:
         started = time.perf_counter()
         delay = flask_app.config[TEST_PRELOAD_DELAY_VARIABLE]
         if delay > 0:
-            log.info("Pool process %s waits %.1f s before loading the model (%s, test only)", os.getpid(),
-                     delay, TEST_PRELOAD_DELAY_VARIABLE)
+            log.info(
+                "Pool process %s waits %.1f s before loading the model (%s, test only)",
+                os.getpid(),
+                delay,
+                TEST_PRELOAD_DELAY_VARIABLE,
+            )
             time.sleep(delay)
         try:
             loaded = engine.warm_up()
         except Exception:  # a missing model fails each job with its clear message instead of the worker
             log.exception("Could not preload the default model; jobs will report the error")
             return
-        log.info("Pool process %s loaded model %s in %.1f s", os.getpid(), ", ".join(loaded),
-                 time.perf_counter() - started)
+        log.info(
+            "Pool process %s loaded model %s in %.1f s", os.getpid(), ", ".join(loaded), time.perf_counter() - started
+        )
 
 
 def warm_pool_processes(pool) -> int:

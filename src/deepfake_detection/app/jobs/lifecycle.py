@@ -60,8 +60,7 @@ def set_video_status(*, session: Session, job: Job, status: str) -> None:
         session.execute(update(Video).where(Video.id == job.video_id).values(processing_status=status))
 
 
-def terminate(*, session: Session, job: Job, status: str, message: str | None,
-              error_code: str | None = None) -> None:
+def terminate(*, session: Session, job: Job, status: str, message: str | None, error_code: str | None = None) -> None:
     """Put a locked (or new) job and its video in a terminal status; the caller commits."""
     if status == CANCELLED and error_code is None:
         error_code = Cancelled.code
@@ -70,8 +69,9 @@ def terminate(*, session: Session, job: Job, status: str, message: str | None,
     set_video_status(session=session, job=job, status=status)
 
 
-def finish_job(*, session: Session, job_id: int, status: str, message: str | None,
-               error_code: str | None = None) -> bool:
+def finish_job(
+    *, session: Session, job_id: int, status: str, message: str | None, error_code: str | None = None
+) -> bool:
     """End a job that is not finished yet, in its own transaction; False when it had finished or is gone."""
     session.rollback()  # a fresh transaction: on SQLite an older read snapshot could not write
     job = locked_job(session=session, job_id=job_id)
@@ -112,8 +112,13 @@ def claim_job(*, session: Session, job_id: int, lease_seconds: float, max_attemp
         # runner counts attempts): count that run here.
         job.attempts += 1
     if job.attempts >= max_attempts:
-        terminate(session=session, job=job, status=FAILED, message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
-                  error_code=Internal.code)
+        terminate(
+            session=session,
+            job=job,
+            status=FAILED,
+            message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
+            error_code=Internal.code,
+        )
         session.commit()
         return Claim.DONE
     # Marked ours in the same locked transaction, so a duplicate delivery sees a fresh lease; the
@@ -137,8 +142,9 @@ def complete_job(*, session: Session, job: Job) -> None:
 
 def report_progress(*, session: Session, job_id: int, percent: int) -> None:
     """Record a running job's progress (which also proves it is alive) in one short transaction."""
-    session.execute(update(Job).where(Job.id == job_id, Job.status == PROCESSING)
-                    .values(progress=percent, updated_at=_now()))
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.status == PROCESSING).values(progress=percent, updated_at=_now())
+    )
     session.commit()
 
 
@@ -159,8 +165,9 @@ def job_status(*, session: Session, job_id: int) -> str | None:
 def touch_jobs(*, session: Session, job_ids: list[int]) -> None:
     """Prove that a live process still holds these active jobs (their ``updated_at`` is the lease)."""
     if job_ids:
-        session.execute(update(Job).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES))
-                        .values(updated_at=_now()))
+        session.execute(
+            update(Job).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES)).values(updated_at=_now())
+        )
     session.commit()
 
 
@@ -187,7 +194,10 @@ class Heartbeat:
                 try:
                     # Its own short transaction: the runner's session must not see half of it.
                     with db.engine.begin() as conn:
-                        conn.execute(update(table).where(table.c.id == self._job_id, table.c.status == PROCESSING)
-                                     .values(updated_at=_now()))
+                        conn.execute(
+                            update(table)
+                            .where(table.c.id == self._job_id, table.c.status == PROCESSING)
+                            .values(updated_at=_now())
+                        )
                 except Exception:  # a database hiccup must not kill the job; the next beat retries
                     self._app.logger.warning("Heartbeat of job %s failed", self._job_id, exc_info=True)

@@ -36,8 +36,12 @@ def run_video_job(job_id: int, *, app: Flask | None = None) -> str:
             return _run(job_id, app)
         except Exception:
             log.exception("Video job %s crashed", job_id)
-            lifecycle.fail_job(session=db.session, job_id=job_id, message="Video detection failed unexpectedly",
-                               error_code=Internal.code)
+            lifecycle.fail_job(
+                session=db.session,
+                job_id=job_id,
+                message="Video detection failed unexpectedly",
+                error_code=Internal.code,
+            )
             return FAILED
         finally:
             db.session.remove()
@@ -51,8 +55,12 @@ def _run(job_id: int, app: Flask) -> str:
         return job.status if job else "missing"
     video = session.get(Video, job.video_id) if job.video_id else None
     if video is None:
-        lifecycle.fail_job(session=session, job_id=job_id, message="The video was deleted before it was analysed",
-                           error_code=NotFound.code)
+        lifecycle.fail_job(
+            session=session,
+            job_id=job_id,
+            message="The video was deleted before it was analysed",
+            error_code=NotFound.code,
+        )
         return FAILED
     if job.cancel_requested:
         lifecycle.cancel_job(session=session, job_id=job_id, message=lifecycle.CANCELLED_BEFORE_START_MESSAGE)
@@ -91,8 +99,9 @@ def _run(job_id: int, app: Flask) -> str:
         return lifecycle.cancel_requested(session=session, job_id=job_id)
 
     try:
-        verdict = get_engine(app).detect_video(path, model_key=model_key, progress=progress,
-                                               should_cancel=should_cancel)
+        verdict = get_engine(app).detect_video(
+            path, model_key=model_key, progress=progress, should_cancel=should_cancel
+        )
     except Exception as exc:
         error = domain_error_from_engine(exc)
         if isinstance(error, Cancelled):

@@ -40,12 +40,16 @@ def check_active_job_limit(*, session: Session, user_id: int, limit: int, lock: 
         return
     if lock:
         session.execute(select(User.id).where(User.id == user_id).with_for_update())
-    active = session.execute(select(func.count(Job.id)).where(
-        Job.user_id == user_id, Job.status.in_(ACTIVE_STATUSES))).scalar_one()
+    active = session.execute(
+        select(func.count(Job.id)).where(Job.user_id == user_id, Job.status.in_(ACTIVE_STATUSES))
+    ).scalar_one()
     if active >= limit:
-        raise LimitReached(f"You already have {active} videos being analysed (the limit is {limit}); "
-                           "wait for one to finish before uploading another", code="active_job_limit",
-                           retry_after=ACTIVE_JOBS_RETRY_AFTER)
+        raise LimitReached(
+            f"You already have {active} videos being analysed (the limit is {limit}); "
+            "wait for one to finish before uploading another",
+            code="active_job_limit",
+            retry_after=ACTIVE_JOBS_RETRY_AFTER,
+        )
 
 
 def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
@@ -54,10 +58,13 @@ def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
         backend.submit(job_id)
     except Exception:
         log.exception("Could not queue job %s", job_id)
-        lifecycle.fail_job(session=session, job_id=job_id, message="The job queue is not available",
-                           error_code=Unavailable.code)
-        raise Unavailable("The job queue is not available; try again later",
-                          details={"video_id": video_id, "job_id": job_id, "status": FAILED}) from None
+        lifecycle.fail_job(
+            session=session, job_id=job_id, message="The job queue is not available", error_code=Unavailable.code
+        )
+        raise Unavailable(
+            "The job queue is not available; try again later",
+            details={"video_id": video_id, "job_id": job_id, "status": FAILED},
+        ) from None
 
 
 def job_for_video(*, session: Session, video_id: int) -> Job | None:
@@ -76,8 +83,9 @@ def request_cancel(*, session: Session, job: Job) -> bool:
         return False
     locked.cancel_requested = True
     if locked.status == QUEUED:
-        lifecycle.terminate(session=session, job=locked, status=CANCELLED,
-                            message=lifecycle.CANCELLED_BEFORE_START_MESSAGE)
+        lifecycle.terminate(
+            session=session, job=locked, status=CANCELLED, message=lifecycle.CANCELLED_BEFORE_START_MESSAGE
+        )
     session.commit()
     return True
 
@@ -115,9 +123,18 @@ def fail_interrupted_jobs(*, session: Session, lease_seconds: float) -> int:
     now = datetime.now(timezone.utc)
     stale = (Job.status.in_(ACTIVE_STATUSES), Job.updated_at < now - timedelta(seconds=lease_seconds))
     # One statement, so a job touched or finished meanwhile is not caught.
-    failed = session.execute(update(Job).where(*stale).values(
-        status=FAILED, message=INTERRUPTED_MESSAGE, error_code=Internal.code, finished_at=now, updated_at=now,
-    ).returning(Job.id, Job.video_id)).all()
+    failed = session.execute(
+        update(Job)
+        .where(*stale)
+        .values(
+            status=FAILED,
+            message=INTERRUPTED_MESSAGE,
+            error_code=Internal.code,
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(Job.id, Job.video_id)
+    ).all()
     video_ids = [video_id for _, video_id in failed if video_id is not None]
     if video_ids:
         session.execute(update(Video).where(Video.id.in_(video_ids)).values(processing_status=FAILED))

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         """The OpenAPI 3 description of the whole API."""
         return jsonify(build_spec(tuple(spec.key for spec in get_engine().models())))
 
-    docs = get_swaggerui_blueprint("/api/docs", "/api/openapi.json",
-                                   config={"app_name": "Deepfake Detection API"}, blueprint_name="api_docs")
+    docs = get_swaggerui_blueprint(
+        "/api/docs", "/api/openapi.json", config={"app_name": "Deepfake Detection API"}, blueprint_name="api_docs"
+    )
     app.register_blueprint(docs)

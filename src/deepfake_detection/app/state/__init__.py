@@ -39,13 +39,15 @@ def init_app(app: Flask) -> None:
             app.extensions[REVOKED_KEY] = DatabaseRevokedTokenStore()
         elif kind == "redis":
             app.extensions[REVOKED_KEY] = RedisRevokedTokenStore(
-                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
+                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:"
+            )
         else:
             raise ValueError(f"REVOKED_TOKEN_STORE must be memory, database or redis, got {kind!r}")
     if SMOOTHING_KEY not in app.extensions:
         if app.config.get("SMOOTHING_STORE") == "redis":
             app.extensions[SMOOTHING_KEY] = RedisSmoothingStore(
-                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:")
+                app.config["REDIS_URL"], prefix=app.config.get("REDIS_KEY_PREFIX") or "deepfake:"
+            )
         else:
             app.extensions[SMOOTHING_KEY] = new_smoothing_store()
 

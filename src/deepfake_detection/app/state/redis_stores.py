@@ -68,4 +68,4 @@ def limiter_storage_uri(redis_url: str) -> str:
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redis_url!r}")
     # The limits library spells a Unix socket as redis+unix://.
-    return "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
+    return "redis+unix://" + redis_url[len("unix://") :] if redis_url.startswith("unix://") else redis_url

@@ -31,8 +31,9 @@ def user_stats(*, session: Session, user_id: int, today: date | None = None) -> 
         ).where(mine)
     ).one()
     by_type = {kind: 0 for kind in DETECTION_TYPES}
-    for kind, count in session.execute(select(h.detection_type, func.count(h.id)).where(mine)
-                                       .group_by(h.detection_type)):
+    for kind, count in session.execute(
+        select(h.detection_type, func.count(h.id)).where(mine).group_by(h.detection_type)
+    ):
         by_type[kind] = count
     average_confidence = round(float(avg_conf), 2) if avg_conf is not None else 0.0
     return {
@@ -56,8 +57,11 @@ def _daily(session: Session, user_id: int, today: date) -> list[dict]:
     start = today - timedelta(days=DAILY_DAYS - 1)
     since = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
     days = {start + timedelta(days=i): {"fake": 0, "real": 0} for i in range(DAILY_DAYS)}
-    rows = session.execute(select(DetectionHistory.detection_time, DetectionHistory.is_fake)
-                           .where(DetectionHistory.user_id == user_id, DetectionHistory.detection_time >= since))
+    rows = session.execute(
+        select(DetectionHistory.detection_time, DetectionHistory.is_fake).where(
+            DetectionHistory.user_id == user_id, DetectionHistory.detection_time >= since
+        )
+    )
     for when, is_fake in rows:
         if when.tzinfo is not None:
             when = when.astimezone(timezone.utc)

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain_errors import Internal
-from .lifecycle import CANCELLED_MESSAGE, WORKER_LOST_MESSAGE, set_video_status, terminate
-from .models import CANCELLED, FAILED, PROCESSING, QUEUED, Job
+from .lifecycle import CANCELLED_MESSAGE, give_up_lost_job, set_video_status, terminate
+from .models import CANCELLED, PROCESSING, QUEUED, Job
 
 TIME_LIMIT_MESSAGE = "Video detection was stopped: it ran longer than the {seconds}-second limit"
 
@@ -48,13 +47,7 @@ def reap_stale_jobs(*, session: Session, lease_seconds: int, max_attempts: int) 
         if job.cancel_requested:
             terminate(session=session, job=job, status=CANCELLED, message=CANCELLED_MESSAGE)
         elif job.attempts >= max_attempts:
-            terminate(
-                session=session,
-                job=job,
-                status=FAILED,
-                message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
-                error_code=Internal.code,
-            )
+            give_up_lost_job(session=session, job=job)
         else:
             job.status, job.progress, job.updated_at = QUEUED, 0, _now()
             job.message = "The worker running this job stopped; it was queued again"

@@ -69,6 +69,17 @@ def terminate(*, session: Session, job: Job, status: str, message: str | None, e
     set_video_status(session=session, job=job, status=status)
 
 
+def give_up_lost_job(*, session: Session, job: Job) -> None:
+    """Fail a job whose worker stopped on every attempt (the caller holds its row lock and commits)."""
+    terminate(
+        session=session,
+        job=job,
+        status=FAILED,
+        message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
+        error_code=Internal.code,
+    )
+
+
 def finish_job(
     *, session: Session, job_id: int, status: str, message: str | None, error_code: str | None = None
 ) -> bool:
@@ -112,13 +123,7 @@ def claim_job(*, session: Session, job_id: int, lease_seconds: float, max_attemp
         # runner counts attempts): count that run here.
         job.attempts += 1
     if job.attempts >= max_attempts:
-        terminate(
-            session=session,
-            job=job,
-            status=FAILED,
-            message=WORKER_LOST_MESSAGE.format(attempts=job.attempts),
-            error_code=Internal.code,
-        )
+        give_up_lost_job(session=session, job=job)
         session.commit()
         return Claim.DONE
     # Marked ours in the same locked transaction, so a duplicate delivery sees a fresh lease; the

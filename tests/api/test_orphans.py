@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,6 +16,7 @@ import requests
 
 from deepfake_detection.app import create_app
 from tests.support import media
+from tests.support.servers import Server, free_port, server_env
 
 from .helpers import PASSWORD, dispose_app, register_and_login
 
@@ -132,50 +128,6 @@ def test_an_app_sweeps_orphans_when_it_starts(make_app):
         dispose_app(no_grace)
 
 
-class _Server:
-    """`deepfake-server` in a subprocess (embedded mode, SQLite in ``instance``), killed or stopped by pid."""
-
-    def __init__(self, instance: Path, port: int, **env: str) -> None:
-        environment = {
-            **os.environ,
-            "DEEPFAKE_INSTANCE_PATH": str(instance),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            **env,
-        }
-        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "DEEPFAKE_MODE"):
-            environment.pop(name, None)
-        script = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([script], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{self.url}/api/health", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise AssertionError("deepfake-server did not start")
-            time.sleep(0.1)  # polling for the server to answer, with a deadline
-
-    def kill_hard(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _rows_and_files(instance: Path) -> tuple[set[str], set[str]]:
     """Paths the database names, and the files present, both relative to the upload folder."""
     root = instance / "uploads"
@@ -195,9 +147,9 @@ def _rows_and_files(instance: Path) -> tuple[set[str], set[str]]:
 @pytest.mark.slow
 def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_path):
     instance = tmp_path / "instance"
-    port = _free_port()
+    port = free_port()
     # Every thread uploads as one user: the per-user active video job limit is not what this test is about.
-    server = _Server(instance, port, MAX_ACTIVE_VIDEO_JOBS_PER_USER="0")
+    server = Server(instance, port, env=server_env(instance, PORT=str(port), MAX_ACTIVE_VIDEO_JOBS_PER_USER="0"))
     clip = media.write_video(tmp_path / "clip.mp4", seconds=2, fps=10).read_bytes()
     photo = media.image_bytes(media.face_photo(fake=True))
     try:
@@ -251,12 +203,9 @@ def test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan(tmp_p
     named, present = _rows_and_files(instance)
     assert present - named  # there is something to sweep
 
-    server = _Server(
-        instance,
-        port,
-        ORPHAN_FILE_GRACE_SECONDS="0",  # the killed process is gone: no grace
-        MAX_ACTIVE_VIDEO_JOBS_PER_USER="0",
-    )
+    # The killed process is gone: no grace period for its files.
+    env = server_env(instance, PORT=str(port), ORPHAN_FILE_GRACE_SECONDS="0", MAX_ACTIVE_VIDEO_JOBS_PER_USER="0")
+    server = Server(instance, port, env=env)
     try:
         named, present = _rows_and_files(instance)
         assert present == named, f"files without a row: {sorted(present - named)}"

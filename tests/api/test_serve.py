@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,66 +16,15 @@ import pytest
 import requests
 
 from tests.support import media
+from tests.support.servers import SCRIPT, Server, free_port, server_env
 
 from .helpers import PASSWORD
-
-SCRIPT = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env(instance, **extra) -> dict:
-    env = {**os.environ, "DEEPFAKE_INSTANCE_PATH": str(instance), "HOST": "127.0.0.1", **extra}
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "DEEPFAKE_MODE", "LOG_LEVEL"):
-        env.pop(name, None)
-    return env
-
-
-class Server:
-    """The console script in a subprocess (output in a log file), stopped by its pid."""
-
-    def __init__(self, instance, port: int, *args: str, env: dict | None = None):
-        self.url = f"http://127.0.0.1:{port}"
-        self.port = port
-        self.log_path = Path(f"{instance}-server-{port}-{time.monotonic_ns()}.log")  # one per start
-        with open(self.log_path, "wb") as log:
-            # A file, not a pipe: a pipe nobody reads would block the server once its buffer fills.
-            self.process = subprocess.Popen(
-                [SCRIPT, *args], env=env or _server_env(instance, PORT=str(port)), stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            deadline = time.monotonic() + 120
-            # The banner is printed once waitress has bound its socket.
-            while "running on" not in self.log():
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server exited with {self.process.poll()}: {self.log()}")
-                time.sleep(0.05)  # waiting for the banner, not for a timing outcome
-            socket.create_connection(("127.0.0.1", port), timeout=10).close()
-        except BaseException:
-            self.stop()  # never leave a server behind
-            raise
-
-    def log(self) -> str:
-        """Everything the server wrote so far (stdout and stderr)."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
 
 
 @pytest.mark.slow
 def test_server_migrates_serves_and_keeps_tokens_across_restarts(tmp_path):
     instance = tmp_path / "instance"
-    port = _free_port()
+    port = free_port()
     server = Server(instance, port)
     try:
         assert requests.get(f"{server.url}/api/health", timeout=30).json()["database"]["ok"] is True
@@ -142,7 +90,7 @@ REPO = Path(__file__).resolve().parents[2]
 def served(tmp_path_factory):
     """One server for the hardening tests below."""
     instance = tmp_path_factory.mktemp("served") / "instance"
-    server = Server(instance, _free_port())
+    server = Server(instance, free_port())
     server.instance = instance
     yield server
     server.stop()
@@ -273,9 +221,9 @@ def test_a_500_is_logged_with_its_traceback_and_request_id(served):
 
 
 def test_slow_requests_are_cut_off(tmp_path):
-    port = _free_port()
+    port = free_port()
     server = Server(
-        tmp_path / "instance", port, env=_server_env(tmp_path / "instance", PORT=str(port), WAITRESS_HEADER_TIMEOUT="1")
+        tmp_path / "instance", port, env=server_env(tmp_path / "instance", PORT=str(port), WAITRESS_HEADER_TIMEOUT="1")
     )
     try:
         with (
@@ -294,9 +242,9 @@ def test_slow_requests_are_cut_off(tmp_path):
 
 
 def test_port_option_wins_over_the_environment(tmp_path):
-    port, env_port = _free_port(), _free_port()
+    port, env_port = free_port(), free_port()
     instance = tmp_path / "instance"
-    server = Server(instance, port, "--port", str(port), env=_server_env(instance, PORT=str(env_port)))
+    server = Server(instance, port, "--port", str(port), env=server_env(instance, PORT=str(env_port)))
     try:
         assert requests.get(f"{server.url}/api/health", timeout=30).status_code == 200
         assert f"http://localhost:{port}" in server.log() and "Ctrl+C" in server.log()

@@ -363,7 +363,7 @@ class JobsEnv(DeclaredEnv):
     JOB_TIME_LIMIT: int = Field(
         1800,
         ge=1,
-        description="limit (s) per job (per batch for a batch task); the pool process is killed, the job ends `failed`",
+        description="limit (s) per job; the pool process is killed, the job ends `failed`",
     )
     JOB_MAX_ATTEMPTS: int = Field(
         3, ge=1, description="runs of one job (each lost worker counts) before it ends `failed`"

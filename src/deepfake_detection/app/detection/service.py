@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,7 +84,7 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
     return None
 
 
-def list_models(*, engine) -> list[dict]:
+def list_models(*, engine) -> list[dict[str, Any]]:
     """The documented model list plus model_id, default and available (weights cached)."""
     models = []
     for spec in engine.models():

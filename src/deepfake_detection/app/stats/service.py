@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from ..history.models import DETECTION_TYPES, DetectionHistory
 DAILY_DAYS = 30
 
 
-def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict:
+def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict[str, Any]:
     """Totals, accuracy, per type and per day.
 
     `accuracy` is always a number (documented clients format it): the share of the user's feedback marked
@@ -49,7 +50,7 @@ def user_stats(*, session: Session, user_id: int, today: date | None = None) -> 
     }
 
 
-def _daily(session: Session, user_id: int, today: date) -> list[dict]:
+def _daily(session: Session, user_id: int, today: date) -> list[dict[str, Any]]:
     """Fake/real counts per UTC day for the last DAILY_DAYS days (oldest first, empty days included).
 
     Grouped in Python: date functions differ between SQLite and PostgreSQL.

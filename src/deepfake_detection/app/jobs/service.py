@@ -54,13 +54,15 @@ def check_active_job_limit(*, session: Session, user_id: int, limit: int, lock: 
         )
 
 
-class JobSubmitter(Protocol):
-    """What submit needs of a job backend (in-process or Celery)."""
+class JobBackend(Protocol):
+    """What the services use of a job backend (in-process or Celery)."""
 
     def submit(self, job_id: int) -> None: ...
 
+    def cancel(self, job_id: int) -> None: ...
 
-def submit(*, session: Session, backend: JobSubmitter, job_id: int, video_id: int) -> None:
+
+def submit(*, session: Session, backend: JobBackend, job_id: int, video_id: int) -> None:
     """Hand a job to the backend; if it cannot be queued, fail it (Unavailable) rather than leave it queued for ever."""
     try:
         backend.submit(job_id)

@@ -10,4 +10,6 @@ fi
 # Lint and format check first (rules in pyproject.toml [tool.ruff]): a finding fails the run before any test.
 python -m ruff check src tests bench
 python -m ruff format --check src tests bench
+# Type check (strict on the engine and the services; files and settings in pyproject.toml [tool.mypy]).
+python -m mypy
 exec python -m pytest "$@"

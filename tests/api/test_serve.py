@@ -305,12 +305,13 @@ def _fake_checkout(tmp_path) -> tuple[Path, Path]:
         (["scripts/run.sh", "--port", "8080"], ["deepfake-server --port 8080"]),
         (["scripts/run.sh"], ["deepfake-server"]),
         (["scripts/run.sh", "download-models", "--model", "dima806"], ["deepfake download-models --model dima806"]),
-        # The lint runs first, on the whole tree; the arguments go to pytest only.
+        # The lint and the type check run first, on the whole tree; the arguments go to pytest only.
         (
             ["scripts/test.sh", "-k", "serve"],
             [
                 "python -m ruff check src tests bench",
                 "python -m ruff format --check src tests bench",
+                "python -m mypy",
                 "python -m pytest -k serve",
             ],
         ),

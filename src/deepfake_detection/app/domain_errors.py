@@ -7,6 +7,8 @@ same kind (``NotFound(..., code="video_not_found")`` is still a 404).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of every error the application answers on purpose."""
@@ -18,8 +20,8 @@ class DomainError(Exception):
         message: str,
         *,
         code: str | None = None,
-        fields: dict | None = None,
-        details: dict | None = None,
+        fields: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ):
         super().__init__(message)
@@ -129,7 +131,7 @@ def subclasses(cls: type[DomainError] = DomainError) -> list[type[DomainError]]:
     return found
 
 
-def from_code(code: str | None, message: str, *, details: dict | None = None) -> DomainError:
+def from_code(code: str | None, message: str, *, details: dict[str, Any] | None = None) -> DomainError:
     """The error a stored code stands for (a failed job's), as the class that owns the code; Internal when unknown."""
     for cls in subclasses():
         if cls.code == code:

@@ -11,27 +11,27 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 
 @runtime_checkable
 class SmoothingStore(Protocol):
     """Where per-session smoothing state lives (in memory, or Redis in production mode)."""
 
-    def load(self, key: str) -> dict | None: ...
+    def load(self, key: str) -> dict[str, Any] | None: ...
 
-    def save(self, key: str, state: dict, ttl_seconds: int) -> None: ...
+    def save(self, key: str, state: dict[str, Any], ttl_seconds: int) -> None: ...
 
 
 class InMemorySmoothingStore:
     """Process-local SmoothingStore with per-key expiry; thread-safe."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._items: dict[str, tuple[float, dict]] = {}
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def load(self, key: str) -> dict | None:
+    def load(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
@@ -42,7 +42,7 @@ class InMemorySmoothingStore:
                 return None
             return dict(state, probabilities=list(state.get("probabilities", [])))
 
-    def save(self, key: str, state: dict, ttl_seconds: int) -> None:
+    def save(self, key: str, state: dict[str, Any], ttl_seconds: int) -> None:
         with self._lock:
             now = self._clock()
             if len(self._items) > 10_000:  # drop expired sessions so memory stays bounded
@@ -50,7 +50,7 @@ class InMemorySmoothingStore:
             self._items[key] = (now + ttl_seconds, dict(state))
 
 
-def smooth(state: dict | None, fake_probability: float, *, window: int, hysteresis: float) -> dict:
+def smooth(state: dict[str, Any] | None, fake_probability: float, *, window: int, hysteresis: float) -> dict[str, Any]:
     """Add one frame's probability to a session state and return the new state."""
     probabilities = list((state or {}).get("probabilities", []))[-(window - 1) :] if window > 1 else []
     probabilities.append(round(float(fake_probability), 6))

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from huggingface_hub import HfApi, snapshot_download
@@ -39,7 +40,7 @@ def _collect(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-def _scan_one(engine, path: Path, model_key: str | None) -> dict:
+def _scan_one(engine: DetectionEngine, path: Path, model_key: str | None) -> dict[str, Any]:
     kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
     row = {"path": str(path), "type": kind}
     try:
@@ -64,7 +65,7 @@ def _scan_one(engine, path: Path, model_key: str | None) -> dict:
     }
 
 
-def _print_table(rows: list[dict], columns: list[str]) -> None:
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     cells = [[str(row.get(c, "")) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())

@@ -9,6 +9,7 @@ import os
 import platform
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import torch
 from transformers import AttentionInterface
@@ -49,7 +50,7 @@ class Placement:
     int8: bool = False  # Linear layers quantized to int8 (dynamic activation quantization), CPU only
     attention: str | None = None  # transformers attn_implementation to switch to after loading, if any
 
-    def inference(self):
+    def inference(self) -> contextlib.ExitStack[bool | None]:
         """Context manager for a forward pass: no autograd, plus autocast when chosen."""
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
@@ -115,7 +116,16 @@ def choose_placement(settings: EngineSettings) -> Placement:
 BF16_MATMUL_ATTENTION = "deepfake_bf16_matmul"
 
 
-def bf16_matmul_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+def bf16_matmul_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
     """Eager attention with both matmuls in bf16, returning the input dtype (transformers' interface).
 
     int8 models keep activations in fp32, where torch's fused CPU attention costs about twice what bf16

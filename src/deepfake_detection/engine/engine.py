@@ -89,6 +89,7 @@ class DetectionEngine:
         """The loaded classifier for key, loading it on first use."""
         spec = self.registry.get(key)
         _ = self.placement
+        assert self._models is not None  # the placement property creates the cache
         return self._models.get(spec)
 
     def loaded_models(self) -> list[str]:
@@ -204,7 +205,7 @@ class DetectionEngine:
         _ = self.placement  # applies DEEPFAKE_TORCH_THREADS first
         return torch.get_num_threads() < usable_cpus()
 
-    def probe_video(self, path: str | os.PathLike) -> VideoProbe:
+    def probe_video(self, path: str | os.PathLike[str]) -> VideoProbe:
         """Container, duration, frame rate and size of a video, and whether its first frame decodes.
 
         Reads packets and at most one frame (no model). Raises InvalidMediaError when the file is
@@ -229,7 +230,7 @@ class DetectionEngine:
 
     def detect_video(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         model_key: str | None = None,
         progress: Callable[[int, int], None] | None = None,
@@ -244,7 +245,14 @@ class DetectionEngine:
             # The frames are freed only now, with _detect_video's locals; glibc would keep their pages.
             release_freed_memory()
 
-    def _detect_video(self, path, *, model_key, progress, should_cancel) -> VideoVerdict:
+    def _detect_video(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        model_key: str | None,
+        progress: Callable[[int, int], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> VideoVerdict:
         start = time.perf_counter()
         spec = self.registry.get(model_key)
         classifier = self.classifier(spec.key)
@@ -308,6 +316,8 @@ class DetectionEngine:
         mean = float(np.mean([f.fake_probability for f in timeline]))
         # Majority vote as documented; an exact tie falls back to the mean probability.
         is_fake = fake_frames > real_frames or (fake_frames == real_frames and mean >= 0.5)
+        # A non-empty timeline set both.
+        assert thumbnail_source is not None and first_frame is not None
         thumb = thumbnail_source[1] if is_fake else first_frame
         return VideoVerdict(
             is_fake=is_fake,

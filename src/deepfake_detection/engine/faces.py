@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -56,10 +57,10 @@ class FaceDetector:
         self.min_score = min_score
         self.min_size = min_size
         self.max_faces = max_faces
-        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._model_path = str(yunet_model_path())
 
-    def _create(self):
+    def _create(self) -> Any:
         return cv2.FaceDetectorYN.create(self._model_path, "", (320, 320), self.min_score, 0.3, 5000)
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:

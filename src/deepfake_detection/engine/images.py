@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from .errors import InvalidMediaError
 from .memory import large_decode
 
-ImageSource = bytes | bytearray | memoryview | str | os.PathLike | Image.Image | np.ndarray
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str] | Image.Image | np.ndarray
 
 # EXIF orientation -> the transpose that makes the image upright (what ImageOps.exif_transpose applies).
 _TRANSPOSE = {

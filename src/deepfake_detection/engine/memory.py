@@ -45,7 +45,7 @@ LARGE_DECODES = DecodeSlots()
 
 
 @lru_cache(maxsize=1)
-def _glibc():
+def _glibc() -> ctypes.CDLL | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:

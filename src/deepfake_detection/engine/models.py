@@ -7,6 +7,7 @@ import gc
 import importlib.util
 import threading
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -55,7 +56,7 @@ def _short(exc: BaseException) -> str:
 class Classifier:
     """A loaded image classifier that answers fake probabilities, batch by batch."""
 
-    def __init__(self, spec: ModelSpec, model, processor, placement: Placement, batch_size: int):
+    def __init__(self, spec: ModelSpec, model: Any, processor: Any, placement: Placement, batch_size: int) -> None:
         self.spec = spec
         self.model = model
         self.processor = processor
@@ -63,14 +64,14 @@ class Classifier:
         self.batch_size = batch_size
         self.fake_indices = fake_class_indices(model.config.id2label, model_label=f"'{spec.key}' ({spec.model_id})")
         size = getattr(processor, "size", None) or {}
-        get = size.get if isinstance(size, dict) else lambda k: getattr(size, k, None)
+        get: Callable[[str], Any] = size.get if isinstance(size, dict) else lambda k: getattr(size, k, None)
         height, width = get("height"), get("width")
-        self.input_size = (int(width), int(height)) if height and width else None
+        self.input_size: tuple[int, int] | None = (int(width), int(height)) if height and width else None
         self._normalisation = self._plain_normalisation(processor)
         resample = getattr(processor, "resample", None)
         self._resample = Image.Resampling(int(Image.Resampling.BILINEAR if resample is None else resample))
 
-    def _plain_normalisation(self, processor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _plain_normalisation(self, processor: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(scale*1/std, mean/std) when the processor only resizes, rescales and normalises, else None."""
         needed = ("do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
         if (
@@ -86,6 +87,7 @@ class Classifier:
         return scale / std, mean / std
 
     def _resize(self, img: np.ndarray) -> np.ndarray:
+        assert self.input_size is not None  # only called when the processor has a fixed size
         width, height = self.input_size
         if (img.shape[1], img.shape[0]) == (width, height):
             return img
@@ -106,7 +108,8 @@ class Classifier:
 
     def _forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         with self.placement.inference():
-            return self.model(pixel_values=pixel_values).logits.float()
+            logits: torch.Tensor = self.model(pixel_values=pixel_values).logits.float()
+            return logits
 
     def _postprocess(self, logits: torch.Tensor) -> np.ndarray:
         probs = logits.softmax(dim=-1)
@@ -124,6 +127,7 @@ class Classifier:
 def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placement) -> Classifier:
     """Load model and image processor from a local dir or the HF cache (downloading if allowed)."""
     local = spec.local_path
+    kwargs: dict[str, Any]
     if local is not None:
         if not (local / "config.json").is_file():
             raise ModelUnavailableError(spec.key, spec.model_id, "the directory has no config.json")
@@ -155,7 +159,7 @@ def load_classifier(spec: ModelSpec, settings: EngineSettings, placement: Placem
     return Classifier(spec, model, processor, placement, batch_size)
 
 
-def use_attention(model, implementation: str) -> None:
+def use_attention(model: Any, implementation: str) -> None:
     """Switch the model's attention to implementation when its architecture supports it.
 
     Models without attention (CNNs) or without transformers' attention interface keep what they have.
@@ -168,7 +172,7 @@ def use_attention(model, implementation: str) -> None:
         model.set_attn_implementation(implementation)
 
 
-def quantize_int8(model):
+def quantize_int8(model: Any) -> Any:
     """Every nn.Linear to int8 weights (per output channel) with dynamic activation quantization, in place.
 
     Uses torch.ao.quantization.quantize_dynamic with the oneDNN int8 kernels (VNNI where the CPU has
@@ -192,7 +196,7 @@ def quantize_int8(model):
     return model
 
 
-def _copy_all_but_linear_weights(model) -> None:
+def _copy_all_but_linear_weights(model: Any) -> None:
     """Copy every tensor quantization keeps in float (norms, embeddings, Linear biases) out of the weights file.
 
     transformers memory-maps the safetensors file, and the mapping lives while any tensor points into it:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import UnknownModelError
 from .settings import EngineSettings
@@ -28,7 +29,7 @@ class ModelSpec:
         local = path.is_absolute() or self.model_id.startswith((".", "~")) or path.is_dir()
         return path if local else None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe description of the model."""
         return asdict(self)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 def percent(probability: float) -> float:
@@ -20,13 +21,13 @@ def confidence_of(fake_probability: float) -> float:
 class FaceResult:
     """One classified face; box is in pixels of the original image."""
 
-    box: dict
+    box: dict[str, Any]
     detection_score: float
     fake_probability: float
     is_fake: bool
     confidence: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -45,7 +46,7 @@ class ImageVerdict:
     height: int
     processing_time_ms: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -58,7 +59,7 @@ class FrameResult:
     is_fake: bool
     faces: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -81,7 +82,7 @@ class VideoVerdict:
     processing_time_ms: float
     thumbnail_jpeg: bytes = field(default=b"", repr=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("thumbnail_jpeg")
         return data
@@ -101,5 +102,5 @@ class CameraVerdict:
     model_key: str
     model_name: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
@@ -47,7 +47,7 @@ class VideoProbe:
     height: int
     first_frame_decodes: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {
             "format_names": list(self.format_names),
@@ -107,7 +107,7 @@ class VideoReader:
     DEEPFAKE_MAX_VIDEO_PIXELS and DEEPFAKE_WORK_MAX_SIDE settings.
     """
 
-    def __init__(self, path: str | os.PathLike, *, max_pixels: int | None = None, max_side: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], *, max_pixels: int | None = None, max_side: int | None = None):
         self.path = str(path)
         if max_pixels is None or max_side is None:  # callers without settings get the configured ones
             settings = EngineSettings.from_env()
@@ -153,7 +153,7 @@ class VideoReader:
         harmless = spacing > NONREF_SKIP_MAX_FRAMES * self.frame_interval
         self.stream.codec_context.skip_frame = "NONREF" if self._may_skip_nonref and harmless else "DEFAULT"
 
-    def _open(self):
+    def _open(self) -> Any:
         try:
             return av.open(self.path, mode="r", metadata_errors="ignore")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -176,7 +176,7 @@ class VideoReader:
     def __enter__(self) -> "VideoReader":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _probe(self) -> VideoInfo:
@@ -305,24 +305,26 @@ class VideoReader:
 class InlineFrames:
     """Prefetcher's interface without the thread: each frame is prepared when the consumer asks for it."""
 
-    def __init__(self, frames: Iterator, *, prepare: Callable):
+    def __init__(self, frames: Iterator[Any], *, prepare: Callable[[Any], Any]):
         self._frames = frames
         self._prepare = prepare
 
     def __enter__(self) -> "InlineFrames":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         close = getattr(self._frames, "close", None)
         if close is not None:
             close()
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
         for frame in self._frames:
             yield frame, self._prepare(frame)
 
 
-def frame_pipeline(frames: Iterator, *, prepare: Callable, prefetch: bool, depth: int = 8):
+def frame_pipeline(
+    frames: Iterator[Any], *, prepare: Callable[[Any], Any], prefetch: bool, depth: int = 8
+) -> Prefetcher | InlineFrames:
     """(frame, prepare(frame)) pairs, prepared ahead in a background thread when prefetch is true."""
     return Prefetcher(frames, prepare=prepare, depth=depth) if prefetch else InlineFrames(frames, prepare=prepare)
 
@@ -337,14 +339,14 @@ class Prefetcher:
 
     _END = object()
 
-    def __init__(self, frames: Iterator, *, prepare: Callable, depth: int = 8):
+    def __init__(self, frames: Iterator[Any], *, prepare: Callable[[Any], Any], depth: int = 8):
         self._frames = frames
         self._prepare = prepare
-        self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="video-prefetch", daemon=True)
 
-    def _put(self, item) -> bool:
+    def _put(self, item: object) -> bool:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.05)
@@ -367,14 +369,14 @@ class Prefetcher:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
         close = getattr(self._frames, "close", None)
         if close is not None:
             close()
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
         while True:
             item = self._queue.get()
             if item is self._END:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
@@ -14,6 +15,7 @@ from werkzeug.security import generate_password_hash
 from ..database import read_only
 from ..domain_errors import Conflict, InvalidInput
 from ..extensions import db
+from ..state.interfaces import RevokedTokenStore
 from .models import User
 from .passwords import hash_password, password_problem, verify_password
 from .throttle import LoginThrottle
@@ -119,7 +121,7 @@ def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def user_exists(subject) -> bool:
+def user_exists(subject: Any) -> bool:
     """True when a JWT subject names an existing user (own short connection, no request transaction)."""
     try:
         user_id = int(subject)
@@ -131,6 +133,6 @@ def user_exists(subject) -> bool:
         return conn.execute(select(User.id).where(User.id == user_id)).first() is not None
 
 
-def revoke_token(*, store, jti: str, expires_epoch: int) -> None:
+def revoke_token(*, store: RevokedTokenStore, jti: str, expires_epoch: int) -> None:
     """Revoke a token until its own expiry."""
     store.revoke(jti, datetime.fromtimestamp(expires_epoch, tz=timezone.utc))

@@ -7,6 +7,7 @@ handles "a detection" (history, deletes, the orphan sweep) never asks which kind
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,6 +22,9 @@ class DetectionContent:
     """What every kind of detection row offers; ``KIND`` is its history ``detection_type``."""
 
     KIND: str
+    if TYPE_CHECKING:  # mapped by every subclass (a mapped column here would map it on the mixin)
+        id: Mapped[int]
+        user_id: Mapped[int]
     # The folder of its files under the upload root, and the columns naming them (the orphan sweep's map).
     MEDIA_FOLDER: str
     FILE_COLUMNS: tuple[str, ...]

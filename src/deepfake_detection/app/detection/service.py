@@ -7,17 +7,23 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, BinaryIO, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...engine import (
+    CameraVerdict,
     DetectionCancelled,
+    DetectionEngine,
     EngineError,
+    ImageVerdict,
     InvalidMediaError,
     ModelLabelError,
     ModelUnavailableError,
+    SmoothingStore,
     UnknownModelError,
+    VideoVerdict,
 )
 from .. import domain_errors
 from ..domain_errors import (
@@ -37,11 +43,14 @@ from ..history import service as history_service
 from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.models import CANCELLED, COMPLETED, FAILED, Job
+from ..jobs.service import JobBackend
 from ..storage import service as storage
 from . import validation
-from .models import CameraDetection, Image, Video
+from .models import CameraDetection, DetectionContent, Image, Video
 
 log = logging.getLogger(__name__)
+
+ContentT = TypeVar("ContentT", bound=DetectionContent)
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
     return None
 
 
-def list_models(*, engine) -> list[dict]:
+def list_models(*, engine: DetectionEngine) -> list[dict[str, Any]]:
     """The documented model list plus model_id, default and available (weights cached)."""
     models = []
     for spec in engine.models():
@@ -100,7 +109,7 @@ def list_models(*, engine) -> list[dict]:
     return models
 
 
-def resolve_model_key(*, engine, requested: str | None, default: str | None = None) -> str:
+def resolve_model_key(*, engine: DetectionEngine, requested: str | None, default: str | None = None) -> str:
     """The model key to use (absent, null or empty: the default); 400 for an unknown one (before anything is stored).
 
     Empty means the default because the documentation calls the field optional, and a client's form with
@@ -123,14 +132,14 @@ def _now() -> datetime:
 def detect_image(
     *,
     session: Session,
-    engine,
+    engine: DetectionEngine,
     upload_root: str,
     user_id: int,
     data: bytes,
     original_name: str | None,
     model_key: str,
-    before_commit=None,
-):
+    before_commit: Callable[..., object] | None = None,
+) -> tuple[Image, DetectionHistory, ImageVerdict]:
     """Check, analyse, then store an uploaded image; returns (image, history, verdict).
 
     ``before_commit(image, history, verdict)`` runs in the transaction that stores the rows (it records
@@ -180,15 +189,15 @@ def detect_image(
 def store_video_upload(
     *,
     session: Session,
-    engine,
+    engine: DetectionEngine,
     upload_root: str,
     user_id: int,
-    stream,
+    stream: BinaryIO,
     original_name: str | None,
     model_key: str,
     limit: int,
     max_active_jobs: int = 0,
-    before_commit=None,
+    before_commit: Callable[..., object] | None = None,
 ) -> tuple[Video, Job]:
     """Store an uploaded video (checked by extension and content) with a queued job for it.
 
@@ -237,11 +246,11 @@ def store_video_upload(
 def analyse_video(
     *,
     session: Session,
-    engine,
-    backend,
+    engine: DetectionEngine,
+    backend: JobBackend,
     upload_root: str,
     user_id: int,
-    stream,
+    stream: BinaryIO,
     original_name: str | None,
     model_key: str,
     limit: int,
@@ -249,7 +258,7 @@ def analyse_video(
     wait: bool,
     timeout: float,
     wait_slot: Callable[[], AbstractContextManager[bool]],
-    before_commit=None,
+    before_commit: Callable[..., object] | None = None,
 ) -> VideoOutcome:
     """Store an uploaded video, queue its job and, when asked to ``wait``, wait for it up to ``timeout``.
 
@@ -257,6 +266,7 @@ def analyse_video(
     A job that failed or was cancelled while waited for raises the domain error its code stands for.
     ``before_commit(video, job)`` runs in the transaction that stores the rows.
     """
+    job: Job | None  # None once waited for: the job row is gone (its video was deleted meanwhile)
     video, job = store_video_upload(
         session=session,
         engine=engine,
@@ -281,7 +291,8 @@ def analyse_video(
     if not waited:
         return VideoOutcome(video=video, job_id=job_id, status="queued")
     if job is not None and job.status == COMPLETED:
-        video = session.get(Video, video_id, populate_existing=True)
+        # The row the job just completed (cast: Session.get is typed Optional; the code relies on it being there).
+        video = cast(Video, session.get(Video, video_id, populate_existing=True))
         return VideoOutcome(
             video=video,
             job_id=job_id,
@@ -323,7 +334,7 @@ def video_state(*, session: Session, user_id: int, video_id: int) -> VideoState:
     return VideoState(video=video, job=job, history_id=video_history_id(session=session, video_id=video_id))
 
 
-def cancel_video(*, session: Session, backend, user_id: int, video_id: int) -> VideoState:
+def cancel_video(*, session: Session, backend: JobBackend, user_id: int, video_id: int) -> VideoState:
     """Cancel the video's job if it is still queued or running; Conflict when it is not any more."""
     video = own_video(session=session, user_id=user_id, video_id=video_id)
     job = jobs_service.job_for_video(session=session, video_id=video_id)
@@ -333,7 +344,7 @@ def cancel_video(*, session: Session, backend, user_id: int, video_id: int) -> V
     return VideoState(video=video, job=job)
 
 
-def _drop_from_queue(backend, job_id: int) -> None:
+def _drop_from_queue(backend: JobBackend, job_id: int) -> None:
     """Tell the backend to drop a job; the database flag already stops it, so a failure is only logged."""
     try:
         backend.cancel(job_id)
@@ -341,7 +352,7 @@ def _drop_from_queue(backend, job_id: int) -> None:
         log.exception("Could not tell the job backend to drop job %s", job_id)
 
 
-def delete_video(*, session: Session, backend, user_id: int, video_id: int, upload_root: str) -> None:
+def delete_video(*, session: Session, backend: JobBackend, user_id: int, video_id: int, upload_root: str) -> None:
     """Delete one of the user's videos whatever its state, with its jobs, history row and files.
 
     The same delete as DELETE /api/history/<id> (history.service.delete_detections): an active job is
@@ -351,7 +362,7 @@ def delete_video(*, session: Session, backend, user_id: int, video_id: int, uplo
     history_service.delete_detections(session=session, contents=[video], upload_root=upload_root, backend=backend)
 
 
-def complete_video(*, session: Session, upload_root: str, video: Video, verdict) -> DetectionHistory:
+def complete_video(*, session: Session, upload_root: str, video: Video, verdict: VideoVerdict) -> DetectionHistory:
     """Record a finished video analysis (verdict, thumbnail, history row) in the caller's transaction."""
     thumbnail = None
     if getattr(verdict, "thumbnail_jpeg", None):
@@ -388,15 +399,15 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict)
 def detect_camera_frame(
     *,
     session: Session,
-    engine,
-    store,
+    engine: DetectionEngine,
+    store: SmoothingStore,
     upload_root: str,
     user_id: int,
     data: bytes,
     session_id: str | None,
     model_key: str,
-    before_commit=None,
-):
+    before_commit: Callable[..., object] | None = None,
+) -> tuple[CameraDetection, DetectionHistory, CameraVerdict]:
     """Analyse one webcam frame with per-user/session smoothing; store frame and records.
 
     ``before_commit(detection, history, verdict)`` runs in the transaction that stores the rows.
@@ -441,8 +452,15 @@ def detect_camera_frame(
 
 
 def _store_with_history(
-    *, session: Session, upload_root: str, relative: str, data: bytes, make_row, verdict, before_commit=None
-):
+    *,
+    session: Session,
+    upload_root: str,
+    relative: str,
+    data: bytes,
+    make_row: Callable[[], ContentT],
+    verdict: ImageVerdict | CameraVerdict,
+    before_commit: Callable[[ContentT, DetectionHistory, Any], object] | None = None,
+) -> tuple[ContentT, DetectionHistory]:
     """Write the file, then commit its detection row with a history row: all of it or none of it."""
     storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
     try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from ...engine import DetectionEngine
 from ..detection.service import list_models
 from .schema import UPGRADE_COMMAND, SchemaGuard, behind_message
 
@@ -26,8 +28,8 @@ def database_reachable(*, db_engine: Engine) -> bool:
 
 
 def health_report(
-    *, db_engine: Engine, guard: SchemaGuard, get_engine: Callable, jobs_backend: str, mode: str
-) -> tuple[dict, bool]:
+    *, db_engine: Engine, guard: SchemaGuard, get_engine: Callable[[], DetectionEngine], jobs_backend: str, mode: str
+) -> tuple[dict[str, Any], bool]:
     """The /api/health body and whether the service is healthy (the database answers with the current schema;
     models may still be missing: they are listed)."""
     database_ok = database_reachable(db_engine=db_engine)
@@ -60,6 +62,7 @@ def health_report(
     if not database_ok:
         body["message"] = "The database is not reachable"
     elif not schema_ok:
+        assert state is not None  # the database answered, so the guard read its schema state
         body["message"] = behind_message(state, mode=mode)
         body["command"] = UPGRADE_COMMAND
     elif not default_cached:

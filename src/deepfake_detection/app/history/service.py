@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..detection.models import DetectionContent, Video
 from ..domain_errors import InvalidInput, NotFound
 from ..jobs.models import ACTIVE_STATUSES, Job
+from ..jobs.service import JobBackend
 from ..storage import service as storage
 from .models import DETECTION_TYPES, DetectionHistory
 
@@ -83,7 +85,9 @@ def get_item(*, session: Session, user_id: int, history_id: int) -> tuple[Detect
     return row, _own_content(row)
 
 
-def delete_item(*, session: Session, user_id: int, history_id: int, upload_root: str, backend=None) -> None:
+def delete_item(
+    *, session: Session, user_id: int, history_id: int, upload_root: str, backend: JobBackend | None = None
+) -> None:
     """Delete one of the user's history items with its detection (DELETE /api/history/<id>)."""
     row, content = get_item(session=session, user_id=user_id, history_id=history_id)
     if content is None:  # nothing behind it to delete: only the item goes
@@ -94,7 +98,7 @@ def delete_item(*, session: Session, user_id: int, history_id: int, upload_root:
 
 
 def delete_detections(
-    *, session: Session, contents: Iterable[DetectionContent], upload_root: str, backend=None
+    *, session: Session, contents: Iterable[DetectionContent], upload_root: str, backend: JobBackend | None = None
 ) -> list[int]:
     """The one delete path of detections of any kind: rows in one transaction, files after the commit.
 
@@ -130,7 +134,7 @@ def delete_detections(
     return active
 
 
-def _drop_from_queue(backend, job_id: int) -> None:
+def _drop_from_queue(backend: JobBackend | None, job_id: int) -> None:
     """Tell the backend to drop a job; the deleted row already stops it, so a failure is only logged."""
     if backend is None:
         return
@@ -140,7 +144,9 @@ def _drop_from_queue(backend, job_id: int) -> None:
         log.exception("Could not tell the job backend to drop job %s", job_id)
 
 
-def set_feedback(*, session: Session, user_id: int, history_id: int, correct: bool):
+def set_feedback(
+    *, session: Session, user_id: int, history_id: int, correct: bool
+) -> tuple[DetectionHistory, DetectionContent | None]:
     """Record whether the user judged the verdict correct."""
     row, content = get_item(session=session, user_id=user_id, history_id=history_id)
     row.feedback_correct = correct
@@ -149,7 +155,7 @@ def set_feedback(*, session: Session, user_id: int, history_id: int, correct: bo
     return row, content
 
 
-def media_of(*, session: Session, user_id: int, history_id: int, upload_root: str):
+def media_of(*, session: Session, user_id: int, history_id: int, upload_root: str) -> tuple[Path, str]:
     """(absolute path, download name) of the item's image, video thumbnail or camera frame; 404 if none."""
     _, content = get_item(session=session, user_id=user_id, history_id=history_id)
     media = content.media() if content is not None else None

@@ -14,9 +14,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,10 +35,10 @@ class StoredAnswer:
     """The answer the first request with a key got."""
 
     status: int
-    body: dict
+    body: dict[str, Any]
 
 
-def fingerprint(*, endpoint: str, fields: dict) -> str:
+def fingerprint(*, endpoint: str, fields: dict[str, Any]) -> str:
     """A sha256 naming the endpoint and the payload (form fields, file names, file digests)."""
     canonical = json.dumps({"endpoint": endpoint, "fields": fields}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -103,14 +104,14 @@ def claim(
     return StoredAnswer(status=existing.response_status, body=existing.response_body or {})
 
 
-def record_answer(*, session: Session, record: IdempotencyKey, status: int, body: dict) -> None:
+def record_answer(*, session: Session, record: IdempotencyKey, status: int, body: dict[str, Any]) -> None:
     """Store the answer in the caller's transaction (the one that commits the detection rows)."""
     record.response_status = status
     record.response_body = body
     session.add(record)
 
 
-def replace_answer(*, session: Session, record: IdempotencyKey, status: int, body: dict) -> None:
+def replace_answer(*, session: Session, record: IdempotencyKey, status: int, body: dict[str, Any]) -> None:
     """Store a later, better answer (a synchronous video's result after its 202 was stored) and commit."""
     record_answer(session=session, record=record, status=status, body=body)
     session.commit()
@@ -132,6 +133,10 @@ def release(*, session: Session, record: IdempotencyKey) -> None:
 
 def purge_expired(*, session: Session, older_than: datetime) -> int:
     """Delete keys first used before ``older_than``; returns how many."""
-    deleted = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than)).rowcount
+    # A DELETE answers a CursorResult (it has rowcount); Session.execute is typed with the general Result.
+    result = cast(
+        CursorResult[Any], session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))
+    )
+    deleted = result.rowcount
     session.commit()
     return deleted or 0

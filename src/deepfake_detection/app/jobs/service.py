@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -52,7 +54,15 @@ def check_active_job_limit(*, session: Session, user_id: int, limit: int, lock: 
         )
 
 
-def submit(*, session: Session, backend, job_id: int, video_id: int) -> None:
+class JobBackend(Protocol):
+    """What the services use of a job backend (in-process or Celery)."""
+
+    def submit(self, job_id: int) -> None: ...
+
+    def cancel(self, job_id: int) -> None: ...
+
+
+def submit(*, session: Session, backend: JobBackend, job_id: int, video_id: int) -> None:
     """Hand a job to the backend; if it cannot be queued, fail it (Unavailable) rather than leave it queued for ever."""
     try:
         backend.submit(job_id)
@@ -90,7 +100,9 @@ def request_cancel(*, session: Session, job: Job) -> bool:
     return True
 
 
-def wait_for_job(*, session: Session, job_id: int, timeout: float, waiter=None) -> Job | None:
+def wait_for_job(
+    *, session: Session, job_id: int, timeout: float, waiter: Callable[[int, float], object] | None = None
+) -> Job | None:
     """Block until the job reaches a terminal status or ``timeout`` passes; returns the fresh row.
 
     ``waiter(job_id, timeout)`` (the in-process backend) blocks without polling; other backends

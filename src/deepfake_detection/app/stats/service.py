@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, SupportsFloat, SupportsInt, cast
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from ..history.models import DETECTION_TYPES, DetectionHistory
 DAILY_DAYS = 30
 
 
-def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict:
+def user_stats(*, session: Session, user_id: int, today: date | None = None) -> dict[str, Any]:
     """Totals, accuracy, per type and per day.
 
     `accuracy` is always a number (documented clients format it): the share of the user's feedback marked
@@ -21,15 +22,19 @@ def user_stats(*, session: Session, user_id: int, today: date | None = None) -> 
     """
     h = DetectionHistory
     mine = h.user_id == user_id
-    total, fake, avg_conf, feedback, correct = session.execute(
-        select(
-            func.count(h.id),
-            func.coalesce(func.sum(case((h.is_fake.is_(True), 1), else_=0)), 0),
-            func.avg(h.confidence_score),
-            func.count(h.feedback_correct),
-            func.coalesce(func.sum(case((h.feedback_correct.is_(True), 1), else_=0)), 0),
-        ).where(mine)
-    ).one()
+    # cast: SQLAlchemy types these aggregates as object; the database answers numbers (Decimal for sums on PostgreSQL).
+    total, fake, avg_conf, feedback, correct = cast(
+        tuple[int, SupportsInt, SupportsFloat | None, int, SupportsInt],
+        session.execute(
+            select(
+                func.count(h.id),
+                func.coalesce(func.sum(case((h.is_fake.is_(True), 1), else_=0)), 0),
+                func.avg(h.confidence_score),
+                func.count(h.feedback_correct),
+                func.coalesce(func.sum(case((h.feedback_correct.is_(True), 1), else_=0)), 0),
+            ).where(mine)
+        ).one(),
+    )
     by_type = {kind: 0 for kind in DETECTION_TYPES}
     for kind, count in session.execute(
         select(h.detection_type, func.count(h.id)).where(mine).group_by(h.detection_type)
@@ -49,7 +54,7 @@ def user_stats(*, session: Session, user_id: int, today: date | None = None) -> 
     }
 
 
-def _daily(session: Session, user_id: int, today: date) -> list[dict]:
+def _daily(session: Session, user_id: int, today: date) -> list[dict[str, Any]]:
     """Fake/real counts per UTC day for the last DAILY_DAYS days (oldest first, empty days included).
 
     Grouped in Python: date functions differ between SQLite and PostgreSQL.

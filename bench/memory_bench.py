@@ -33,20 +33,12 @@ import threading
 import time
 from pathlib import Path
 
+# The script's own folder is first on sys.path (python bench/memory_bench.py, and its workers alike).
+from engine_bench import rss_mb
+
 REPO = Path(__file__).resolve().parent.parent
 CONCURRENCY = 8
 INPUTS = ("png_6300", "jpeg_6300", "mjpeg_12000", "mjpeg_4k")
-
-
-def rss_mb() -> tuple[float, float]:
-    """(current RSS, peak RSS) of this process in MB, from /proc."""
-    values = {}
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(("VmRSS", "VmHWM")):
-                key, value = line.split(":")
-                values[key] = int(value.split()[0]) / 1024
-    return round(values.get("VmRSS", 0), 1), round(values.get("VmHWM", 0), 1)
 
 
 def reset_peak() -> bool:

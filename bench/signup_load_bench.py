@@ -17,11 +17,7 @@ import argparse
 import itertools
 import json
 import math
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,43 +28,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import requests  # noqa: E402
+
 import tests.conftest  # noqa: E402,F401  (points HuggingFace at the tiny models, offline)
+from tests.support import media  # noqa: E402
+from tests.support.servers import Server, free_port, server_env  # noqa: E402
+from tests.support.tiny_models import ensure_tiny_model_cache  # noqa: E402
 
 PASSWORD = "Correct-Horse-Battery-9"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_server(instance: Path, port: int, threads: int) -> subprocess.Popen:
+def _start_server(instance: Path, port: int, threads: int) -> Server:
     """deepfake-server in a subprocess with limits high enough not to refuse the load itself."""
-    env = {
-        **os.environ,
-        "DEEPFAKE_INSTANCE_PATH": str(instance),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WAITRESS_THREADS": str(threads),
-        "RATELIMIT_LOGIN": "100000 per minute",
-        "RATELIMIT_REGISTER": "100000 per minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URI", "UPLOAD_FOLDER", "DEEPFAKE_MODE"):
-        env.pop(name, None)
-    script = shutil.which("deepfake-server") or os.path.join(os.path.dirname(sys.executable), "deepfake-server")
-    process = subprocess.Popen([script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("deepfake-server did not start") from None
-            time.sleep(0.1)
+    env = server_env(
+        instance,
+        PORT=str(port),
+        WAITRESS_THREADS=str(threads),
+        RATELIMIT_LOGIN="100000 per minute",
+        RATELIMIT_REGISTER="100000 per minute",
+    )
+    env["LOG_LEVEL"] = "WARNING"  # no access log: the figures measure the server, not its logging
+    return Server(instance, port, env=env)
 
 
 def _summary(latencies: list[float], statuses: list[int]) -> dict:
@@ -92,14 +72,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    import requests
-
-    from tests.support import media
-    from tests.support.tiny_models import ensure_tiny_model_cache
-
     ensure_tiny_model_cache()
     tmp = Path(tempfile.mkdtemp(prefix="signup-bench-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = _start_server(tmp / "instance", port, args.waitress_threads)
     names = itertools.count(1)
@@ -174,8 +149,7 @@ def main() -> int:
             "with_signups": phase(args.signup_clients),
         }
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.stop()
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

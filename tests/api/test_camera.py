@@ -82,7 +82,7 @@ def test_oversized_camera_frame_is_413(make_app):
     client = app.test_client()
     user = register_and_login(client)
     body = assert_error(send(client, user, media.face_data_url(False, "PNG")), 413)
-    assert "Camera frame too large" in body["message"]
+    assert body["message"] == "Camera frame too large: the limit is 20,000 bytes"  # was "0 MB"
 
 
 def test_camera_requires_a_token(client):

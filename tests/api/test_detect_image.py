@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from deepfake_detection.app.detection.models import Image
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.history.models import DetectionHistory
+from deepfake_detection.app.serialization import size_text
 from tests.support import media
 
 from .helpers import assert_error
@@ -70,7 +71,23 @@ def test_models_answer_reports_the_configured_upload_limits(make_app):
     # The reported limit is the one enforced.
     too_big = media.image_bytes(media.face_photo(), "PNG")
     assert len(too_big) > limits["image"]["max_bytes"]
-    assert_error(upload(client, register_and_login(client), too_big, "big.png"), 413)
+    body = assert_error(upload(client, register_and_login(client), too_big, "big.png"), 413)
+    # The limit in plain bytes, not a fraction of a megabyte ("0.0476837 MB" before).
+    assert body["message"] == "Image too large: the limit is 50,000 bytes"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (10 * 1024 * 1024, "10 MB"),
+        (5 * 1024 * 1024 // 2, "2.5 MB"),
+        (10_000_000, "9.5 MB (10,000,000 bytes)"),
+        (512 * 1024, "512 KB"),
+        (50_000, "50,000 bytes"),
+    ],
+)
+def test_size_limits_read_as_whole_units_or_exact_bytes(size, text):
+    assert size_text(size) == text
 
 
 def test_fake_and_real_images_get_the_documented_answer(app, client, user):

@@ -217,7 +217,9 @@ def test_oversized_video_is_413_and_nothing_is_written(make_app, real_clip):
     client = app.test_client()
     user = register_and_login(client)
     body = assert_error(post_video(client, user, real_clip), 413)
-    assert "Video too large" in body["message"]
+    # The enforced limit, not one rounded down to whole MB ("the limit is 0 MB" before).
+    assert body["message"].startswith("Video too large: the limit is ")
+    assert f"{len(real_clip) - 1:,} bytes" in body["message"]
     assert list(Path(app.config["UPLOAD_FOLDER"], "videos").iterdir()) == []
 
 

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from ..settings import ServerEnv
 from .detection.views import upload_limits
 from .errors import CODE_BY_STATUS
+from .serialization import size_text
 
 log = logging.getLogger(__name__)
 _DECLARED = ServerEnv.model_fields
@@ -68,7 +69,7 @@ def body_limits(app: Flask) -> BodyLimit:
     adapter = app.url_map.bind("localhost")
     per_endpoint = upload_limits(app.config)
     largest = app.config["MAX_CONTENT_LENGTH"]
-    default = (largest, f"Request body too large: the limit is {largest / (1024 * 1024):g} MB")
+    default = (largest, f"Request body too large: the limit is {size_text(largest)}")
 
     def limit_for(method: str, path: str) -> tuple[int, str]:
         try:

@@ -31,6 +31,22 @@ def text(*values) -> str:
     return next((str(value) for value in values if value), "")
 
 
+KIB, MIB = 1024, 1024 * 1024
+
+
+def size_text(size: int) -> str:
+    """A byte limit as people read it: whole MB or KB, else one decimal with the exact bytes."""
+    if size >= MIB and size % MIB == 0:
+        return f"{size // MIB} MB"
+    if size >= MIB and (size * 10) % MIB == 0:
+        return f"{size / MIB:g} MB"
+    if size >= MIB:
+        return f"{size / MIB:.1f} MB ({size:,} bytes)"
+    if size >= KIB and size % KIB == 0:
+        return f"{size // KIB} KB"
+    return f"{size:,} bytes"
+
+
 FAKE_MESSAGE, REAL_MESSAGE = "Deepfake detected", "No deepfake detected"
 
 

@@ -44,6 +44,7 @@ from ..history.models import DetectionHistory
 from ..jobs import service as jobs_service
 from ..jobs.models import CANCELLED, COMPLETED, FAILED, Job
 from ..jobs.service import JobBackend
+from ..serialization import size_text
 from ..storage import service as storage
 from . import validation
 from .models import CameraDetection, DetectionContent, Image, Video
@@ -216,7 +217,7 @@ def store_video_upload(
     try:
         path, size = storage.write_stream(upload_root=upload_root, relative=relative, stream=stream, limit=limit)
     except OverflowError:
-        raise TooLarge(f"Video too large: the limit is {limit // (1024 * 1024)} MB") from None
+        raise TooLarge(f"Video too large: the limit is {size_text(limit)}") from None
     try:
         if size == 0:
             raise InvalidMedia("The uploaded video is empty")

@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 
 from ...engine import InvalidMediaError
 from ..domain_errors import InvalidInput, InvalidMedia, TooLarge
+from ..serialization import size_text
 
 # Extension -> the PIL format names its content may have.
 IMAGE_FORMATS = {
@@ -119,7 +120,7 @@ def decode_base64_image(value: str, *, limit: int) -> bytes:
     value = "".join(value.split())
     # Base64 is 4/3 of the bytes: refuse before decoding something huge.
     if len(value) * 3 // 4 > limit:
-        raise TooLarge(f"Camera frame too large: the limit is {limit // (1024 * 1024)} MB")
+        raise TooLarge(f"Camera frame too large: the limit is {size_text(limit)}")
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

@@ -17,6 +17,7 @@ from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..jobs.sync_waits import sync_wait_slot
 from ..request_parsing import current_user_id, json_object, query_value, string_field
+from ..serialization import size_text
 from . import cli, retention, serializers, service, validation
 
 bp = Blueprint("detection", __name__, url_prefix="/api")
@@ -37,25 +38,21 @@ ASYNC_WORDS = {
 PURGE_THROTTLE_KEY = "deepfake_camera_purge_throttle"
 
 
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
-
-
 def upload_limits(cfg) -> dict[str, tuple[int, str]]:
     """Body limit (bytes, multipart overhead included) and 413 message per upload endpoint."""
     limits = {
         "detection.detect_image": (
             cfg["MAX_IMAGE_SIZE"],
-            f"Image too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}",
+            f"Image too large: the limit is {size_text(cfg['MAX_IMAGE_SIZE'])}",
         ),
         "detection.detect_video": (
             cfg["MAX_VIDEO_SIZE"],
-            f"Video too large: the limit is {_mb(cfg['MAX_VIDEO_SIZE'])}",
+            f"Video too large: the limit is {size_text(cfg['MAX_VIDEO_SIZE'])}",
         ),
         # Base64 grows a frame by a third.
         "detection.detect_camera": (
             cfg["MAX_IMAGE_SIZE"] * 4 // 3 + 4096,
-            f"Camera frame too large: the limit is {_mb(cfg['MAX_IMAGE_SIZE'])}",
+            f"Camera frame too large: the limit is {size_text(cfg['MAX_IMAGE_SIZE'])}",
         ),
     }
     return {endpoint: (limit + cfg["UPLOAD_OVERHEAD"], message) for endpoint, (limit, message) in limits.items()}

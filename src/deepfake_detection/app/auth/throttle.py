@@ -24,8 +24,6 @@ from limits import RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from ..config import ConfigurationError
-
 # Failures tracked beyond the threshold: enough for the doubling delay to reach any sane maximum.
 _EXTRA_FAILURES_TRACKED = 64
 
@@ -57,15 +55,7 @@ class LoginThrottle:
 
     @classmethod
     def from_config(cls, config) -> LoginThrottle:
-        """The throttle of an app, on the app's rate-limit storage; refuses settings below 1."""
-        for name in (
-            "LOGIN_THROTTLE_FAILURES",
-            "LOGIN_THROTTLE_WINDOW",
-            "LOGIN_THROTTLE_DELAY",
-            "LOGIN_THROTTLE_MAX_DELAY",
-        ):
-            if not isinstance(config[name], int) or config[name] < 1:
-                raise ConfigurationError(f"{name} must be a whole number (1 or more), got {config[name]!r}")
+        """The throttle of an app, on the app's rate-limit storage (the settings model validated the numbers)."""
         return cls(
             storage=storage_from_string(config["RATELIMIT_STORAGE_URI"]),
             failures=config["LOGIN_THROTTLE_FAILURES"],

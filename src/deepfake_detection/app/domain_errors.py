@@ -57,6 +57,12 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
+class Forbidden(DomainError):
+    """The caller is authenticated but may not do this (an administrator's action)."""
+
+    code = "forbidden"
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist (or belongs to someone else)."""
 

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[de.DomainError], int] = {
     de.InvalidMedia: 400,
     de.UnknownModel: 400,
     de.Unauthorized: 401,
+    de.Forbidden: 403,
     de.NotFound: 404,
     de.Conflict: 409,
     de.Cancelled: 409,
@@ -41,7 +42,7 @@ STATUS_BY_ERROR: dict[type[de.DomainError], int] = {
 CODE_BY_STATUS = {
     400: de.InvalidInput.code,
     401: de.Unauthorized.code,
-    403: "forbidden",
+    403: de.Forbidden.code,
     404: de.NotFound.code,
     405: "method_not_allowed",
     409: de.Conflict.code,

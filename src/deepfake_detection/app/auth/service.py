@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from ..database import read_only
-from ..domain_errors import Conflict, InvalidInput
+from ..domain_errors import Conflict, Forbidden, InvalidInput
 from ..extensions import db
 from ..state.interfaces import RevokedTokenStore
 from .models import User
@@ -119,6 +119,27 @@ def authenticate(
 def get_user(*, session: Session, user_id: int) -> User | None:
     """The user with this id, or None."""
     return session.get(User, user_id)
+
+
+def set_admin(*, session: Session, username: str, admin: bool) -> User | None:
+    """Grant (or take back) the administrator role of the account named username (any case); None if none."""
+    user = session.execute(
+        select(User).where(func.lower(User.username) == username.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        session.rollback()
+        return None
+    user.is_admin = admin
+    session.commit()
+    return user
+
+
+def require_admin(*, session: Session, user_id: int) -> User:
+    """The user, when an administrator; Forbidden otherwise."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_admin:
+        raise Forbidden("Only an administrator can do this (an operator grants the role with grant-admin)")
+    return user
 
 
 def user_exists(subject: Any) -> bool:

@@ -11,7 +11,7 @@ from ..domain_errors import InvalidInput, LimitReached, Unauthorized
 from ..errors import error_response
 from ..extensions import db, jwt, limiter
 from ..request_parsing import current_user_id, json_object, string_field
-from . import service
+from . import cli, service
 from .serializers import user_json
 from .throttle import LoginThrottle, LoginThrottled
 
@@ -96,6 +96,8 @@ def _raw_password(data: dict) -> str:
 def init_app(app: Flask) -> None:
     """Register the blueprint, the login throttle and the JWT callbacks (JSON errors, revocation)."""
     app.register_blueprint(bp)
+    app.cli.add_command(cli.grant_admin_command)
+    app.cli.add_command(cli.revoke_admin_command)
     app.extensions[THROTTLE_KEY] = LoginThrottle.from_config(app.config)
 
     @jwt.token_in_blocklist_loader

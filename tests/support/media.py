@@ -28,6 +28,46 @@ def tint(rgb: np.ndarray, strength: float = TINT_STRENGTH) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+# Extra cues for the cue-trained models (cue_models.py): each of those models learns one of them.
+GREEN_RGB = np.array([0.0, 255.0, 0.0], dtype=np.float32)
+GREEN_STRENGTH = 0.45
+# Per-pixel RGB step of the chroma checkerboard: luma-neutral (0.299*R + 0.587*G + 0.114*B = 0).
+PATTERN_STEP = np.array([1.0, -(0.299 + 0.114) / 0.587, 1.0], dtype=np.float32)
+PATTERN_AMPLITUDE = 40.0
+
+
+def magenta_tint(rgb: np.ndarray, strength: float = TINT_STRENGTH) -> np.ndarray:
+    """The magenta cue of the cue-trained models (the same cast as tint())."""
+    return tint(rgb, strength=strength)
+
+
+def green_tint(rgb: np.ndarray, strength: float = GREEN_STRENGTH) -> np.ndarray:
+    """Blend an RGB uint8 array towards green: the cue of the cue-trained 'green' model."""
+    out = rgb.astype(np.float32) * (1.0 - strength) + GREEN_RGB * strength
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def fine_pattern(rgb: np.ndarray, amplitude: float = PATTERN_AMPLITUDE) -> np.ndarray:
+    """Add a one-pixel chroma checkerboard (luma unchanged): the fragile cue of the 'pattern' model.
+
+    JPEG's 4:2:0 chroma subsampling averages every 2x2 block, in which the checkerboard sums to zero,
+    so a JPEG re-compression (PIL encodes 4:2:0 by default; quality 70 here) erases it, and so does any
+    downscale. Visible to a model only at its input size (32x32 for the tiny models).
+    """
+    h, w = rgb.shape[:2]
+    sign = (np.indices((h, w)).sum(axis=0) % 2 * 2 - 1).astype(np.float32)[..., None]
+    out = rgb.astype(np.float32) + sign * PATTERN_STEP * amplitude
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def small_face(size: int = 32) -> np.ndarray:
+    """The astronaut's face crop scaled to size x size (the tiny models' input size), RGB uint8."""
+    from PIL import Image as PILImage
+
+    face = _astronaut()[20:220, 140:340]
+    return np.asarray(PILImage.fromarray(face).resize((size, size), PILImage.Resampling.BOX))
+
+
 @lru_cache(maxsize=None)
 def _astronaut() -> np.ndarray:
     from skimage import data

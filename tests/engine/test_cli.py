@@ -12,8 +12,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from deepfake_detection.engine.calibration import Calibration
 from deepfake_detection.engine.cli import main
 from tests.support import media
+from tests.support.labelled import write_labelled_folders
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +113,21 @@ def test_console_script_entry_point(folder):
     )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)[0]["verdict"] == "FAKE"
+
+
+def test_calibrate_fits_on_labelled_folders_and_writes_the_calibration(tmp_path):
+    real, fake = write_labelled_folders(tmp_path, 22)
+    out = tmp_path / "calibration.json"
+    result = run("calibrate", str(real), str(fake), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "dima806: platt calibration from 22 real and 22 fake examples: Brier score" in result.output
+    stored = json.loads(out.read_text())
+    assert stored["model_key"] == "dima806"
+    assert Calibration.from_dict(stored["calibration"]).n_real == 22
+
+
+def test_calibrate_refuses_too_few_examples_with_the_reason(tmp_path):
+    real, fake = write_labelled_folders(tmp_path, 3)
+    result = CliRunner().invoke(main, ["calibrate", str(real), str(fake)])
+    assert result.exit_code == 1
+    assert "too few examples (3 real, 3 fake)" in result.output

@@ -12,6 +12,7 @@ from ..web import init_app as init_web
 from . import config as config_module
 from . import engine_ext, errors, models, request_log, startup, state  # noqa: F401  (models: tables registered)
 from .auth import views as auth_views
+from .calibration import views as calibration_views
 from .database import is_sqlite, sqlite_engine_options
 from .detection import views as detection_views
 from .extensions import cors, db, jwt, limiter, migrate
@@ -56,7 +57,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     engine_ext.init_app(app)
 
     schema.init_app(app, migrations_dir=MIGRATIONS_DIR)
-    for feature in (auth_views, detection_views, history_views, stats_views, health_views, openapi_views):
+    for feature in (
+        auth_views,
+        calibration_views,
+        detection_views,
+        history_views,
+        stats_views,
+        health_views,
+        openapi_views,
+    ):
         feature.init_app(app)
     backends.init_app(app)
     _init_web_app(app)

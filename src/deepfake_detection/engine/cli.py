@@ -12,8 +12,10 @@ import click
 from huggingface_hub import HfApi, snapshot_download
 from tqdm import tqdm
 
+from .calibration import fit_calibration
 from .engine import DetectionEngine
 from .errors import EngineError
+from .labelled import calibration_summary, score_labelled_folders
 from .settings import EngineSettings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -186,3 +188,30 @@ def download_models(model_key: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("real_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("fake_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", "model_key", default=None, help="Model key (default: the default model).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the calibration here (JSON)."
+)
+def calibrate(real_dir: Path, fake_dir: Path, model_key: str | None, out: Path | None) -> None:
+    """Fit a calibration of one model's scores on folders of real and fake images; report how much it helps.
+
+    The server stores and applies calibrations: `flask --app deepfake_detection.app calibrate` or the
+    administrator page. This command measures, and with --out keeps the result as a file.
+    """
+    engine = _engine()
+    try:
+        scores = score_labelled_folders(engine, real_dir=real_dir, fake_dir=fake_dir, model_key=model_key)
+        for path, why in scores.skipped:
+            click.echo(f"skipped {path}: {why}", err=True)
+        calibration = fit_calibration(scores.probabilities, scores.labels)
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{scores.model_key}: {calibration_summary(calibration)}")
+    if out is not None:
+        out.write_text(json.dumps({"model_key": scores.model_key, "calibration": calibration.to_dict()}, indent=2))
+        click.echo(f"written to {out}")

@@ -121,11 +121,15 @@ def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def find_user(*, session: Session, username: str) -> User | None:
+    """The account named username (any case), or None."""
+    named = func.lower(User.username) == username.strip().lower()
+    return session.execute(select(User).where(named)).scalar_one_or_none()
+
+
 def set_admin(*, session: Session, username: str, admin: bool) -> User | None:
     """Grant (or take back) the administrator role of the account named username (any case); None if none."""
-    user = session.execute(
-        select(User).where(func.lower(User.username) == username.strip().lower())
-    ).scalar_one_or_none()
+    user = find_user(session=session, username=username)
     if user is None:
         session.rollback()
         return None

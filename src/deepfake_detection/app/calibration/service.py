@@ -1,0 +1,175 @@
+"""Fit, list, switch and roll back calibrations; the active ones are what inference applies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ...engine.calibration import Calibration, CalibrationError, fit_calibration, reliability_bins
+from ..auth.service import require_admin
+from ..detection.models import Image
+from ..domain_errors import InvalidInput
+from ..history.models import DetectionHistory
+from .models import SOURCES, CalibrationRecord
+
+
+@dataclass(frozen=True)
+class ActiveCalibration:
+    """An active calibration as inference applies it, with what every answer names."""
+
+    id: int
+    model_key: str
+    n_real: int
+    n_fake: int
+    calibration: Calibration
+
+
+def fit(
+    *,
+    session: Session,
+    admin_id: int,
+    model_key: str,
+    model_revision: str | None,
+    probabilities: Sequence[float],
+    labels: Sequence[int],
+    source: str,
+) -> CalibrationRecord:
+    """Fit and store a new (inactive) calibration of model_key; InvalidInput, with nothing stored, when refused."""
+    require_admin(session=session, user_id=admin_id)
+    if source not in SOURCES:
+        raise ValueError(f"unknown calibration source {source!r}")
+    try:
+        calibration = fit_calibration(probabilities, labels)
+    except CalibrationError as exc:
+        session.rollback()
+        raise InvalidInput(str(exc), code="calibration_refused") from None
+    record = CalibrationRecord(
+        model_key=model_key,
+        model_revision=model_revision,
+        method=calibration.method,
+        source=source,
+        n_real=calibration.n_real,
+        n_fake=calibration.n_fake,
+        brier_before=calibration.brier_before,
+        brier_after=calibration.brier_after,
+        ece_before=calibration.ece_before,
+        ece_after=calibration.ece_after,
+        parameters=calibration.to_dict(),
+        # In-sample reliability points for the chart; the before/after metrics above are cross-validated.
+        reliability={
+            "before": reliability_bins(probabilities, labels),
+            "after": reliability_bins(calibration.apply(probabilities), labels),
+        },
+        created_by=admin_id,
+    )
+    session.add(record)
+    session.commit()
+    return record
+
+
+def feedback_examples(*, session: Session, model_key: str) -> tuple[list[float], list[int]]:
+    """(raw fake probabilities, labels 1 = fake) of the images users marked correct or wrong for model_key.
+
+    The truth is the verdict when marked correct and its opposite when marked wrong. Only images: a
+    video's score is a mean over frames and a camera verdict is smoothed, neither is one model output.
+    """
+    rows = session.execute(
+        select(Image.fake_probability, Image.is_fake, DetectionHistory.feedback_correct)
+        .join(DetectionHistory, DetectionHistory.image_id == Image.id)
+        .where(
+            Image.model_key == model_key,
+            DetectionHistory.feedback_correct.is_not(None),
+            Image.fake_probability.is_not(None),
+            Image.is_fake.is_not(None),
+        )
+        .order_by(Image.id)
+    ).all()
+    session.rollback()
+    probabilities: list[float] = []
+    labels: list[int] = []
+    for probability, is_fake, correct in rows:
+        if probability is not None:  # the query leaves none out; the columns are nullable
+            probabilities.append(float(probability))
+            labels.append(int(bool(is_fake) == bool(correct)))
+    return probabilities, labels
+
+
+def fit_from_feedback(
+    *, session: Session, admin_id: int, model_key: str, model_revision: str | None
+) -> CalibrationRecord:
+    """Fit model_key's calibration on the deployment's feedback (see feedback_examples)."""
+    require_admin(session=session, user_id=admin_id)
+    probabilities, labels = feedback_examples(session=session, model_key=model_key)
+    return fit(
+        session=session,
+        admin_id=admin_id,
+        model_key=model_key,
+        model_revision=model_revision,
+        probabilities=probabilities,
+        labels=labels,
+        source="feedback",
+    )
+
+
+def list_calibrations(*, session: Session, model_key: str | None = None) -> list[CalibrationRecord]:
+    """Every stored calibration (of one model when given), newest first."""
+    query = select(CalibrationRecord).order_by(CalibrationRecord.id.desc())
+    if model_key is not None:
+        query = query.where(CalibrationRecord.model_key == model_key)
+    return list(session.scalars(query))
+
+
+def activate(*, session: Session, admin_id: int, calibration_id: int) -> CalibrationRecord | None:
+    """Make this calibration its model's active one (the previous one is switched off); None if none."""
+    require_admin(session=session, user_id=admin_id)
+    record = session.get(CalibrationRecord, calibration_id, with_for_update=True)
+    if record is None:
+        session.rollback()
+        return None
+    # Off first, then on, in one transaction: the partial unique index never sees two active rows.
+    session.execute(
+        update(CalibrationRecord)
+        .where(CalibrationRecord.model_key == record.model_key, CalibrationRecord.id != record.id)
+        .values(active=False)
+    )
+    record.active = True
+    record.activated_at = datetime.now(timezone.utc)
+    session.commit()
+    return record
+
+
+def deactivate(*, session: Session, admin_id: int, model_key: str) -> CalibrationRecord | None:
+    """Switch model_key back to raw scores; the calibration that was active, or None if none was."""
+    require_admin(session=session, user_id=admin_id)
+    record = session.scalars(
+        select(CalibrationRecord).where(CalibrationRecord.model_key == model_key, CalibrationRecord.active)
+    ).first()
+    if record is not None:
+        record.active = False
+    session.commit()
+    return record
+
+
+def stored_calibration(record: CalibrationRecord) -> Calibration:
+    """The engine's calibration a stored record holds."""
+    return Calibration.from_dict(record.parameters)
+
+
+def active_calibrations(*, session: Session) -> dict[str, ActiveCalibration]:
+    """The active calibration of each model that has one, ready to apply."""
+    records = session.scalars(select(CalibrationRecord).where(CalibrationRecord.active)).all()
+    session.rollback()
+    return {
+        record.model_key: ActiveCalibration(
+            id=record.id,
+            model_key=record.model_key,
+            n_real=record.n_real,
+            n_fake=record.n_fake,
+            calibration=stored_calibration(record),
+        )
+        for record in records
+    }

@@ -16,6 +16,7 @@ from tests.support import media
 # What the app may use of a DetectionEngine: the documented interface (docs/architecture.md).
 PUBLIC_ENGINE_MEMBERS = {
     "models",
+    "model",
     "default_model_key",
     "is_cached",
     "detect_image",

@@ -3,6 +3,7 @@
 Public interface documented in docs/architecture.md ("Engine public interface").
 """
 
+from .calibration import Calibration, CalibrationError, fit_calibration, reliability_bins
 from .camera import InMemorySmoothingStore, SmoothingStore
 from .engine import DetectionEngine
 from .errors import (
@@ -13,6 +14,7 @@ from .errors import (
     ModelUnavailableError,
     UnknownModelError,
 )
+from .labelled import LabelledScores, calibration_summary, score_labelled_folders
 from .registry import ModelSpec
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
@@ -36,4 +38,11 @@ __all__ = [
     "ModelUnavailableError",
     "ModelLabelError",
     "DetectionCancelled",
+    "Calibration",
+    "CalibrationError",
+    "fit_calibration",
+    "reliability_bins",
+    "LabelledScores",
+    "score_labelled_folders",
+    "calibration_summary",
 ]

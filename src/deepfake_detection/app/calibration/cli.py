@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from ...engine import EngineError
-from ...engine.labelled import calibration_summary, score_labelled_folders
+from ...engine import EngineError, calibration_summary, score_labelled_folders
 from ..auth.service import find_user
 from ..domain_errors import DomainError
 from ..engine_ext import get_engine

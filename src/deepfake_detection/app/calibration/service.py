@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ...engine.calibration import Calibration, CalibrationError, fit_calibration, reliability_bins
+from ...engine import Calibration, CalibrationError, fit_calibration, reliability_bins
 from ..auth.service import require_admin
 from ..detection.models import Image
 from ..domain_errors import InvalidInput

@@ -25,14 +25,13 @@ from deepfake_detection.engine.ensemble import (
     video_segments,
 )
 from deepfake_detection.engine.robustness import stability, variants
-from tests.support import cue_models, media
+from tests.support import media
 
 
 @pytest.fixture(scope="module")
-def cue_engine(tiny_hf_home):
+def cue_engine(tiny_hf_home, cue_extra_models):
     """An engine that knows the three tiny models plus cue-magenta, cue-green and cue-pattern (local directories)."""
-    extra = cue_models.extra_models_setting()
-    return DetectionEngine(EngineSettings.from_env({**os.environ, "DEEPFAKE_EXTRA_MODELS": extra}))
+    return DetectionEngine(EngineSettings.from_env({**os.environ, "DEEPFAKE_EXTRA_MODELS": cue_extra_models}))
 
 
 def _members(engine: DetectionEngine, image: Image.Image, keys: list[str]) -> list[MemberResult]:

@@ -20,14 +20,13 @@ from deepfake_detection.engine.robustness import (
     stability,
     variants,
 )
-from tests.support import cue_models, media
+from tests.support import media
 
 
 @pytest.fixture(scope="module")
-def cue_engine(tiny_hf_home):
+def cue_engine(tiny_hf_home, cue_extra_models):
     """An engine that knows cue-magenta, cue-green and cue-pattern (local model directories) besides the tiny three."""
-    extra = cue_models.extra_models_setting()
-    return DetectionEngine(EngineSettings.from_env({**os.environ, "DEEPFAKE_EXTRA_MODELS": extra}))
+    return DetectionEngine(EngineSettings.from_env({**os.environ, "DEEPFAKE_EXTRA_MODELS": cue_extra_models}))
 
 
 def _self_test(engine: DetectionEngine, key: str, crop: np.ndarray):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from deepfake_detection.engine import DetectionEngine, EngineSettings
-from deepfake_detection.engine.calibration import fit_calibration
+from deepfake_detection.engine.calibration_fit import fit_calibration
 from deepfake_detection.engine.ensemble import (
     CLIP,
     NO_FACE_REASON,

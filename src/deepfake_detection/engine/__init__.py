@@ -3,8 +3,10 @@
 Public interface documented in docs/architecture.md ("Engine public interface").
 """
 
+from .calibration import Calibration, CalibrationError
 from .camera import InMemorySmoothingStore, SmoothingStore
 from .engine import DetectionEngine
+from .ensemble import EnsembleSettings, EnsembleVerdict, MemberResult, MemberVerdict, Segment, VideoSummary
 from .errors import (
     DetectionCancelled,
     EngineError,
@@ -14,6 +16,7 @@ from .errors import (
     UnknownModelError,
 )
 from .registry import ModelSpec
+from .robustness import Stability
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
 from .video import VideoProbe
@@ -36,4 +39,14 @@ __all__ = [
     "ModelUnavailableError",
     "ModelLabelError",
     "DetectionCancelled",
+    # Trust pieces (docs/architecture.md, "Trust: calibration, ensemble and robustness"); not yet wired.
+    "Calibration",
+    "CalibrationError",
+    "EnsembleSettings",
+    "EnsembleVerdict",
+    "MemberResult",
+    "MemberVerdict",
+    "Segment",
+    "VideoSummary",
+    "Stability",
 ]

@@ -148,7 +148,7 @@ def test_the_uncertain_band_is_closed_and_configurable():
     assert combine([MemberResult("a", "A", 0.6)], settings).verdict == "uncertain"
     assert combine([MemberResult("a", "A", 0.61)], settings).verdict == "fake"
     assert combine([MemberResult("a", "A", 0.39)], settings).verdict == "real"
-    assert combine([MemberResult("a", "A", 0.5)]).reasons == ["the combined score is close to the middle (50% fake)"]
+    assert combine([MemberResult("a", "A", 0.5)]).reasons == ["the score is close to the middle (50% fake)"]
     assert combine([MemberResult("a", "A", 0.9)]).reasons == ["the score is 90% fake"]
 
 
@@ -181,6 +181,8 @@ def test_weights_from_members_or_settings():
     assert heavy_a.members[0].weight == 3.0 and heavy_a.members[1].weight == 1.0
     only_b = combine([MemberResult("a", "A", 0.9, weight=0.0), MemberResult("b", "B", 0.2)])
     assert only_b.fake_probability == pytest.approx(0.2)
+    assert only_b.verdict == "real"  # the weighted-out member does not count as a disagreement either
+    assert [m.key for m in only_b.members] == ["a", "b"]
 
 
 def test_certainties_are_clipped_so_one_member_cannot_outvote_all():

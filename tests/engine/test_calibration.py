@@ -164,6 +164,8 @@ def test_the_minimum_is_enough():
         ([0.5] * 80, [0] * 40 + [2] * 40, "labels must be 0 \\(real\\) or 1 \\(fake\\)"),
         ([0.5] * 80, [0] * 40 + [0.5] * 40, "labels must be 0"),
         ([0.5] * 80, [0] * 40, "80 scores but 40 labels"),
+        ([0.5] * 80, ["0"] * 40 + ["1"] * 40, "labels must be 0"),
+        ([0.5] * 80, [0] * 40 + [float("nan")] * 40, "labels must be 0"),
     ],
 )
 def test_refuses_bad_examples(probabilities, labels, message):

@@ -62,24 +62,16 @@ def _validated(probabilities: ArrayLike, labels: ArrayLike) -> tuple[FloatArray,
         )
     if not np.all(np.isfinite(p)) or np.any((p < 0.0) | (p > 1.0)):
         raise CalibrationError("Calibration refused: every raw fake probability must be a number between 0 and 1.")
-    if raw_labels.dtype == np.bool_:
-        y = raw_labels.astype(np.int_)
-    else:
-        try:
-            y = raw_labels.astype(np.int_)
-        except (TypeError, ValueError) as exc:
-            raise CalibrationError("Calibration refused: labels must be 0 (real) or 1 (fake).") from exc
-        if np.any(y != raw_labels):
-            raise CalibrationError("Calibration refused: labels must be 0 (real) or 1 (fake).")
-    if np.any((y != 0) & (y != 1)):
+    if raw_labels.dtype.kind not in "biuf" or not np.all(np.isin(raw_labels, (0, 1))):
         raise CalibrationError("Calibration refused: labels must be 0 (real) or 1 (fake).")
+    y: NDArray[np.int_] = raw_labels.astype(np.int_)
     return p, y
 
 
 def fit_calibration(
     probabilities: ArrayLike, labels: ArrayLike, *, method: Method | Literal["auto"] = "auto"
 ) -> Calibration:
-    """Fit a calibration of raw fake probabilities from labels (1 = fake, 0 = real); see the module docstring.
+    """Fit a calibration of raw fake probabilities from labels (1 = fake, 0 = real); rules in calibration.py.
 
     Raises CalibrationError, with a message for the person who supplied the examples, when they cannot
     support a calibration; nothing is fitted then.

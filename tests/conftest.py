@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.support.cue_models import ensure_cue_models, extra_models_setting  # noqa: E402
 from tests.support.tiny_models import _cache_root, ensure_tiny_model_cache  # noqa: E402
 
 os.environ["HF_HOME"] = str(_cache_root())
@@ -30,14 +31,21 @@ import pytest  # noqa: E402
 
 
 def pytest_configure(config):
-    """Build (once per machine) or reuse the tiny model cache before any test runs."""
+    """Build (once per machine) or reuse the tiny model caches before any test runs (no test timeout applies here)."""
     ensure_tiny_model_cache()
+    ensure_cue_models()
 
 
 @pytest.fixture(scope="session")
 def tiny_hf_home() -> Path:
     """HF_HOME directory holding the tiny models under the three real model ids."""
     return ensure_tiny_model_cache()
+
+
+@pytest.fixture(scope="session")
+def cue_extra_models() -> str:
+    """DEEPFAKE_EXTRA_MODELS registering the cue-trained models: cue-magenta, cue-green, cue-pattern."""
+    return extra_models_setting()
 
 
 @pytest.fixture(scope="session")

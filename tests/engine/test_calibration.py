@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,9 +16,9 @@ from deepfake_detection.engine.calibration import (
     CalibrationError,
     brier_score,
     expected_calibration_error,
-    fit_calibration,
     reliability_bins,
 )
+from deepfake_detection.engine.calibration_fit import fit_calibration
 from tests.support import media, tiny_models
 
 
@@ -162,6 +164,8 @@ def test_the_minimum_is_enough():
         ([0.5] * 80, [0] * 40 + [2] * 40, "labels must be 0 \\(real\\) or 1 \\(fake\\)"),
         ([0.5] * 80, [0] * 40 + [0.5] * 40, "labels must be 0"),
         ([0.5] * 80, [0] * 40, "80 scores but 40 labels"),
+        ([0.5] * 80, ["0"] * 40 + ["1"] * 40, "labels must be 0"),
+        ([0.5] * 80, [0] * 40 + [float("nan")] * 40, "labels must be 0"),
     ],
 )
 def test_refuses_bad_examples(probabilities, labels, message):
@@ -206,3 +210,14 @@ def test_metrics_on_known_numbers():
     assert expected_calibration_error([1.0], [1]) == 0.0  # 1.0 falls in the last bin
     points = reliability_bins(p, y)
     assert [(pt["low"], pt["count"], pt["fake_rate"]) for pt in points] == [(0.0, 1, 0.0), (0.1, 1, 1.0), (0.9, 2, 0.5)]
+
+
+def test_applying_a_calibration_does_not_load_scikit_learn():
+    # Detection processes import calibration.py and ensemble.py; only fitting (calibration_fit.py) needs sklearn.
+    code = (
+        "import sys\n"
+        "import deepfake_detection.engine.calibration, deepfake_detection.engine.ensemble\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -65,7 +65,7 @@ def small_face(size: int = 32) -> np.ndarray:
     from PIL import Image as PILImage
 
     face = _astronaut()[20:220, 140:340]
-    return np.asarray(PILImage.fromarray(face).resize((size, size), PILImage.Resampling.BOX))
+    return np.array(PILImage.fromarray(face).resize((size, size), PILImage.Resampling.BOX))
 
 
 @lru_cache(maxsize=None)

@@ -3,9 +3,10 @@
 Public interface documented in docs/architecture.md ("Engine public interface").
 """
 
-from .calibration import Calibration, CalibrationError, fit_calibration, reliability_bins
+from .calibration import Calibration, CalibrationError, reliability_bins
 from .camera import InMemorySmoothingStore, SmoothingStore
 from .engine import DetectionEngine
+from .ensemble import EnsembleSettings, EnsembleVerdict, MemberResult, MemberVerdict, Segment, VideoSummary
 from .errors import (
     DetectionCancelled,
     EngineError,
@@ -16,6 +17,7 @@ from .errors import (
 )
 from .labelled import LabelledScores, calibration_summary, score_labelled_folders
 from .registry import ModelSpec
+from .robustness import Stability
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
 from .video import VideoProbe
@@ -38,11 +40,19 @@ __all__ = [
     "ModelUnavailableError",
     "ModelLabelError",
     "DetectionCancelled",
+    # Trust pieces (docs/architecture.md, "Trust: calibration, ensemble and robustness"); not yet wired.
+    # Fitting is engine.calibration_fit (public too), apart so that applying never loads scikit-learn.
     "Calibration",
     "CalibrationError",
-    "fit_calibration",
     "reliability_bins",
     "LabelledScores",
     "score_labelled_folders",
     "calibration_summary",
+    "EnsembleSettings",
+    "EnsembleVerdict",
+    "MemberResult",
+    "MemberVerdict",
+    "Segment",
+    "VideoSummary",
+    "Stability",
 ]

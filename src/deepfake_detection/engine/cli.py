@@ -12,7 +12,7 @@ import click
 from huggingface_hub import HfApi, snapshot_download
 from tqdm import tqdm
 
-from .calibration import fit_calibration
+from .calibration_fit import fit_calibration
 from .engine import DetectionEngine
 from .errors import EngineError
 from .labelled import calibration_summary, score_labelled_folders

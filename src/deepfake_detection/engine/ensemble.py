@@ -10,7 +10,8 @@ Three-way verdict, first match wins for "uncertain":
 
 - the combined probability lies in the closed band ``uncertain_band`` (default [0.35, 0.65]);
 - members disagree strongly: at least one on each side of 0.5 (>= 0.5 counts as fake) and the highest
-  minus the lowest probability is at least ``disagreement_spread`` (default 0.5);
+  minus the lowest probability is at least ``disagreement_spread`` (default 0.5); members of weight 0 are
+  reported but have no say, in the score or here;
 - the robustness self-test says unstable (see robustness.py).
 
 Otherwise "fake" above the band, "real" below it. ``is_fake`` and ``confidence`` keep their documented
@@ -148,6 +149,7 @@ def combine_probabilities(probabilities: Sequence[float], weights: Sequence[floa
 
 
 def _disagreement(members: Sequence[MemberVerdict], settings: EnsembleSettings) -> str | None:
+    members = [m for m in members if m.weight > 0.0]  # a member weighted out has no say
     fake_side = [m for m in members if m.probability >= 0.5]
     real_side = [m for m in members if m.probability < 0.5]
     if not fake_side or not real_side:
@@ -194,20 +196,19 @@ def combine(
     if calibration is not None:
         combined = calibration.apply(combined)
 
+    what = "the combined score" if len(reported) > 1 else "the score"
     reasons: list[str] = []
     if settings.band(combined) == "uncertain":
-        reasons.append(f"the combined score is close to the middle ({pct(combined)} fake)")
-    disagreement = _disagreement(reported, settings) if len(reported) > 1 else None
+        reasons.append(f"{what} is close to the middle ({pct(combined)} fake)")
+    disagreement = _disagreement(reported, settings)
     if disagreement:
         reasons.append(disagreement)
     if robustness is not None and not robustness.stable:
         reasons.extend(robustness.reasons())
-    uncertain = bool(reasons)
-    if uncertain:
+    if reasons:
         verdict: Verdict = "uncertain"
     else:
         verdict = "fake" if combined >= 0.5 else "real"
-        what = "the combined score" if len(reported) > 1 else "the score"
         reasons.append(f"{what} is {pct(combined)} fake")
     if not face_found:
         reasons.append(NO_FACE_REASON)

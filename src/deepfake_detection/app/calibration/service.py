@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ...engine import Calibration, CalibrationError, fit_calibration, reliability_bins
+from ...engine import Calibration, CalibrationError, reliability_bins
+from ...engine.calibration_fit import fit_calibration
 from ..auth.service import require_admin
 from ..detection.models import Image
 from ..domain_errors import InvalidInput

@@ -9,15 +9,20 @@ from __future__ import annotations
 from functools import lru_cache
 
 from apispec import APISpec
+from pydantic import BaseModel
 
-from ..auth.passwords import MAX_LENGTH as PASSWORD_MAX
-from ..auth.passwords import MIN_LENGTH as PASSWORD_MIN
-from ..auth.service import EMAIL_SHAPE_RE, USERNAME_RE
+from ..auth.schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest
 from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
 from ..history.models import DETECTION_TYPES
 from ..history.views import MAX_PAGE, MAX_PER_PAGE
 from ..request_parsing import MAX_ID
+from ..schemas_common import Error, Message, openapi_schema
 from ..serialization import FAKE_MESSAGE, REAL_MESSAGE
+from .patterns import WHITESPACE, around_spaces, portable
+
+__all__ = ["WHITESPACE", "build_spec"]
+# Kept under their former names: tests check the document's patterns with them.
+_portable, _around_spaces = portable, around_spaces
 
 BEARER = [{"bearerAuth": []}]
 
@@ -26,12 +31,32 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+# Every model a path refers to, with how it is read: requests as validated, answers as serialised.
+MODELS: dict[str, tuple[type[BaseModel], str]] = {}
+
+
+def _model(model: type[BaseModel], mode: str) -> dict:
+    """A reference to the model's schema (registered as a component when the document is built)."""
+    MODELS[model.__name__] = (model, mode)
+    return _ref(model.__name__)
+
+
+def _body(model: type[BaseModel]) -> dict:
+    """A required JSON request body of the model's shape."""
+    return {"required": True, "content": {"application/json": {"schema": _model(model, "validation")}}}
+
+
+def _answer(model: type[BaseModel], description: str) -> dict:
+    """A JSON answer of the model's shape."""
+    return _json(_model(model, "serialization"), description)
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
+    return _answer(Error, description)
 
 
 def _errors(*codes: int) -> dict:
@@ -71,58 +96,12 @@ def _all_required(schema: dict) -> dict:
     return {**schema, "required": list(schema["properties"])}
 
 
-# Python's white space (`str.isspace`, `\s` of `re`) spelled out: `\s` differs between regex dialects
-# (ECMA's, which OpenAPI patterns use, lacks \x1c-\x1f and \x85), and patterns must mean what the server does.
-WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
-def _portable(pattern: str) -> str:
-    """The pattern with Python's white-space classes written out, so it means the same in any regex dialect."""
-    out, in_class, index = [], False, 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            escape = pattern[index : index + 2]
-            if escape == "\\s":
-                out.append(WHITESPACE if in_class else f"[{WHITESPACE}]")
-            elif escape == "\\S" and not in_class:
-                out.append(f"[^{WHITESPACE}]")
-            elif escape == "\\S":
-                raise ValueError(f"cannot write \\S inside a character class portably: {pattern}")
-            else:
-                out.append(escape)
-            index += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-def _around_spaces(pattern: str) -> str:
-    """An anchored pattern that also allows the white space the server strips from both ends."""
-    return r"^\s*" + pattern.removeprefix("^").removesuffix("$") + r"\s*$"
-
-
 VERDICT_MESSAGE = {"type": "string", "enum": [FAKE_MESSAGE, REAL_MESSAGE]}
 # A string with at least one character that is not white space (the server strips, then requires one).
 NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
 
 
 SCHEMAS = {
-    "Error": _obj(
-        {
-            "success": {"type": "boolean", "enum": [False]},
-            "message": STR,
-            "code": STR,
-            "errors": {"type": "object", "additionalProperties": STR},
-        },
-        ["success", "message"],
-    ),
-    "User": _obj({"id": INT, "username": STR, "email": STR, "created_at": _nullable(STR)}, ["id", "username", "email"]),
     "Model": _all_required(
         _obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL, "available": BOOL})
     ),
@@ -306,13 +285,6 @@ def _camera_request(model: dict) -> dict:
 
 
 def _paths(model: dict) -> dict:
-    credentials = _obj(
-        {
-            "username": {**NOT_BLANK, "description": "the username or the email, in any case"},
-            "password": {"type": "string", "minLength": 1},
-        },
-        ["username", "password"],
-    )
     async_word = {"type": "string", "enum": list(ASYNC_WORDS)}
     return {
         "/api/auth/register": {
@@ -320,39 +292,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "Register a user",
                 "description": "Username and email must be unique ignoring case (409 otherwise).",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": _obj(
-                                {
-                                    "username": {
-                                        "type": "string",
-                                        "pattern": _portable(_around_spaces(USERNAME_RE.pattern)),
-                                    },
-                                    "email": {
-                                        "type": "string",
-                                        "pattern": _portable(_around_spaces(EMAIL_SHAPE_RE.pattern)),
-                                        "maxLength": 120,
-                                        "description": "also checked by email-validator (syntax only)",
-                                    },
-                                    "password": {
-                                        "type": "string",
-                                        "minLength": PASSWORD_MIN,
-                                        "maxLength": PASSWORD_MAX,
-                                        "description": "also refused: one of the 30,000 most common passwords, "
-                                        "a single repeated character, or the username or email",
-                                    },
-                                },
-                                ["username", "email", "password"],
-                            )
-                        }
-                    },
-                },
-                "responses": {
-                    "201": _json(_obj({"success": BOOL, "message": STR, "user": _ref("User")}), "Created"),
-                    **_errors(400, 409, 429),
-                },
+                "requestBody": _body(RegisterRequest),
+                "responses": {"201": _answer(Registered, "Created"), **_errors(400, 409, 429)},
             }
         },
         "/api/auth/login": {
@@ -360,9 +301,9 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "Log in (rate-limited)",
                 "description": "`username` takes the username or the email, either in any case.",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
+                "requestBody": _body(LoginRequest),
                 "responses": {
-                    "200": _json(_obj({"success": BOOL, "access_token": STR, "user": _ref("User")}), "Token"),
+                    "200": _answer(LoggedIn, "Token"),
                     "401": _error("Invalid username or password"),
                     **_errors(400, 429),
                 },
@@ -373,7 +314,7 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "The current user",
                 "security": BEARER,
-                "responses": {"200": _json(_obj({"success": BOOL, "user": _ref("User")}), "User"), **_errors(401)},
+                "responses": {"200": _answer(CurrentUser, "User"), **_errors(401)},
             }
         },
         "/api/auth/logout": {
@@ -381,7 +322,7 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "Revoke the current token",
                 "security": BEARER,
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Revoked"), **_errors(401)},
+                "responses": {"200": _answer(Message, "Revoked"), **_errors(401)},
             }
         },
         "/api/detect/models": {
@@ -621,10 +562,16 @@ def build_spec(model_keys: tuple[str, ...]) -> dict:
         info={"description": 'Self-hosted deepfake detection. Errors are {"success": false, "message": ...}.'},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for name, schema in SCHEMAS.items():
-        spec.components.schema(name, schema)
     # "" is accepted and means the default model (the field is optional in the documentation).
     model = {"type": "string", "enum": ["", *model_keys], "description": "a model key; empty or absent: the default"}
-    for path, operations in _paths(model).items():
+    paths = _paths(model)
+    components = dict(SCHEMAS)
+    for name, (shape, mode) in sorted(MODELS.items()):
+        schema, referred = openapi_schema(shape, mode=mode, model_key=model)  # type: ignore[arg-type]
+        components.update(referred)
+        components[name] = schema
+    for name, schema in components.items():
+        spec.components.schema(name, schema)
+    for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -60,21 +60,6 @@ def query_value(name: str) -> str | None:
     return values[0] if values else None
 
 
-def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int) -> int | None:
-    """An integer query parameter within bounds, or a 400."""
-    raw = query_value(name)
-    if raw is None:
-        return default
-    # Plain ASCII digits only: int() would also take " 5", "1_000" and other scripts' digits.
-    if not INTEGER_RE.fullmatch(raw):
-        raise InvalidInput(f"{name} must be an integer", fields={name: "Must be an integer"})
-    value = int(raw)
-    if not minimum <= value <= maximum:
-        bounds = f"between {minimum} and {maximum}"
-        raise InvalidInput(f"{name} must be {bounds}", fields={name: f"Must be {bounds}"})
-    return value
-
-
 # Ids are 32-bit integer columns (SQLite and PostgreSQL alike).
 MAX_ID = 2**31 - 1
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from annotated_types import Ge, Le
 from flask import Response, jsonify
 from pydantic import BaseModel, BeforeValidator, ConfigDict, GetJsonSchemaHandler, Strict, ValidationError
 from pydantic.json_schema import JsonSchemaValue
@@ -95,8 +94,9 @@ NOT_BLANK = Doc(minLength=1, pattern=portable(r"\S"))
 Text = Annotated[str, Strict(), BeforeValidator(_present), NOT_BLANK]
 # A required string taken as sent (passwords: spaces are legitimate characters).
 RawText = Annotated[str, Strict(), BeforeValidator(_given)]
-# An integer query parameter (ASCII digits).
-QueryInt = Annotated[int, Strict(), BeforeValidator(_query_integer)]
+# An integer query parameter (ASCII digits): `Annotated[int, Strict(), Field(ge=..., le=...), QUERY_INTEGER]`
+# (the bounds before the conversion, so they are the integer's own and appear in the document).
+QUERY_INTEGER = BeforeValidator(_query_integer)
 # Answer fields: a documented number, integer or string is never null.
 Number = Annotated[float, BeforeValidator(_zero_when_null)]
 Integer = Annotated[int, BeforeValidator(_zero_when_null)]
@@ -162,10 +162,10 @@ def _error_text(model: type[RequestModel], error: Any) -> InvalidInput:
 
 
 def _bounds(model: type[RequestModel], name: str) -> str:
-    info = next(field for key, field in model.model_fields.items() if name in (key, field.alias))
-    low = next(item.ge for item in info.metadata if isinstance(item, Ge))
-    high = next(item.le for item in info.metadata if isinstance(item, Le))
-    return f"between {low} and {high}"
+    """The field's declared range, as the document states it."""
+    schema, _ = openapi_schema(model, mode="validation", model_key={})
+    field = schema["properties"][name]
+    return f"between {field['minimum']} and {field['maximum']}"
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:

@@ -37,3 +37,8 @@ FAKE_MESSAGE, REAL_MESSAGE = "Deepfake detected", "No deepfake detected"
 def verdict_message(is_fake) -> str:
     """The short human sentence a detection answer carries."""
     return FAKE_MESSAGE if is_fake else REAL_MESSAGE
+
+
+def media_url(history_id: int | None) -> str | None:
+    """Where the owner fetches the stored media of a history item."""
+    return f"/api/history/{history_id}/media" if history_id is not None else None

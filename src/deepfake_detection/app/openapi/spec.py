@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from ..auth.schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest
 from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
-from ..history.models import DETECTION_TYPES
-from ..history.views import MAX_PAGE, MAX_PER_PAGE
+from ..health.schemas import Health
+from ..history.schemas import FeedbackRecorded, FeedbackRequest, HistoryEntry, HistoryList, HistoryQuery
 from ..request_parsing import MAX_ID
 from ..schemas_common import Error, Message, openapi_schema
 from ..serialization import FAKE_MESSAGE, REAL_MESSAGE
+from ..stats.schemas import Stats
 from .patterns import WHITESPACE, around_spaces, portable
 
 __all__ = ["WHITESPACE", "build_spec"]
@@ -44,6 +45,20 @@ def _model(model: type[BaseModel], mode: str) -> dict:
 def _body(model: type[BaseModel]) -> dict:
     """A required JSON request body of the model's shape."""
     return {"required": True, "content": {"application/json": {"schema": _model(model, "validation")}}}
+
+
+def _query(model: type[BaseModel]) -> list[dict]:
+    """The model's fields as query parameters (one left out is None: null is not a value a query can give)."""
+    schema, _ = openapi_schema(model, mode="validation", model_key={})
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = {key: value for key, value in field.items() if key != "nullable" and field.get(key, 0) is not None}
+        description = field.pop("description", None)
+        parameter = {"in": "query", "name": name, "schema": field}
+        if name in schema.get("required", []):
+            parameter["required"] = True
+        parameters.append({**parameter, "description": description} if description else parameter)
+    return parameters
 
 
 def _answer(model: type[BaseModel], description: str) -> dict:
@@ -213,57 +228,6 @@ SCHEMAS = {
                 "session_id": _nullable(STR),
                 "detection_id": INT,
                 "history_id": INT,
-            }
-        )
-    ),
-    "HistoryItem": _obj(
-        {
-            "id": INT,
-            "detection_type": {"type": "string", "enum": ["image", "video", "camera"]},
-            "content_id": INT,
-            "is_fake": BOOL,
-            "confidence_score": NUM,
-            "detection_time": STR,
-            "model_version": STR,
-            "feedback": _nullable(BOOL),
-            "filename": _nullable(STR),
-            "media_url": _nullable(STR),
-            "detail": {"type": "object", "nullable": True},
-        },
-        [
-            "id",
-            "detection_type",
-            "content_id",
-            "is_fake",
-            "confidence_score",
-            "detection_time",
-            "model_version",
-            "feedback",
-            "filename",
-            "media_url",
-        ],
-    ),
-    "Stats": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "total_detections": INT,
-                "fake_count": INT,
-                "real_count": INT,
-                "accuracy": {
-                    **NUM,
-                    "description": "% of the user's feedback marked correct; without feedback the mean "
-                    "confidence of the user's detections (0 with none)",
-                },
-                "accuracy_basis": {
-                    "type": "string",
-                    "enum": ["feedback", "confidence"],
-                    "description": "what `accuracy` is computed from",
-                },
-                "average_confidence": NUM,
-                "feedback_count": INT,
-                "by_type": _all_required(_obj({"image": INT, "video": INT, "camera": INT})),
-                "daily": {"type": "array", "items": _all_required(_obj({"date": STR, "fake": INT, "real": INT}))},
             }
         )
     ),
@@ -442,33 +406,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["history"],
                 "summary": "The user's detections (all, or one page)",
                 "security": BEARER,
-                "parameters": [
-                    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                    {
-                        "in": "query",
-                        "name": "per_page",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
-                    },
-                    {"in": "query", "name": "type", "schema": {"type": "string", "enum": list(DETECTION_TYPES)}},
-                    {"in": "query", "name": "verdict", "schema": {"type": "string", "enum": ["fake", "real"]}},
-                ],
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "history": {"type": "array", "items": _ref("HistoryItem")},
-                                "count": INT,
-                                "total": INT,
-                                "page": _nullable(INT),
-                                "per_page": _nullable(INT),
-                                "pages": INT,
-                            }
-                        ),
-                        "History",
-                    ),
-                    **_errors(400, 401),
-                },
+                "parameters": _query(HistoryQuery),
+                "responses": {"200": _answer(HistoryList, "History"), **_errors(400, 401)},
             }
         },
         "/api/history/{history_id}": {
@@ -477,17 +416,14 @@ def _paths(model: dict) -> dict:
                 "summary": "One detection with its detail",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "item": _ref("HistoryItem")}), "Item"),
-                    **_errors(401, 404),
-                },
+                "responses": {"200": _answer(HistoryEntry, "Item"), **_errors(401, 404)},
             },
             "delete": {
                 "tags": ["history"],
                 "summary": "Delete a detection and its stored media",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"), **_errors(401, 404)},
+                "responses": {"200": _answer(Message, "Deleted"), **_errors(401, 404)},
             },
         },
         "/api/history/{history_id}/feedback": {
@@ -496,14 +432,8 @@ def _paths(model: dict) -> dict:
                 "summary": "Mark a verdict correct or wrong",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _obj({"correct": BOOL}, ["correct"])}},
-                },
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "message": STR, "item": _ref("HistoryItem")}), "Recorded"),
-                    **_errors(400, 401, 404),
-                },
+                "requestBody": _body(FeedbackRequest),
+                "responses": {"200": _answer(FeedbackRecorded, "Recorded"), **_errors(400, 401, 404)},
             }
         },
         "/api/history/{history_id}/media": {
@@ -526,27 +456,14 @@ def _paths(model: dict) -> dict:
                 "tags": ["stats"],
                 "summary": "The user's statistics",
                 "security": BEARER,
-                "responses": {"200": _json(_ref("Stats"), "Statistics"), **_errors(401)},
+                "responses": {"200": _answer(Stats, "Statistics"), **_errors(401)},
             }
         },
         "/api/health": {
             "get": {
                 "tags": ["health"],
                 "summary": "Database and model-cache status",
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "status": STR,
-                                "database": {"type": "object"},
-                                "models": {"type": "array", "items": {"type": "object"}},
-                            }
-                        ),
-                        "Healthy",
-                    ),
-                    "503": _error("Database unreachable"),
-                },
+                "responses": {"200": _answer(Health, "Healthy"), "503": _error("Database unreachable")},
             }
         },
     }

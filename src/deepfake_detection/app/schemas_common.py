@@ -100,6 +100,7 @@ QUERY_INTEGER = BeforeValidator(_query_integer)
 # Answer fields: a documented number, integer or string is never null.
 Number = Annotated[float, BeforeValidator(_zero_when_null)]
 Integer = Annotated[int, BeforeValidator(_zero_when_null)]
+Flag = Annotated[bool, BeforeValidator(bool)]
 String = Annotated[str, BeforeValidator(_empty_when_null)]
 
 

@@ -1,7 +1,9 @@
-"""The OpenAPI 3 description of the API, built with apispec from the schemas below.
+"""The OpenAPI 3 description of the API, built with apispec: the operations below, their shapes from the models.
 
-It declares every constraint the server enforces (lengths, patterns, enums, bounds), so a client or a
-fuzzer can tell a request the server will refuse from one it will take by reading the document alone.
+Every request body, query string and answer is a pydantic model of the feature's schemas.py, the one the view
+parses or answers with; so the document declares every constraint the server enforces (lengths, patterns,
+enums, bounds) by construction, and a client or a fuzzer can tell a request the server will refuse from one
+it will take by reading the document alone.
 """
 
 from __future__ import annotations
@@ -12,12 +14,23 @@ from apispec import APISpec
 from pydantic import BaseModel
 
 from ..auth.schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest
-from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
+from ..detection.schemas import (
+    AsyncOption,
+    CameraRequest,
+    CameraResult,
+    ImageForm,
+    ImageResult,
+    Models,
+    VideoAccepted,
+    VideoCancelled,
+    VideoForm,
+    VideoResult,
+    VideoState,
+)
 from ..health.schemas import Health
 from ..history.schemas import FeedbackRecorded, FeedbackRequest, HistoryEntry, HistoryList, HistoryQuery
 from ..request_parsing import MAX_ID
 from ..schemas_common import Error, Message, openapi_schema
-from ..serialization import FAKE_MESSAGE, REAL_MESSAGE
 from ..stats.schemas import Stats
 from .patterns import WHITESPACE, around_spaces, portable
 
@@ -42,9 +55,14 @@ def _model(model: type[BaseModel], mode: str) -> dict:
     return _ref(model.__name__)
 
 
-def _body(model: type[BaseModel]) -> dict:
-    """A required JSON request body of the model's shape."""
-    return {"required": True, "content": {"application/json": {"schema": _model(model, "validation")}}}
+def _body(model: type[BaseModel], media_type: str = "application/json") -> dict:
+    """A required request body of the model's shape."""
+    return {"required": True, "content": {media_type: {"schema": _model(model, "validation")}}}
+
+
+def _form(model: type[BaseModel]) -> dict:
+    """A required multipart form of the model's shape (its bytes fields are files)."""
+    return _body(model, "multipart/form-data")
 
 
 def _query(model: type[BaseModel]) -> list[dict]:
@@ -87,169 +105,11 @@ def _errors(*codes: int) -> dict:
     return {str(code): _error(texts[code]) for code in codes}
 
 
-def _obj(properties: dict, required: list[str] | None = None, **extra) -> dict:
-    schema = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    schema.update(extra)
-    return schema
-
-
-NUM = {"type": "number"}
-INT = {"type": "integer"}
-STR = {"type": "string"}
-BOOL = {"type": "boolean"}
-STR_LIST = {"type": "array", "items": STR}
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
-
-
-def _all_required(schema: dict) -> dict:
-    """The object schema with every property required (answers that always carry all their fields)."""
-    return {**schema, "required": list(schema["properties"])}
-
-
-VERDICT_MESSAGE = {"type": "string", "enum": [FAKE_MESSAGE, REAL_MESSAGE]}
-# A string with at least one character that is not white space (the server strips, then requires one).
-NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
-
-
-SCHEMAS = {
-    "Model": _all_required(
-        _obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL, "available": BOOL})
-    ),
-    "UploadLimits": _all_required(
-        _obj(
-            {
-                "image": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
-                "video": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
-                "camera": _all_required(
-                    _obj({"max_bytes": INT, "frame_rates": {"type": "array", "items": NUM}, "default_rate": NUM})
-                ),
-            },
-            description="Upload limits: sizes in bytes, allowed file extensions, camera frames per second",
-        )
-    ),
-    "Box": _obj({"x": NUM, "y": NUM, "width": NUM, "height": NUM}),
-    "Face": _obj(
-        {
-            "box": _ref("Box"),
-            "detection_score": _nullable(NUM),
-            "fake_probability": NUM,
-            "is_fake": BOOL,
-            "confidence": NUM,
-        }
-    ),
-    "ImageResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "image_id": INT,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "face_found": BOOL,
-                "faces": {"type": "array", "items": _ref("Face")},
-                "width": INT,
-                "height": INT,
-                "processing_time_ms": NUM,
-                "history_id": INT,
-                "filename": STR,
-                "media_url": _nullable(STR),
-            }
-        )
-    ),
-    "FrameResult": _obj({"time": NUM, "fake_probability": NUM, "is_fake": BOOL, "faces": INT}),
-    "VideoResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "video_id": INT,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "fake_frames": INT,
-                "real_frames": INT,
-                "frames_analyzed": INT,
-                "frames_skipped": INT,
-                "duration": NUM,
-                "fps": NUM,
-                "timeline": {"type": "array", "items": _ref("FrameResult")},
-                "thumbnail_url": _nullable(STR),
-                "processing_time_ms": NUM,
-                "history_id": _nullable(INT),
-                "job_id": INT,
-                "filename": STR,
-            }
-        )
-    ),
-    "VideoAccepted": _obj(
-        {"success": BOOL, "video_id": INT, "job_id": INT, "status": STR, "status_url": STR},
-        ["success", "video_id", "job_id", "status", "status_url"],
-    ),
-    "VideoStatus": _obj(
-        {
-            "id": INT,
-            "filename": STR,
-            "file_size": INT,
-            "upload_date": STR,
-            "status": {"type": "string", "enum": ["queued", "processing", "completed", "failed", "cancelled"]},
-            "progress": INT,
-            "message": STR,
-            "job_id": _nullable(INT),
-            "model_key": _nullable(STR),
-            "error_code": _nullable(STR),
-        },
-        ["id", "filename", "status", "progress", "message"],
-        additionalProperties=True,
-    ),
-    "CameraResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "frame": {"type": "object", "nullable": True},
-                "window_size": INT,
-                "frames_in_window": INT,
-                "fake_votes": INT,
-                "session_id": _nullable(STR),
-                "detection_id": INT,
-                "history_id": INT,
-            }
-        )
-    ),
-}
-
 ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def _camera_request(model: dict) -> dict:
-    """POST /api/detect/camera's JSON body."""
-    return _obj(
-        {
-            "image": {**NOT_BLANK, "description": "data:image/jpeg;base64,... or bare base64"},
-            "model": {**model, "nullable": True, "default": "deep-fake-v2"},
-            "session_id": {"type": "string", "pattern": SESSION_ID_RE.pattern, "nullable": True},
-        },
-        ["image"],
-    )
-
-
-def _paths(model: dict) -> dict:
-    async_word = {"type": "string", "enum": list(ASYNC_WORDS)}
+def _paths() -> dict:
+    """Every operation; their bodies, parameters and answers are the models'."""
     return {
         "/api/auth/register": {
             "post": {
@@ -293,20 +153,7 @@ def _paths(model: dict) -> dict:
             "get": {
                 "tags": ["detection"],
                 "summary": "Available models",
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "models": {"type": "array", "items": _ref("Model")},
-                                "default": STR,
-                                "camera_default": STR,
-                                "limits": _ref("UploadLimits"),
-                            }
-                        ),
-                        "Models",
-                    )
-                },
+                "responses": {"200": _answer(Models, "Models")},
             }
         },
         "/api/detect/image": {
@@ -314,21 +161,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect a deepfake image",
                 "security": BEARER,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": _obj(
-                                {
-                                    "image": {"type": "string", "format": "binary"},
-                                    "model": {**model, "default": "dima806"},
-                                },
-                                ["image"],
-                            )
-                        }
-                    },
-                },
-                "responses": {"200": _json(_ref("ImageResult"), "Verdict"), **_errors(400, 401, 413, 503)},
+                "requestBody": _form(ImageForm),
+                "responses": {"200": _answer(ImageResult, "Verdict"), **_errors(400, 401, 413, 503)},
             }
         },
         "/api/detect/video": {
@@ -336,25 +170,11 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect a deepfake video (waits unless async=true)",
                 "security": BEARER,
-                "parameters": [{"in": "query", "name": "async", "schema": async_word}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": _obj(
-                                {
-                                    "video": {"type": "string", "format": "binary"},
-                                    "model": {**model, "default": "dima806"},
-                                    "async": async_word,
-                                },
-                                ["video"],
-                            )
-                        }
-                    },
-                },
+                "parameters": _query(AsyncOption),
+                "requestBody": _form(VideoForm),
                 "responses": {
-                    "200": _json(_ref("VideoResult"), "Verdict"),
-                    "202": _json(_ref("VideoAccepted"), "Accepted; follow status_url"),
+                    "200": _answer(VideoResult, "Verdict"),
+                    "202": _answer(VideoAccepted, "Accepted; follow status_url"),
                     **_errors(400, 401, 409, 413, 429, 503),
                 },
             }
@@ -365,17 +185,14 @@ def _paths(model: dict) -> dict:
                 "summary": "Video job status, progress and result",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "video": _ref("VideoStatus")}), "Status"),
-                    **_errors(401, 404),
-                },
+                "responses": {"200": _answer(VideoState, "Status"), **_errors(401, 404)},
             },
             "delete": {
                 "tags": ["detection"],
                 "summary": "Delete a video in any state, with its files",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"), **_errors(401, 404)},
+                "responses": {"200": _answer(Message, "Deleted"), **_errors(401, 404)},
             },
         },
         "/api/videos/{video_id}/cancel": {
@@ -384,12 +201,7 @@ def _paths(model: dict) -> dict:
                 "summary": "Cancel a queued or running video job",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {
-                    "200": _json(
-                        _obj({"success": BOOL, "message": STR, "video": _ref("VideoStatus")}), "Cancellation requested"
-                    ),
-                    **_errors(401, 404, 409),
-                },
+                "responses": {"200": _answer(VideoCancelled, "Cancellation requested"), **_errors(401, 404, 409)},
             }
         },
         "/api/detect/camera": {
@@ -397,8 +209,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect one webcam frame (smoothed per session)",
                 "security": BEARER,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _camera_request(model)}}},
-                "responses": {"200": _json(_ref("CameraResult"), "Smoothed verdict"), **_errors(400, 401, 413, 503)},
+                "requestBody": _body(CameraRequest),
+                "responses": {"200": _answer(CameraResult, "Smoothed verdict"), **_errors(400, 401, 413, 503)},
             }
         },
         "/api/history": {
@@ -481,8 +293,8 @@ def build_spec(model_keys: tuple[str, ...]) -> dict:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     # "" is accepted and means the default model (the field is optional in the documentation).
     model = {"type": "string", "enum": ["", *model_keys], "description": "a model key; empty or absent: the default"}
-    paths = _paths(model)
-    components = dict(SCHEMAS)
+    paths = _paths()
+    components = {}
     for name, (shape, mode) in sorted(MODELS.items()):
         schema, referred = openapi_schema(shape, mode=mode, model_key=model)  # type: ignore[arg-type]
         components.update(referred)

@@ -26,24 +26,6 @@ def json_object() -> dict:
     return data
 
 
-def string_field(data: dict, name: str, *, required: bool = True, strip: bool = True) -> str | None:
-    """A string field of a JSON object (stripped unless strip=False), or a 400 naming the field.
-
-    Absent, null and "" (after stripping) count as missing. Fields with a declared pattern or enum are read
-    unstripped, so the server takes exactly the values the OpenAPI document allows.
-    """
-    value = data.get(name)
-    if strip and isinstance(value, str):
-        value = value.strip()
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"{name} is required", fields={name: "This field is required"})
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", fields={name: "Must be a string"})
-    return value
-
-
 def current_user_id() -> int:
     """The id of the authenticated user (the JWT subject)."""
     try:

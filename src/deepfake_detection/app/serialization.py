@@ -1,4 +1,4 @@
-"""Small helpers shared by serializers."""
+"""Small helpers shared by the answer models (the schemas.py of each feature)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,6 @@ def iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-# Documented fields keep their type whatever a row holds: clients call number and string methods on them
-# (e.g. `confidence.toFixed(1)`), so a nullable column is answered as 0 or "" rather than null.
-def number(value) -> float:
-    """A documented number: 0.0 when the column is empty."""
-    return float(value) if value is not None else 0.0
-
-
-def integer(value) -> int:
-    """A documented integer: 0 when the column is empty."""
-    return int(value) if value is not None else 0
-
-
-def text(*values) -> str:
-    """A documented string: the first non-empty of the values, else ""."""
-    return next((str(value) for value in values if value), "")
 
 
 FAKE_MESSAGE, REAL_MESSAGE = "Deepfake detected", "No deepfake detected"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z; naive values (SQLite) are stored as UTC."""
     if value is None:
@@ -17,7 +22,7 @@ def iso(value: datetime | None) -> str | None:
 FAKE_MESSAGE, REAL_MESSAGE = "Deepfake detected", "No deepfake detected"
 
 
-def verdict_message(is_fake) -> str:
+def verdict_message(is_fake: object) -> str:
     """The short human sentence a detection answer carries."""
     return FAKE_MESSAGE if is_fake else REAL_MESSAGE
 

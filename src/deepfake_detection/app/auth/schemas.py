@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..openapi.patterns import around_spaces, portable
 from ..schemas_common import Doc, RawText, RequestModel, ResponseModel, Text
@@ -13,6 +12,9 @@ from ..serialization import iso
 from .passwords import MAX_LENGTH as PASSWORD_MAX
 from .passwords import MIN_LENGTH as PASSWORD_MIN
 from .service import EMAIL_MAX_LENGTH, EMAIL_SHAPE_RE, USERNAME_RE
+
+if TYPE_CHECKING:
+    from .models import User as UserRow
 
 
 class RegisterRequest(RequestModel):
@@ -58,15 +60,10 @@ class User(ResponseModel):
     email: str
     created_at: str | None
 
-    @field_validator("created_at", mode="before")
     @classmethod
-    def _iso(cls, value: object) -> object:
-        return iso(value) if isinstance(value, datetime) else value
-
-    @classmethod
-    def of(cls, user) -> User:
+    def of(cls, user: UserRow) -> User:
         """The user row as the answer shape."""
-        return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
+        return cls(id=user.id, username=user.username, email=user.email, created_at=iso(user.created_at))
 
 
 class Registered(ResponseModel):

@@ -3,7 +3,7 @@ document come from them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, Strict
 
@@ -20,6 +20,11 @@ from ..schemas_common import (
     Text,
 )
 from ..serialization import FAKE_MESSAGE, REAL_MESSAGE, iso, media_url, verdict_message
+
+if TYPE_CHECKING:
+    from ..history.models import DetectionHistory
+    from ..jobs.models import Job
+    from .models import CameraDetection, Image, Video
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # The words `async` takes (form field or query); anything else is a 400.
@@ -184,25 +189,27 @@ class ImageResult(ResponseModel):
     media_url: str | None
 
     @classmethod
-    def of(cls, image, history) -> ImageResult:
+    def of(cls, image: Image, history: DetectionHistory) -> ImageResult:
         """The stored image and its history item as the answer."""
-        return cls(
-            success=True,
-            is_fake=image.is_fake,
-            confidence=image.confidence_score,
-            image_id=image.id,
-            model_used=image.model_used or image.model_key,
-            message=verdict_message(image.is_fake),
-            model_key=image.model_key,
-            fake_probability=image.fake_probability,
-            face_found=image.face_found,
-            faces=image.faces or [],
-            width=image.width,
-            height=image.height,
-            processing_time_ms=image.processing_time_ms,
-            history_id=history.id,
-            filename=image.filename,
-            media_url=media_url(history.id),
+        return cls.model_validate(
+            {
+                "success": True,
+                "is_fake": image.is_fake,
+                "confidence": image.confidence_score,
+                "image_id": image.id,
+                "model_used": image.model_used or image.model_key,
+                "message": verdict_message(image.is_fake),
+                "model_key": image.model_key,
+                "fake_probability": image.fake_probability,
+                "face_found": image.face_found,
+                "faces": image.faces or [],
+                "width": image.width,
+                "height": image.height,
+                "processing_time_ms": image.processing_time_ms,
+                "history_id": history.id,
+                "filename": image.filename,
+                "media_url": media_url(history.id),
+            }
         )
 
 
@@ -228,12 +235,12 @@ class VideoVerdict(ResponseModel):
     history_id: int | None
 
     @classmethod
-    def of(cls, video, history_id: int | None, **more: Any) -> Any:
+    def of(cls, video: Video, history_id: int | None, **more: Any) -> Any:
         """The video row's verdict (with `more` fields, for a subclass)."""
         return cls(**cls._fields_of(video, history_id), **more)
 
     @staticmethod
-    def _fields_of(video, history_id: int | None) -> dict[str, Any]:
+    def _fields_of(video: Video, history_id: int | None) -> dict[str, Any]:
         return {
             "is_fake": video.is_fake,
             "confidence": video.confidence_score,
@@ -296,7 +303,7 @@ class VideoStatus(ResponseModel):
     error_code: str | None
 
     @classmethod
-    def of(cls, video, job, history_id: int | None) -> VideoStatus:
+    def of(cls, video: Video, job: Job | None, history_id: int | None) -> VideoStatus:
         """The video row and its job (None: none yet or gone) as the answer."""
         status = job.status if job else video.processing_status
         answer = cls(
@@ -350,21 +357,23 @@ class CameraResult(ResponseModel):
     history_id: int
 
     @classmethod
-    def of(cls, detection, history) -> CameraResult:
+    def of(cls, detection: CameraDetection, history: DetectionHistory) -> CameraResult:
         """The stored frame and its history item as the answer."""
-        return cls(
-            success=True,
-            is_fake=detection.is_fake,
-            confidence=detection.confidence_score,
-            model_used=detection.model_used or detection.model_key,
-            message=verdict_message(detection.is_fake),
-            model_key=detection.model_key,
-            fake_probability=detection.fake_probability,
-            frame=detection.frame_result,
-            window_size=detection.window_size,
-            frames_in_window=detection.frames_in_window,
-            fake_votes=detection.fake_votes,
-            session_id=detection.session_id,
-            detection_id=detection.id,
-            history_id=history.id,
+        return cls.model_validate(
+            {
+                "success": True,
+                "is_fake": detection.is_fake,
+                "confidence": detection.confidence_score,
+                "model_used": detection.model_used or detection.model_key,
+                "message": verdict_message(detection.is_fake),
+                "model_key": detection.model_key,
+                "fake_probability": detection.fake_probability,
+                "frame": detection.frame_result,
+                "window_size": detection.window_size,
+                "frames_in_window": detection.frames_in_window,
+                "fake_votes": detection.fake_votes,
+                "session_id": detection.session_id,
+                "detection_id": detection.id,
+                "history_id": history.id,
+            }
         )

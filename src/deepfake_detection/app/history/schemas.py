@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, Strict, StrictBool
 
 from ..schemas_common import QUERY_INTEGER, Number, OneOf, RequestModel, ResponseModel, String
 from ..serialization import iso, media_url
 from .models import DETECTION_TYPES
+
+if TYPE_CHECKING:
+    from ..detection.models import DetectionContent
+    from .models import DetectionHistory
 
 MAX_PER_PAGE = 100
 # Far beyond any real history, and small enough that (page - 1) * per_page fits every database's integers.
@@ -52,19 +56,21 @@ class HistoryItem(ResponseModel):
     detail: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, row, content, *, detail: bool = False) -> HistoryItem:
+    def of(cls, row: DetectionHistory, content: DetectionContent | None, *, detail: bool = False) -> HistoryItem:
         """The history row and its content row (None once gone) as the answer shape; `detail` adds the content's."""
-        item = cls(
-            id=row.id,
-            detection_type=row.detection_type,
-            content_id=row.content_id,
-            is_fake=row.is_fake,
-            confidence_score=row.confidence_score,
-            detection_time=iso(row.detection_time),
-            model_version=row.model_version,
-            feedback=row.feedback_correct,
-            filename=getattr(content, "filename", None),
-            media_url=media_url(row.id) if content is not None and content.media() else None,
+        item = cls.model_validate(
+            {
+                "id": row.id,
+                "detection_type": row.detection_type,
+                "content_id": row.content_id,
+                "is_fake": row.is_fake,
+                "confidence_score": row.confidence_score,
+                "detection_time": iso(row.detection_time),
+                "model_version": row.model_version,
+                "feedback": row.feedback_correct,
+                "filename": getattr(content, "filename", None),
+                "media_url": media_url(row.id) if content is not None and content.media() else None,
+            }
         )
         if detail:
             item.detail = content.detail(row.id) if content is not None else None

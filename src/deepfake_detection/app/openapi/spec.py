@@ -9,6 +9,7 @@ it will take by reading the document alone.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from apispec import APISpec
 from pydantic import BaseModel
@@ -38,10 +39,10 @@ __all__ = ["WHITESPACE", "build_spec"]
 # Kept under their former names: tests check the document's patterns with them.
 _portable, _around_spaces = portable, around_spaces
 
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def _ref(name: str) -> dict:
+def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -49,23 +50,23 @@ def _ref(name: str) -> dict:
 MODELS: dict[str, tuple[type[BaseModel], str]] = {}
 
 
-def _model(model: type[BaseModel], mode: str) -> dict:
+def _model(model: type[BaseModel], mode: str) -> dict[str, Any]:
     """A reference to the model's schema (registered as a component when the document is built)."""
     MODELS[model.__name__] = (model, mode)
     return _ref(model.__name__)
 
 
-def _body(model: type[BaseModel], media_type: str = "application/json") -> dict:
+def _body(model: type[BaseModel], media_type: str = "application/json") -> dict[str, Any]:
     """A required request body of the model's shape."""
     return {"required": True, "content": {media_type: {"schema": _model(model, "validation")}}}
 
 
-def _form(model: type[BaseModel]) -> dict:
+def _form(model: type[BaseModel]) -> dict[str, Any]:
     """A required multipart form of the model's shape (its bytes fields are files)."""
     return _body(model, "multipart/form-data")
 
 
-def _query(model: type[BaseModel]) -> list[dict]:
+def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
     """The model's fields as query parameters (one left out is None: null is not a value a query can give)."""
     schema, _ = openapi_schema(model, mode="validation", model_key={})
     parameters = []
@@ -79,20 +80,20 @@ def _query(model: type[BaseModel]) -> list[dict]:
     return parameters
 
 
-def _answer(model: type[BaseModel], description: str) -> dict:
+def _answer(model: type[BaseModel], description: str) -> dict[str, Any]:
     """A JSON answer of the model's shape."""
     return _json(_model(model, "serialization"), description)
 
 
-def _json(schema: dict, description: str) -> dict:
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict:
+def _error(description: str) -> dict[str, Any]:
     return _answer(Error, description)
 
 
-def _errors(*codes: int) -> dict:
+def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "Invalid input",
         401: "Missing, invalid, expired or revoked token",
@@ -108,7 +109,7 @@ def _errors(*codes: int) -> dict:
 ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def _paths() -> dict:
+def _paths() -> dict[str, Any]:
     """Every operation; their bodies, parameters and answers are the models'."""
     return {
         "/api/auth/register": {
@@ -282,7 +283,7 @@ def _paths() -> dict:
 
 
 @lru_cache(maxsize=8)
-def build_spec(model_keys: tuple[str, ...]) -> dict:
+def build_spec(model_keys: tuple[str, ...]) -> dict[str, Any]:
     """The OpenAPI document as a dict, for a server offering these model keys."""
     spec = APISpec(
         title="Deepfake Detection API",

@@ -319,7 +319,8 @@ class VideoStatus(ResponseModel):
             error_code=job.error_code if job else None,
         )
         if status == "completed":
-            return cls(**{**answer.model_dump(), **VideoVerdict.of(video, history_id).model_dump()})
+            verdict = VideoVerdict.of(video, history_id).model_dump(exclude_unset=True)
+            return cls(**{**answer.model_dump(exclude_unset=True), **verdict})
         return answer
 
 

@@ -24,7 +24,7 @@ from .request_parsing import INTEGER_RE, json_object, query_value
 class RequestModel(BaseModel):
     """A request shape: unknown fields are ignored; `messages` rewords every error of a field (message, field text)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore")
     messages: ClassVar[dict[str, tuple[str, str]]] = {}
 
 
@@ -32,7 +32,7 @@ M = TypeVar("M", bound=RequestModel)
 
 
 class ResponseModel(BaseModel):
-    """An answer shape (serialised with `respond`, fields the serializer did not set are left out)."""
+    """An answer shape (serialised with `respond`, fields the answer did not set are left out)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -194,7 +194,7 @@ def parse_query(model: type[M]) -> M:
 
 
 def dump(answer: BaseModel) -> dict[str, Any]:
-    """The answer as JSON-ready data (fields the serializer did not set, e.g. absent stored keys, left out)."""
+    """The answer as JSON-ready data (fields the answer did not set, e.g. absent stored keys, left out)."""
     return answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 

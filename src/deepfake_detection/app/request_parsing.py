@@ -26,24 +26,6 @@ def json_object() -> dict:
     return data
 
 
-def string_field(data: dict, name: str, *, required: bool = True, strip: bool = True) -> str | None:
-    """A string field of a JSON object (stripped unless strip=False), or a 400 naming the field.
-
-    Absent, null and "" (after stripping) count as missing. Fields with a declared pattern or enum are read
-    unstripped, so the server takes exactly the values the OpenAPI document allows.
-    """
-    value = data.get(name)
-    if strip and isinstance(value, str):
-        value = value.strip()
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"{name} is required", fields={name: "This field is required"})
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", fields={name: "Must be a string"})
-    return value
-
-
 def current_user_id() -> int:
     """The id of the authenticated user (the JWT subject)."""
     try:
@@ -58,21 +40,6 @@ def query_value(name: str) -> str | None:
     if len(values) > 1:
         raise InvalidInput(f"{name} must be given at most once", fields={name: "Given more than once"})
     return values[0] if values else None
-
-
-def query_int(name: str, *, default: int | None, minimum: int = 1, maximum: int) -> int | None:
-    """An integer query parameter within bounds, or a 400."""
-    raw = query_value(name)
-    if raw is None:
-        return default
-    # Plain ASCII digits only: int() would also take " 5", "1_000" and other scripts' digits.
-    if not INTEGER_RE.fullmatch(raw):
-        raise InvalidInput(f"{name} must be an integer", fields={name: "Must be an integer"})
-    value = int(raw)
-    if not minimum <= value <= maximum:
-        bounds = f"between {minimum} and {maximum}"
-        raise InvalidInput(f"{name} must be {bounds}", fields={name: f"Must be {bounds}"})
-    return value
 
 
 # Ids are 32-bit integer columns (SQLite and PostgreSQL alike).

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app
 from flask_jwt_extended import create_access_token, get_jwt, jwt_required
 from flask_limiter.util import get_remote_address
 
 from .. import state
-from ..domain_errors import InvalidInput, LimitReached, Unauthorized
+from ..domain_errors import LimitReached, Unauthorized
 from ..errors import error_response
 from ..extensions import db, jwt, limiter
-from ..request_parsing import current_user_id, json_object, string_field
+from ..request_parsing import current_user_id
+from ..schemas_common import Message, parse_body, respond
 from . import cli, service
-from .serializers import user_json
+from .schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest, User
 from .throttle import LoginThrottle, LoginThrottled
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -26,16 +27,9 @@ THROTTLE_KEY = "deepfake_login_throttle"
 )
 def register():
     """Create an account."""
-    data = json_object()
-    user = service.register_user(
-        session=db.session,
-        # Stripped, as forms send them (a trailing space from a phone keyboard); the document's patterns allow it.
-        username=string_field(data, "username"),
-        email=string_field(data, "email"),
-        # Not stripped: spaces are legitimate password characters.
-        password=_raw_password(data),
-    )
-    return jsonify(success=True, message="User registered successfully", user=user_json(user)), 201
+    form = parse_body(RegisterRequest)
+    user = service.register_user(session=db.session, username=form.username, email=form.email, password=form.password)
+    return respond(Registered(success=True, message="User registered successfully", user=User.of(user)), 201)
 
 
 @bp.post("/login")
@@ -43,13 +37,12 @@ def register():
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], deduct_when=lambda response: response.status_code != 200)
 def login():
     """Exchange username (or email) and password for a 24 h access token."""
-    data = json_object()
-    username = string_field(data, "username")
+    form = parse_body(LoginRequest)
     try:
         user = service.authenticate(
             session=db.session,
-            username=username,
-            password=_raw_password(data),
+            username=form.username,
+            password=form.password,
             throttle=current_app.extensions[THROTTLE_KEY],
             address=get_remote_address(),
         )
@@ -63,7 +56,7 @@ def login():
     if user is None:
         raise Unauthorized("Invalid username or password", code="invalid_credentials")
     token = create_access_token(identity=str(user.id))
-    return jsonify(success=True, access_token=token, user=user_json(user))
+    return respond(LoggedIn(success=True, access_token=token, user=User.of(user)))
 
 
 @bp.get("/me")
@@ -73,7 +66,7 @@ def me():
     user = service.get_user(session=db.session, user_id=current_user_id())
     if user is None:
         raise Unauthorized("User no longer exists", code="user_gone")
-    return jsonify(success=True, user=user_json(user))
+    return respond(CurrentUser(success=True, user=User.of(user)))
 
 
 @bp.post("/logout")
@@ -82,15 +75,7 @@ def logout():
     """Revoke the token used for this request."""
     claims = get_jwt()
     service.revoke_token(store=state.revoked_tokens(), jti=claims["jti"], expires_epoch=claims["exp"])
-    return jsonify(success=True, message="Logged out")
-
-
-def _raw_password(data: dict) -> str:
-    """The password field, required and a string, unstripped."""
-    value = data.get("password")
-    if not isinstance(value, str) or value == "":
-        raise InvalidInput("password is required", fields={"password": "This field is required"})
-    return value
+    return respond(Message(success=True, message="Logged out"))
 
 
 def init_app(app: Flask) -> None:

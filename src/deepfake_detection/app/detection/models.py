@@ -14,8 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..auth.models import utcnow
 from ..extensions import db
+from ..schemas_common import dump
 from ..serialization import iso
-from .serializers import video_result_fields
+from .schemas import VideoVerdict
 
 
 class DetectionContent:
@@ -122,7 +123,7 @@ class Video(DetectionContent, db.Model):
         return (self.thumbnail_path, "thumbnail.jpg") if self.thumbnail_path else None
 
     def detail(self, history_id: int | None) -> dict:
-        detail = video_result_fields(self, history_id)
+        detail = dump(VideoVerdict.of(self, history_id))
         detail.pop("is_fake"), detail.pop("confidence")
         detail.update(file_size=self.file_size, upload_date=iso(self.upload_date), status=self.processing_status)
         return detail

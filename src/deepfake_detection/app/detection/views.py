@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_jwt_extended import jwt_required
 
 from .. import state
@@ -16,25 +14,25 @@ from ..idempotency.service import digest_bytes, digest_stream
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..jobs.sync_waits import sync_wait_slot
-from ..request_parsing import current_user_id, json_object, query_value, string_field
+from ..request_parsing import current_user_id, query_value
 from ..serialization import size_text
-from . import cli, retention, serializers, service, validation
+from ..schemas_common import Message, dump, parse_body, respond, validate
+from . import cli, retention, service, validation
+from .schemas import (
+    ASYNC_WORDS,
+    AsyncOption,
+    CameraRequest,
+    CameraResult,
+    ImageResult,
+    Models,
+    VideoAccepted,
+    VideoCancelled,
+    VideoResult,
+    VideoState,
+    VideoStatus,
+)
 
 bp = Blueprint("detection", __name__, url_prefix="/api")
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-# The words `async` takes (form field or query), as declared in the OpenAPI document; anything else is a 400.
-ASYNC_WORDS = {
-    "true": True,
-    "True": True,
-    "1": True,
-    "yes": True,
-    "on": True,
-    "false": False,
-    "False": False,
-    "0": False,
-    "no": False,
-    "off": False,
-}
 PURGE_THROTTLE_KEY = "deepfake_camera_purge_throttle"
 
 
@@ -71,12 +69,14 @@ def models():
     """The detectors this server offers, and its upload limits (for clients to check before sending)."""
     engine = get_engine()
     cfg = current_app.config
-    return jsonify(
-        success=True,
-        models=service.list_models(engine=engine),
-        default=engine.default_model_key,
-        camera_default=cfg["CAMERA_DEFAULT_MODEL"],
-        limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"], max_video_size=cfg["MAX_VIDEO_SIZE"]),
+    return respond(
+        Models(
+            success=True,
+            models=service.list_models(engine=engine),
+            default=engine.default_model_key,
+            camera_default=cfg["CAMERA_DEFAULT_MODEL"],
+            limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"], max_video_size=cfg["MAX_VIDEO_SIZE"]),
+        )
     )
 
 
@@ -96,7 +96,7 @@ def detect_image():
     model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
 
     def work(claim: idempotency.RequestClaim) -> Response:
-        image, history, verdict = service.detect_image(
+        image, history, _ = service.detect_image(
             session=db.session,
             engine=engine,
             upload_root=current_app.config["UPLOAD_FOLDER"],
@@ -104,9 +104,9 @@ def detect_image():
             data=data,
             original_name=upload.filename,
             model_key=model_key,
-            before_commit=lambda row, item, result: claim.answer(200, serializers.image_result(row, item, result)),
+            before_commit=lambda row, item, result: claim.answer(200, dump(ImageResult.of(row, item))),
         )
-        return jsonify(serializers.image_result(image, history, verdict))
+        return respond(ImageResult.of(image, history))
 
     return idempotency.run_once(
         user_id=user_id,
@@ -145,19 +145,22 @@ def detect_video():
             wait=not run_async,
             timeout=cfg["VIDEO_SYNC_TIMEOUT"],
             wait_slot=sync_wait_slot,
-            before_commit=lambda row, queued: claim.answer(202, _accepted(row.id, queued.id, "queued")),
+            before_commit=lambda row, queued: claim.answer(202, dump(VideoAccepted.of(row.id, queued.id, "queued"))),
         )
         if outcome.status == COMPLETED:
-            body = {
-                "success": True,
-                **serializers.video_result_fields(outcome.video, outcome.history_id),
-                "job_id": outcome.job_id,
-                "filename": outcome.video.filename,
-            }
+            body = dump(
+                VideoResult.of(
+                    outcome.video,
+                    outcome.history_id,
+                    success=True,
+                    job_id=outcome.job_id,
+                    filename=outcome.video.filename,
+                )
+            )
             claim.replace_answer(200, body)
-            return jsonify(body)
+            return _json(body, 200)
         # Asked for async, no waiting slot free, or the synchronous wait ran out: the client follows the status URL.
-        body = _accepted(outcome.video.id, outcome.job_id, outcome.status)
+        body = dump(VideoAccepted.of(outcome.video.id, outcome.job_id, outcome.status))
         if not run_async:
             claim.replace_answer(202, body)
         return _json(body, 202)
@@ -175,20 +178,9 @@ def detect_video():
     )
 
 
-def _accepted(video_id: int, job_id: int, status: str) -> dict:
-    """The 202 answer: where to follow the video's job."""
-    return {
-        "success": True,
-        "video_id": video_id,
-        "job_id": job_id,
-        "status": status,
-        "status_url": f"/api/videos/{video_id}",
-    }
-
-
 def _json(body: dict, status: int) -> Response:
     """A JSON response with a status."""
-    response = jsonify(body)
+    response = current_app.json.response(body)
     response.status_code = status
     return response
 
@@ -198,7 +190,7 @@ def _json(body: dict, status: int) -> Response:
 def video_status(video_id: int):
     """Status, progress and (when completed) the result of one of the caller's videos."""
     found = service.video_state(session=db.session, user_id=current_user_id(), video_id=video_id)
-    return jsonify(success=True, video=serializers.video_status(found.video, found.job, found.history_id))
+    return respond(VideoState(success=True, video=VideoStatus.of(found.video, found.job, found.history_id)))
 
 
 @bp.post("/videos/<id:video_id>/cancel")
@@ -208,8 +200,10 @@ def cancel_video(video_id: int):
     found = service.cancel_video(
         session=db.session, backend=get_backend(), user_id=current_user_id(), video_id=video_id
     )
-    return jsonify(
-        success=True, message="Cancellation requested", video=serializers.video_status(found.video, found.job, None)
+    return respond(
+        VideoCancelled(
+            success=True, message="Cancellation requested", video=VideoStatus.of(found.video, found.job, None)
+        )
     )
 
 
@@ -224,7 +218,7 @@ def delete_video(video_id: int):
         video_id=video_id,
         upload_root=current_app.config["UPLOAD_FOLDER"],
     )
-    return jsonify(success=True, message="Video deleted")
+    return respond(Message(success=True, message="Video deleted"))
 
 
 @bp.post("/detect/camera")
@@ -232,22 +226,15 @@ def delete_video(video_id: int):
 def detect_camera():
     """Analyse one webcam frame (JSON: image data URL, optional model and session_id)."""
     user_id = current_user_id()
-    data = json_object()
-    image_value = string_field(data, "image")
-    session_id = data.get("session_id")  # null or absent: no session; anything else must match exactly
-    if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_RE.fullmatch(session_id)):
-        raise InvalidInput(
-            "session_id must be 1-64 letters, digits or _ . : -", fields={"session_id": "Invalid format"}
-        )
+    form = parse_body(CameraRequest)
+    session_id = form.session_id
     cfg = current_app.config
-    frame = validation.decode_base64_image(image_value, limit=cfg["MAX_IMAGE_SIZE"])
+    frame = validation.decode_base64_image(form.image, limit=cfg["MAX_IMAGE_SIZE"])
     engine = get_engine()
-    model_key = service.resolve_model_key(
-        engine=engine, requested=data.get("model"), default=cfg["CAMERA_DEFAULT_MODEL"]
-    )
+    model_key = service.resolve_model_key(engine=engine, requested=form.model, default=cfg["CAMERA_DEFAULT_MODEL"])
 
     def work(claim: idempotency.RequestClaim) -> Response:
-        detection, history, verdict = service.detect_camera_frame(
+        detection, history, _ = service.detect_camera_frame(
             session=db.session,
             engine=engine,
             store=state.smoothing_store(),
@@ -256,7 +243,7 @@ def detect_camera():
             data=frame,
             session_id=session_id,
             model_key=model_key,
-            before_commit=lambda row, item, result: claim.answer(200, serializers.camera_result(row, item, result)),
+            before_commit=lambda row, item, result: claim.answer(200, dump(CameraResult.of(row, item))),
         )
         # Frames only pile up through this endpoint, so it is where old ones are cleared (one bounded batch
         # per interval; the CLI command clears any backlog at once).
@@ -267,7 +254,7 @@ def detect_camera():
             batch=cfg["CAMERA_FRAME_PURGE_BATCH"],
             throttle=current_app.extensions[PURGE_THROTTLE_KEY],
         )
-        return jsonify(serializers.camera_result(detection, history, verdict))
+        return respond(CameraResult.of(detection, history))
 
     return idempotency.run_once(
         user_id=user_id,
@@ -285,10 +272,7 @@ def _async_flag() -> bool:
     raw = in_form[0] if in_form else in_query
     if raw is None:
         return False
-    if raw not in ASYNC_WORDS:
-        message = f"async must be one of: {', '.join(ASYNC_WORDS)}"
-        raise InvalidInput(message, fields={"async": message})
-    return ASYNC_WORDS[raw]
+    return ASYNC_WORDS[validate(AsyncOption, {"async": raw}).run_async or ""]
 
 
 def init_app(app: Flask) -> None:

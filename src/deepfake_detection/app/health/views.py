@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app
 
 from ..engine_ext import get_engine
 from ..extensions import db
+from ..schemas_common import respond
 from . import schema, service
+from .schemas import Health
 
 bp = Blueprint("health", __name__, url_prefix="/api")
 
@@ -22,7 +24,7 @@ def health():
         jobs_backend=current_app.config["JOBS_BACKEND"],
         mode=current_app.config["MODE"],
     )
-    return jsonify(body), 200 if healthy else 503
+    return respond(Health.model_validate(body), 200 if healthy else 503)
 
 
 def init_app(app: Flask) -> None:

@@ -2,43 +2,43 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, send_file
+from flask import Blueprint, Flask, current_app, send_file
 from flask_jwt_extended import jwt_required
 
-from ..domain_errors import InvalidInput
 from ..extensions import db
 from ..jobs.backends import get_backend
-from ..request_parsing import current_user_id, json_object, query_int, query_value
+from ..request_parsing import current_user_id
+from ..schemas_common import Message, parse_body, parse_query, respond
 from . import service
-from .serializers import history_detail, history_item
+from .schemas import FeedbackRecorded, FeedbackRequest, HistoryEntry, HistoryItem, HistoryList, HistoryQuery
 
 bp = Blueprint("history", __name__, url_prefix="/api/history")
-MAX_PER_PAGE = 100
-# Far beyond any real history, and small enough that (page - 1) * per_page fits every database's integers.
-MAX_PAGE = 1_000_000
 
 
 @bp.get("")
 @jwt_required()
 def list_history():
     """The caller's detections, newest first; page/per_page/type/verdict optional."""
+    query = parse_query(HistoryQuery)
     result = service.list_history(
         session=db.session,
         user_id=current_user_id(),
-        detection_type=query_value("type"),
-        verdict=query_value("verdict"),
-        page=query_int("page", default=None, maximum=MAX_PAGE),
-        per_page=query_int("per_page", default=None, maximum=MAX_PER_PAGE),
+        detection_type=query.detection_type,
+        verdict=query.verdict,
+        page=query.page,
+        per_page=query.per_page,
     )
-    items = [history_item(row, content) for row, content in result.items]
-    return jsonify(
-        success=True,
-        history=items,
-        count=len(items),
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-        pages=result.pages,
+    items = [HistoryItem.of(row, content) for row, content in result.items]
+    return respond(
+        HistoryList(
+            success=True,
+            history=items,
+            count=len(items),
+            total=result.total,
+            page=result.page,
+            per_page=result.per_page,
+            pages=result.pages,
+        )
     )
 
 
@@ -47,7 +47,7 @@ def list_history():
 def get_item(history_id: int):
     """One of the caller's detections with its detail."""
     row, content = service.get_item(session=db.session, user_id=current_user_id(), history_id=history_id)
-    return jsonify(success=True, item=history_detail(row, content))
+    return respond(HistoryEntry(success=True, item=HistoryItem.of(row, content, detail=True)))
 
 
 @bp.delete("/<id:history_id>")
@@ -61,21 +61,18 @@ def delete_item(history_id: int):
         upload_root=current_app.config["UPLOAD_FOLDER"],
         backend=get_backend(),
     )
-    return jsonify(success=True, message="Detection deleted")
+    return respond(Message(success=True, message="Detection deleted"))
 
 
 @bp.post("/<id:history_id>/feedback")
 @jwt_required()
 def feedback(history_id: int):
     """Mark a verdict correct or wrong: {"correct": true|false}."""
-    data = json_object()
-    correct = data.get("correct")
-    if not isinstance(correct, bool):
-        raise InvalidInput("correct must be true or false", fields={"correct": "Must be a boolean"})
+    form = parse_body(FeedbackRequest)
     row, content = service.set_feedback(
-        session=db.session, user_id=current_user_id(), history_id=history_id, correct=correct
+        session=db.session, user_id=current_user_id(), history_id=history_id, correct=form.correct
     )
-    return jsonify(success=True, message="Feedback recorded", item=history_item(row, content))
+    return respond(FeedbackRecorded(success=True, message="Feedback recorded", item=HistoryItem.of(row, content)))
 
 
 @bp.get("/<id:history_id>/media")

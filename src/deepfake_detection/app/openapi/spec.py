@@ -1,40 +1,99 @@
-"""The OpenAPI 3 description of the API, built with apispec from the schemas below.
+"""The OpenAPI 3 description of the API, built with apispec: the operations below, their shapes from the models.
 
-It declares every constraint the server enforces (lengths, patterns, enums, bounds), so a client or a
-fuzzer can tell a request the server will refuse from one it will take by reading the document alone.
+Every request body, query string and answer is a pydantic model of the feature's schemas.py, the one the view
+parses or answers with; so the document declares every constraint the server enforces (lengths, patterns,
+enums, bounds) by construction, and a client or a fuzzer can tell a request the server will refuse from one
+it will take by reading the document alone.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from apispec import APISpec
+from pydantic import BaseModel
 
-from ..auth.passwords import MAX_LENGTH as PASSWORD_MAX
-from ..auth.passwords import MIN_LENGTH as PASSWORD_MIN
-from ..auth.service import EMAIL_SHAPE_RE, USERNAME_RE
-from ..detection.views import ASYNC_WORDS, SESSION_ID_RE
-from ..history.models import DETECTION_TYPES
-from ..history.views import MAX_PAGE, MAX_PER_PAGE
+from ..auth.schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest
+from ..detection.schemas import (
+    AsyncOption,
+    CameraRequest,
+    CameraResult,
+    ImageForm,
+    ImageResult,
+    Models,
+    VideoAccepted,
+    VideoCancelled,
+    VideoForm,
+    VideoResult,
+    VideoState,
+)
+from ..health.schemas import Health
+from ..history.schemas import FeedbackRecorded, FeedbackRequest, HistoryEntry, HistoryList, HistoryQuery
 from ..request_parsing import MAX_ID
-from ..serialization import FAKE_MESSAGE, REAL_MESSAGE
+from ..schemas_common import Error, Message, openapi_schema
+from ..stats.schemas import Stats
+from .patterns import WHITESPACE, around_spaces, portable
 
-BEARER = [{"bearerAuth": []}]
+__all__ = ["WHITESPACE", "build_spec"]
+# Kept under their former names: tests check the document's patterns with them.
+_portable, _around_spaces = portable, around_spaces
+
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def _ref(name: str) -> dict:
+def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict, description: str) -> dict:
+# Every model a path refers to, with how it is read: requests as validated, answers as serialised.
+MODELS: dict[str, tuple[type[BaseModel], str]] = {}
+
+
+def _model(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    """A reference to the model's schema (registered as a component when the document is built)."""
+    MODELS[model.__name__] = (model, mode)
+    return _ref(model.__name__)
+
+
+def _body(model: type[BaseModel], media_type: str = "application/json") -> dict[str, Any]:
+    """A required request body of the model's shape."""
+    return {"required": True, "content": {media_type: {"schema": _model(model, "validation")}}}
+
+
+def _form(model: type[BaseModel]) -> dict[str, Any]:
+    """A required multipart form of the model's shape (its bytes fields are files)."""
+    return _body(model, "multipart/form-data")
+
+
+def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The model's fields as query parameters (one left out is None: null is not a value a query can give)."""
+    schema, _ = openapi_schema(model, mode="validation", model_key={})
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = {key: value for key, value in field.items() if key != "nullable" and field.get(key, 0) is not None}
+        description = field.pop("description", None)
+        parameter = {"in": "query", "name": name, "schema": field}
+        if name in schema.get("required", []):
+            parameter["required"] = True
+        parameters.append({**parameter, "description": description} if description else parameter)
+    return parameters
+
+
+def _answer(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """A JSON answer of the model's shape."""
+    return _json(_model(model, "serialization"), description)
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
+def _error(description: str) -> dict[str, Any]:
+    return _answer(Error, description)
 
 
-def _errors(*codes: int) -> dict:
+def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "Invalid input",
         401: "Missing, invalid, expired or revoked token",
@@ -47,312 +106,19 @@ def _errors(*codes: int) -> dict:
     return {str(code): _error(texts[code]) for code in codes}
 
 
-def _obj(properties: dict, required: list[str] | None = None, **extra) -> dict:
-    schema = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    schema.update(extra)
-    return schema
-
-
-NUM = {"type": "number"}
-INT = {"type": "integer"}
-STR = {"type": "string"}
-BOOL = {"type": "boolean"}
-STR_LIST = {"type": "array", "items": STR}
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
-
-
-def _all_required(schema: dict) -> dict:
-    """The object schema with every property required (answers that always carry all their fields)."""
-    return {**schema, "required": list(schema["properties"])}
-
-
-# Python's white space (`str.isspace`, `\s` of `re`) spelled out: `\s` differs between regex dialects
-# (ECMA's, which OpenAPI patterns use, lacks \x1c-\x1f and \x85), and patterns must mean what the server does.
-WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
-def _portable(pattern: str) -> str:
-    """The pattern with Python's white-space classes written out, so it means the same in any regex dialect."""
-    out, in_class, index = [], False, 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            escape = pattern[index : index + 2]
-            if escape == "\\s":
-                out.append(WHITESPACE if in_class else f"[{WHITESPACE}]")
-            elif escape == "\\S" and not in_class:
-                out.append(f"[^{WHITESPACE}]")
-            elif escape == "\\S":
-                raise ValueError(f"cannot write \\S inside a character class portably: {pattern}")
-            else:
-                out.append(escape)
-            index += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-def _around_spaces(pattern: str) -> str:
-    """An anchored pattern that also allows the white space the server strips from both ends."""
-    return r"^\s*" + pattern.removeprefix("^").removesuffix("$") + r"\s*$"
-
-
-VERDICT_MESSAGE = {"type": "string", "enum": [FAKE_MESSAGE, REAL_MESSAGE]}
-# A string with at least one character that is not white space (the server strips, then requires one).
-NOT_BLANK = {"type": "string", "minLength": 1, "pattern": _portable(r"\S")}
-
-
-SCHEMAS = {
-    "Error": _obj(
-        {
-            "success": {"type": "boolean", "enum": [False]},
-            "message": STR,
-            "code": STR,
-            "errors": {"type": "object", "additionalProperties": STR},
-        },
-        ["success", "message"],
-    ),
-    "User": _obj({"id": INT, "username": STR, "email": STR, "created_at": _nullable(STR)}, ["id", "username", "email"]),
-    "Model": _all_required(
-        _obj({"key": STR, "name": STR, "description": STR, "model_id": STR, "default": BOOL, "available": BOOL})
-    ),
-    "UploadLimits": _all_required(
-        _obj(
-            {
-                "image": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
-                "video": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
-                "camera": _all_required(
-                    _obj({"max_bytes": INT, "frame_rates": {"type": "array", "items": NUM}, "default_rate": NUM})
-                ),
-            },
-            description="Upload limits: sizes in bytes, allowed file extensions, camera frames per second",
-        )
-    ),
-    "Box": _obj({"x": NUM, "y": NUM, "width": NUM, "height": NUM}),
-    "Face": _obj(
-        {
-            "box": _ref("Box"),
-            "detection_score": _nullable(NUM),
-            "fake_probability": NUM,
-            "is_fake": BOOL,
-            "confidence": NUM,
-        }
-    ),
-    "ImageResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "image_id": INT,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "face_found": BOOL,
-                "faces": {"type": "array", "items": _ref("Face")},
-                "width": INT,
-                "height": INT,
-                "processing_time_ms": NUM,
-                "history_id": INT,
-                "filename": STR,
-                "media_url": _nullable(STR),
-            }
-        )
-    ),
-    "FrameResult": _obj({"time": NUM, "fake_probability": NUM, "is_fake": BOOL, "faces": INT}),
-    "VideoResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "video_id": INT,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "fake_frames": INT,
-                "real_frames": INT,
-                "frames_analyzed": INT,
-                "frames_skipped": INT,
-                "duration": NUM,
-                "fps": NUM,
-                "timeline": {"type": "array", "items": _ref("FrameResult")},
-                "thumbnail_url": _nullable(STR),
-                "processing_time_ms": NUM,
-                "history_id": _nullable(INT),
-                "job_id": INT,
-                "filename": STR,
-            }
-        )
-    ),
-    "VideoAccepted": _obj(
-        {"success": BOOL, "video_id": INT, "job_id": INT, "status": STR, "status_url": STR},
-        ["success", "video_id", "job_id", "status", "status_url"],
-    ),
-    "VideoStatus": _obj(
-        {
-            "id": INT,
-            "filename": STR,
-            "file_size": INT,
-            "upload_date": STR,
-            "status": {"type": "string", "enum": ["queued", "processing", "completed", "failed", "cancelled"]},
-            "progress": INT,
-            "message": STR,
-            "job_id": _nullable(INT),
-            "model_key": _nullable(STR),
-            "error_code": _nullable(STR),
-        },
-        ["id", "filename", "status", "progress", "message"],
-        additionalProperties=True,
-    ),
-    "CameraResult": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "is_fake": BOOL,
-                "confidence": NUM,
-                "model_used": STR,
-                "message": VERDICT_MESSAGE,
-                "model_key": STR,
-                "fake_probability": NUM,
-                "frame": {"type": "object", "nullable": True},
-                "window_size": INT,
-                "frames_in_window": INT,
-                "fake_votes": INT,
-                "session_id": _nullable(STR),
-                "detection_id": INT,
-                "history_id": INT,
-            }
-        )
-    ),
-    "HistoryItem": _obj(
-        {
-            "id": INT,
-            "detection_type": {"type": "string", "enum": ["image", "video", "camera"]},
-            "content_id": INT,
-            "is_fake": BOOL,
-            "confidence_score": NUM,
-            "detection_time": STR,
-            "model_version": STR,
-            "feedback": _nullable(BOOL),
-            "filename": _nullable(STR),
-            "media_url": _nullable(STR),
-            "detail": {"type": "object", "nullable": True},
-        },
-        [
-            "id",
-            "detection_type",
-            "content_id",
-            "is_fake",
-            "confidence_score",
-            "detection_time",
-            "model_version",
-            "feedback",
-            "filename",
-            "media_url",
-        ],
-    ),
-    "Stats": _all_required(
-        _obj(
-            {
-                "success": BOOL,
-                "total_detections": INT,
-                "fake_count": INT,
-                "real_count": INT,
-                "accuracy": {
-                    **NUM,
-                    "description": "% of the user's feedback marked correct; without feedback the mean "
-                    "confidence of the user's detections (0 with none)",
-                },
-                "accuracy_basis": {
-                    "type": "string",
-                    "enum": ["feedback", "confidence"],
-                    "description": "what `accuracy` is computed from",
-                },
-                "average_confidence": NUM,
-                "feedback_count": INT,
-                "by_type": _all_required(_obj({"image": INT, "video": INT, "camera": INT})),
-                "daily": {"type": "array", "items": _all_required(_obj({"date": STR, "fake": INT, "real": INT}))},
-            }
-        )
-    ),
-}
-
 ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def _camera_request(model: dict) -> dict:
-    """POST /api/detect/camera's JSON body."""
-    return _obj(
-        {
-            "image": {**NOT_BLANK, "description": "data:image/jpeg;base64,... or bare base64"},
-            "model": {**model, "nullable": True, "default": "deep-fake-v2"},
-            "session_id": {"type": "string", "pattern": SESSION_ID_RE.pattern, "nullable": True},
-        },
-        ["image"],
-    )
-
-
-def _paths(model: dict) -> dict:
-    credentials = _obj(
-        {
-            "username": {**NOT_BLANK, "description": "the username or the email, in any case"},
-            "password": {"type": "string", "minLength": 1},
-        },
-        ["username", "password"],
-    )
-    async_word = {"type": "string", "enum": list(ASYNC_WORDS)}
+def _paths() -> dict[str, Any]:
+    """Every operation; their bodies, parameters and answers are the models'."""
     return {
         "/api/auth/register": {
             "post": {
                 "tags": ["auth"],
                 "summary": "Register a user",
                 "description": "Username and email must be unique ignoring case (409 otherwise).",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": _obj(
-                                {
-                                    "username": {
-                                        "type": "string",
-                                        "pattern": _portable(_around_spaces(USERNAME_RE.pattern)),
-                                    },
-                                    "email": {
-                                        "type": "string",
-                                        "pattern": _portable(_around_spaces(EMAIL_SHAPE_RE.pattern)),
-                                        "maxLength": 120,
-                                        "description": "also checked by email-validator (syntax only)",
-                                    },
-                                    "password": {
-                                        "type": "string",
-                                        "minLength": PASSWORD_MIN,
-                                        "maxLength": PASSWORD_MAX,
-                                        "description": "also refused: one of the 30,000 most common passwords, "
-                                        "a single repeated character, or the username or email",
-                                    },
-                                },
-                                ["username", "email", "password"],
-                            )
-                        }
-                    },
-                },
-                "responses": {
-                    "201": _json(_obj({"success": BOOL, "message": STR, "user": _ref("User")}), "Created"),
-                    **_errors(400, 409, 429),
-                },
+                "requestBody": _body(RegisterRequest),
+                "responses": {"201": _answer(Registered, "Created"), **_errors(400, 409, 429)},
             }
         },
         "/api/auth/login": {
@@ -360,9 +126,9 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "Log in (rate-limited)",
                 "description": "`username` takes the username or the email, either in any case.",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
+                "requestBody": _body(LoginRequest),
                 "responses": {
-                    "200": _json(_obj({"success": BOOL, "access_token": STR, "user": _ref("User")}), "Token"),
+                    "200": _answer(LoggedIn, "Token"),
                     "401": _error("Invalid username or password"),
                     **_errors(400, 429),
                 },
@@ -373,7 +139,7 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "The current user",
                 "security": BEARER,
-                "responses": {"200": _json(_obj({"success": BOOL, "user": _ref("User")}), "User"), **_errors(401)},
+                "responses": {"200": _answer(CurrentUser, "User"), **_errors(401)},
             }
         },
         "/api/auth/logout": {
@@ -381,27 +147,14 @@ def _paths(model: dict) -> dict:
                 "tags": ["auth"],
                 "summary": "Revoke the current token",
                 "security": BEARER,
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Revoked"), **_errors(401)},
+                "responses": {"200": _answer(Message, "Revoked"), **_errors(401)},
             }
         },
         "/api/detect/models": {
             "get": {
                 "tags": ["detection"],
                 "summary": "Available models",
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "models": {"type": "array", "items": _ref("Model")},
-                                "default": STR,
-                                "camera_default": STR,
-                                "limits": _ref("UploadLimits"),
-                            }
-                        ),
-                        "Models",
-                    )
-                },
+                "responses": {"200": _answer(Models, "Models")},
             }
         },
         "/api/detect/image": {
@@ -409,21 +162,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect a deepfake image",
                 "security": BEARER,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": _obj(
-                                {
-                                    "image": {"type": "string", "format": "binary"},
-                                    "model": {**model, "default": "dima806"},
-                                },
-                                ["image"],
-                            )
-                        }
-                    },
-                },
-                "responses": {"200": _json(_ref("ImageResult"), "Verdict"), **_errors(400, 401, 413, 503)},
+                "requestBody": _form(ImageForm),
+                "responses": {"200": _answer(ImageResult, "Verdict"), **_errors(400, 401, 413, 503)},
             }
         },
         "/api/detect/video": {
@@ -431,25 +171,11 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect a deepfake video (waits unless async=true)",
                 "security": BEARER,
-                "parameters": [{"in": "query", "name": "async", "schema": async_word}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": _obj(
-                                {
-                                    "video": {"type": "string", "format": "binary"},
-                                    "model": {**model, "default": "dima806"},
-                                    "async": async_word,
-                                },
-                                ["video"],
-                            )
-                        }
-                    },
-                },
+                "parameters": _query(AsyncOption),
+                "requestBody": _form(VideoForm),
                 "responses": {
-                    "200": _json(_ref("VideoResult"), "Verdict"),
-                    "202": _json(_ref("VideoAccepted"), "Accepted; follow status_url"),
+                    "200": _answer(VideoResult, "Verdict"),
+                    "202": _answer(VideoAccepted, "Accepted; follow status_url"),
                     **_errors(400, 401, 409, 413, 429, 503),
                 },
             }
@@ -460,17 +186,14 @@ def _paths(model: dict) -> dict:
                 "summary": "Video job status, progress and result",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "video": _ref("VideoStatus")}), "Status"),
-                    **_errors(401, 404),
-                },
+                "responses": {"200": _answer(VideoState, "Status"), **_errors(401, 404)},
             },
             "delete": {
                 "tags": ["detection"],
                 "summary": "Delete a video in any state, with its files",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"), **_errors(401, 404)},
+                "responses": {"200": _answer(Message, "Deleted"), **_errors(401, 404)},
             },
         },
         "/api/videos/{video_id}/cancel": {
@@ -479,12 +202,7 @@ def _paths(model: dict) -> dict:
                 "summary": "Cancel a queued or running video job",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
-                "responses": {
-                    "200": _json(
-                        _obj({"success": BOOL, "message": STR, "video": _ref("VideoStatus")}), "Cancellation requested"
-                    ),
-                    **_errors(401, 404, 409),
-                },
+                "responses": {"200": _answer(VideoCancelled, "Cancellation requested"), **_errors(401, 404, 409)},
             }
         },
         "/api/detect/camera": {
@@ -492,8 +210,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["detection"],
                 "summary": "Detect one webcam frame (smoothed per session)",
                 "security": BEARER,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _camera_request(model)}}},
-                "responses": {"200": _json(_ref("CameraResult"), "Smoothed verdict"), **_errors(400, 401, 413, 503)},
+                "requestBody": _body(CameraRequest),
+                "responses": {"200": _answer(CameraResult, "Smoothed verdict"), **_errors(400, 401, 413, 503)},
             }
         },
         "/api/history": {
@@ -501,33 +219,8 @@ def _paths(model: dict) -> dict:
                 "tags": ["history"],
                 "summary": "The user's detections (all, or one page)",
                 "security": BEARER,
-                "parameters": [
-                    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                    {
-                        "in": "query",
-                        "name": "per_page",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
-                    },
-                    {"in": "query", "name": "type", "schema": {"type": "string", "enum": list(DETECTION_TYPES)}},
-                    {"in": "query", "name": "verdict", "schema": {"type": "string", "enum": ["fake", "real"]}},
-                ],
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "history": {"type": "array", "items": _ref("HistoryItem")},
-                                "count": INT,
-                                "total": INT,
-                                "page": _nullable(INT),
-                                "per_page": _nullable(INT),
-                                "pages": INT,
-                            }
-                        ),
-                        "History",
-                    ),
-                    **_errors(400, 401),
-                },
+                "parameters": _query(HistoryQuery),
+                "responses": {"200": _answer(HistoryList, "History"), **_errors(400, 401)},
             }
         },
         "/api/history/{history_id}": {
@@ -536,17 +229,14 @@ def _paths(model: dict) -> dict:
                 "summary": "One detection with its detail",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "item": _ref("HistoryItem")}), "Item"),
-                    **_errors(401, 404),
-                },
+                "responses": {"200": _answer(HistoryEntry, "Item"), **_errors(401, 404)},
             },
             "delete": {
                 "tags": ["history"],
                 "summary": "Delete a detection and its stored media",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"), **_errors(401, 404)},
+                "responses": {"200": _answer(Message, "Deleted"), **_errors(401, 404)},
             },
         },
         "/api/history/{history_id}/feedback": {
@@ -555,14 +245,8 @@ def _paths(model: dict) -> dict:
                 "summary": "Mark a verdict correct or wrong",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "history_id"}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _obj({"correct": BOOL}, ["correct"])}},
-                },
-                "responses": {
-                    "200": _json(_obj({"success": BOOL, "message": STR, "item": _ref("HistoryItem")}), "Recorded"),
-                    **_errors(400, 401, 404),
-                },
+                "requestBody": _body(FeedbackRequest),
+                "responses": {"200": _answer(FeedbackRecorded, "Recorded"), **_errors(400, 401, 404)},
             }
         },
         "/api/history/{history_id}/media": {
@@ -585,34 +269,21 @@ def _paths(model: dict) -> dict:
                 "tags": ["stats"],
                 "summary": "The user's statistics",
                 "security": BEARER,
-                "responses": {"200": _json(_ref("Stats"), "Statistics"), **_errors(401)},
+                "responses": {"200": _answer(Stats, "Statistics"), **_errors(401)},
             }
         },
         "/api/health": {
             "get": {
                 "tags": ["health"],
                 "summary": "Database and model-cache status",
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "success": BOOL,
-                                "status": STR,
-                                "database": {"type": "object"},
-                                "models": {"type": "array", "items": {"type": "object"}},
-                            }
-                        ),
-                        "Healthy",
-                    ),
-                    "503": _error("Database unreachable"),
-                },
+                "responses": {"200": _answer(Health, "Healthy"), "503": _error("Database unreachable")},
             }
         },
     }
 
 
 @lru_cache(maxsize=8)
-def build_spec(model_keys: tuple[str, ...]) -> dict:
+def build_spec(model_keys: tuple[str, ...]) -> dict[str, Any]:
     """The OpenAPI document as a dict, for a server offering these model keys."""
     spec = APISpec(
         title="Deepfake Detection API",
@@ -621,10 +292,16 @@ def build_spec(model_keys: tuple[str, ...]) -> dict:
         info={"description": 'Self-hosted deepfake detection. Errors are {"success": false, "message": ...}.'},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for name, schema in SCHEMAS.items():
-        spec.components.schema(name, schema)
     # "" is accepted and means the default model (the field is optional in the documentation).
     model = {"type": "string", "enum": ["", *model_keys], "description": "a model key; empty or absent: the default"}
-    for path, operations in _paths(model).items():
+    paths = _paths()
+    components = {}
+    for name, (shape, mode) in sorted(MODELS.items()):
+        schema, referred = openapi_schema(shape, mode=mode, model_key=model)  # type: ignore[arg-type]
+        components.update(referred)
+        components[name] = schema
+    for name, schema in components.items():
+        spec.components.schema(name, schema)
+    for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -15,8 +15,8 @@ from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..jobs.sync_waits import sync_wait_slot
 from ..request_parsing import current_user_id, query_value
-from ..serialization import size_text
 from ..schemas_common import Message, dump, parse_body, respond, validate
+from ..serialization import size_text
 from . import cli, retention, service, validation
 from .schemas import (
     ASYNC_WORDS,

@@ -132,10 +132,19 @@ SCHEMAS = {
                 "image": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
                 "video": _all_required(_obj({"max_bytes": INT, "extensions": STR_LIST})),
                 "camera": _all_required(
-                    _obj({"max_bytes": INT, "frame_rates": {"type": "array", "items": NUM}, "default_rate": NUM})
+                    _obj(
+                        {
+                            "max_bytes": INT,
+                            "frame_rates": {"type": "array", "items": NUM},
+                            "default_rate": NUM,
+                            # Added for the web app's camera notice: CAMERA_FRAME_RETENTION_DAYS (null: kept).
+                            "retention_days": _nullable(INT),
+                        }
+                    )
                 ),
             },
-            description="Upload limits: sizes in bytes, allowed file extensions, camera frames per second",
+            description="Upload limits: sizes in bytes, allowed file extensions, camera frames per second;"
+            " camera.retention_days: days analysed frames are kept (null: until the user deletes them)",
         )
     ),
     "Box": _obj({"x": NUM, "y": NUM, "width": NUM, "height": NUM}),
@@ -472,6 +481,21 @@ def _paths(model: dict) -> dict:
                 "parameters": [{**ID_PARAM, "name": "video_id"}],
                 "responses": {"200": _json(_obj({"success": BOOL, "message": STR}), "Deleted"), **_errors(401, 404)},
             },
+        },
+        "/api/videos/{video_id}/file": {
+            "get": {
+                "tags": ["detection"],
+                "summary": "The uploaded video itself (owner only), for playing it back",
+                "security": BEARER,
+                "parameters": [{**ID_PARAM, "name": "video_id"}],
+                "responses": {
+                    "200": {
+                        "description": "The video file",
+                        "content": {"video/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_errors(401, 404),
+                },
+            }
         },
         "/api/videos/{video_id}/cancel": {
             "post": {

@@ -60,7 +60,8 @@ export function videoPlayer({ videoId, file, idPrefix = "video", signal }) {
 
   const seek = (seconds) => {
     pending = Number(seconds);
-    status.textContent = `Showing ${pending.toFixed(1)} s.`;
+    // A video the browser cannot play keeps its explanation.
+    if (!video.error) status.textContent = `Showing ${pending.toFixed(1)} s.`;
     apply();
   };
   return { element, seek };

@@ -61,13 +61,20 @@ def test_models_answer_reports_the_configured_upload_limits(make_app):
     assert default == {
         "image": {"max_bytes": 10 * 1024 * 1024, "extensions": ["jpg", "jpeg", "png", "webp", "bmp", "gif"]},
         "video": {"max_bytes": 100 * 1024 * 1024, "extensions": ["mp4", "m4v", "mov", "avi", "mkv", "webm"]},
-        "camera": {"max_bytes": 10 * 1024 * 1024, "frame_rates": [0.5, 1, 2], "default_rate": 1},
+        # Camera frames are kept until their user deletes them unless a retention is configured.
+        "camera": {
+            "max_bytes": 10 * 1024 * 1024,
+            "frame_rates": [0.5, 1, 2],
+            "default_rate": 1,
+            "retention_days": None,
+        },
     }
-    app = make_app(MAX_IMAGE_SIZE=50_000, MAX_VIDEO_SIZE=3_000_000)
+    app = make_app(MAX_IMAGE_SIZE=50_000, MAX_VIDEO_SIZE=3_000_000, CAMERA_FRAME_RETENTION_DAYS=7)
     client = app.test_client()
     limits = client.get("/api/detect/models").get_json()["limits"]
     assert limits["image"]["max_bytes"] == limits["camera"]["max_bytes"] == 50_000
     assert limits["video"]["max_bytes"] == 3_000_000
+    assert limits["camera"]["retention_days"] == 7
     # The reported limit is the one enforced.
     too_big = media.image_bytes(media.face_photo(), "PNG")
     assert len(too_big) > limits["image"]["max_bytes"]

@@ -230,6 +230,22 @@ def test_videos_of_another_user_are_404(client, user, other_user, real_clip):
     assert_error(client.get("/api/videos/999999", headers=user.headers), 404)
 
 
+def test_the_uploaded_video_is_served_back_to_its_owner_only(app, client, user, other_user, real_clip):
+    body = post_video(client, user, real_clip, name="holiday.mp4").get_json()
+    served = client.get(f"/api/videos/{body['video_id']}/file", headers=user.headers)
+    assert served.status_code == 200 and served.data == real_clip
+    assert served.mimetype == "video/mp4" and served.headers["Cache-Control"] == "private, no-store"
+    assert "holiday.mp4" in served.headers["Content-Disposition"]
+    # Players ask for byte ranges.
+    part = client.get(f"/api/videos/{body['video_id']}/file", headers={**user.headers, "Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.data == real_clip[:10]
+    assert_error(client.get(f"/api/videos/{body['video_id']}/file", headers=other_user.headers), 404)
+    assert client.get(f"/api/videos/{body['video_id']}/file").status_code == 401
+    for stored in Path(app.config["UPLOAD_FOLDER"], "videos").iterdir():
+        stored.unlink()
+    assert_error(client.get(f"/api/videos/{body['video_id']}/file", headers=user.headers), 404)
+
+
 def test_delete_video_in_any_state_removes_rows_and_files(app, client, user, other_user, real_clip):
     app.extensions[BACKEND_KEY] = HoldingBackend()
     queued = post_video(client, user, real_clip, query="?async=true").get_json()

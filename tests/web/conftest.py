@@ -39,10 +39,11 @@ class LiveServer:
             self.output.append(line)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The real app (create_app + migrations) on a free port, with temporary storage and tiny models."""
-    root = tmp_path_factory.mktemp("live-server")
+def start_live_server(root: Path, **settings: str):
+    """Run the real app (create_app + migrations) on a free port, with temporary storage and tiny models.
+
+    settings are extra environment variables (server settings); yields the LiveServer until the caller is done.
+    """
     env = {
         **os.environ,
         "HF_HOME": str(ensure_tiny_model_cache()),
@@ -59,6 +60,7 @@ def live_server(tmp_path_factory):
         "MAX_VIDEO_SIZE": str(SERVER_VIDEO_LIMIT),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
         "OMP_NUM_THREADS": "1",
+        **settings,
     }
     env.pop("DEEPFAKE_MODE", None)
     process = subprocess.Popen(
@@ -93,6 +95,12 @@ def live_server(tmp_path_factory):
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The real app on a free port with the settings above (no camera frame retention configured)."""
+    yield from start_live_server(tmp_path_factory.mktemp("live-server"))
 
 
 @pytest.fixture(scope="session")

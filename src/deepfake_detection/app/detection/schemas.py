@@ -120,6 +120,8 @@ class CameraLimits(ResponseModel):
     max_bytes: int
     frame_rates: list[float]
     default_rate: float
+    # CAMERA_FRAME_RETENTION_DAYS, for the camera page's notice; null: kept until the user deletes them.
+    retention_days: int | None = Field(description="Days analysed frames are kept (null: until the user deletes them)")
 
 
 class UploadLimits(ResponseModel):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
 from sqlalchemy import select
@@ -316,6 +317,15 @@ def own_video(*, session: Session, user_id: int, video_id: int) -> Video:
     if video is None or video.user_id != user_id:
         raise NotFound("Video not found")
     return video
+
+
+def video_file(*, session: Session, user_id: int, video_id: int, upload_root: str) -> tuple[Path, str]:
+    """(absolute path, original name) of the user's uploaded video, for playing it back; NotFound if gone."""
+    video = own_video(session=session, user_id=user_id, video_id=video_id)
+    path = storage.absolute_path(upload_root=upload_root, relative=video.file_path)
+    if not path.is_file():
+        raise NotFound("The stored video file is missing")
+    return path, video.filename
 
 
 def video_history_id(*, session: Session, video_id: int) -> int | None:

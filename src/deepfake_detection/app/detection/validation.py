@@ -39,8 +39,11 @@ CAMERA_DEFAULT_FRAME_RATE = 1
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
 
 
-def client_limits(*, max_image_size: int, max_video_size: int) -> dict:
-    """What a client may send, from the values the checks themselves use (so a page never hard-codes them)."""
+def client_limits(*, max_image_size: int, max_video_size: int, camera_retention_days: int | None) -> dict:
+    """What a client may send, from the values the checks themselves use (so a page never hard-codes them).
+
+    The camera part also says how long analysed frames are kept (days; None: until the user deletes them).
+    """
     return {
         "image": {"max_bytes": max_image_size, "extensions": list(IMAGE_FORMATS)},
         "video": {"max_bytes": max_video_size, "extensions": list(VIDEO_FORMATS)},
@@ -49,6 +52,7 @@ def client_limits(*, max_image_size: int, max_video_size: int) -> dict:
             "max_bytes": max_image_size,
             "frame_rates": list(CAMERA_FRAME_RATES),
             "default_rate": CAMERA_DEFAULT_FRAME_RATE,
+            "retention_days": camera_retention_days,
         },
     }
 

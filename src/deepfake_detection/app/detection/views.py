@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request, send_file
 from flask_jwt_extended import jwt_required
 
 from .. import state
@@ -75,7 +75,11 @@ def models():
             models=service.list_models(engine=engine),
             default=engine.default_model_key,
             camera_default=cfg["CAMERA_DEFAULT_MODEL"],
-            limits=validation.client_limits(max_image_size=cfg["MAX_IMAGE_SIZE"], max_video_size=cfg["MAX_VIDEO_SIZE"]),
+            limits=validation.client_limits(
+                max_image_size=cfg["MAX_IMAGE_SIZE"],
+                max_video_size=cfg["MAX_VIDEO_SIZE"],
+                camera_retention_days=cfg["CAMERA_FRAME_RETENTION_DAYS"],
+            ),
         )
     )
 
@@ -191,6 +195,22 @@ def video_status(video_id: int):
     """Status, progress and (when completed) the result of one of the caller's videos."""
     found = service.video_state(session=db.session, user_id=current_user_id(), video_id=video_id)
     return respond(VideoState(success=True, video=VideoStatus.of(found.video, found.job, found.history_id)))
+
+
+@bp.get("/videos/<id:video_id>/file")
+@jwt_required()
+def video_file(video_id: int):
+    """The uploaded video itself (the web app plays it next to its timeline); owner only."""
+    path, name = service.video_file(
+        session=db.session,
+        user_id=current_user_id(),
+        video_id=video_id,
+        upload_root=current_app.config["UPLOAD_FOLDER"],
+    )
+    response = send_file(path, download_name=name, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.post("/videos/<id:video_id>/cancel")

@@ -196,6 +196,21 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _answer(Message, "Deleted"), **_errors(401, 404)},
             },
         },
+        "/api/videos/{video_id}/file": {
+            "get": {
+                "tags": ["detection"],
+                "summary": "The uploaded video itself (owner only), for playing it back",
+                "security": BEARER,
+                "parameters": [{**ID_PARAM, "name": "video_id"}],
+                "responses": {
+                    "200": {
+                        "description": "The video file",
+                        "content": {"video/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_errors(401, 404),
+                },
+            }
+        },
         "/api/videos/{video_id}/cancel": {
             "post": {
                 "tags": ["detection"],

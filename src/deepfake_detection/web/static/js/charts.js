@@ -65,36 +65,46 @@ export function redrawCharts() {
   }
 }
 
-/** A line chart of fake probability (percent) per analysed frame, with the 50% decision line. */
-export function timelineChart(timeline, { id = "timeline-chart", signal } = {}) {
-  const labels = timeline.map((frame) => `${Number(frame.time).toFixed(1)}s`);
-  const values = timeline.map((frame) => Math.round(Number(frame.fake_probability) * 1000) / 10);
+/**
+ * Fake probability (percent) of each analysed frame at its real time (linear axis in seconds), joined by
+ * straight lines: nothing is drawn between the measured points that was not measured. onSeek(seconds) is
+ * called with the time of the frame nearest to a click.
+ */
+export function timelineChart(timeline, { id = "timeline-chart", signal, onSeek } = {}) {
+  const points = timeline.map((frame) => ({ x: Number(frame.time), y: Math.round(Number(frame.fake_probability) * 1000) / 10 }));
   const fakeCount = timeline.filter((frame) => frame.is_fake).length;
+  const times = points.map((point) => point.x);
+  const first = Math.min(...times);
+  const last = Math.max(...times);
   return chartBox({
     id,
     signal,
     points: timeline.length,
-    label: `Fake probability for ${timeline.length} analysed frames; ${fakeCount} judged fake.`,
+    label: `Fake probability for ${timeline.length} analysed frames; ${fakeCount} judged fake.${onSeek ? " Click a point to show that moment in the video." : ""}`,
     build: (c) => ({
       type: "line",
       data: {
-        labels,
         datasets: [
           {
             label: "Fake probability (%)",
-            data: values,
+            data: points,
             borderColor: c.primary,
             backgroundColor: c.primary,
             pointBackgroundColor: timeline.map((frame) => (frame.is_fake ? c.fake : c.real)),
-            pointRadius: timeline.length > 60 ? 0 : 4,
-            tension: 0.25,
+            pointRadius: timeline.length > 60 ? 2 : 4,
+            pointHoverRadius: 6,
+            // Straight segments only: a curve would invent values between the samples.
+            tension: 0,
+            cubicInterpolationMode: "default",
+            stepped: false,
           },
           {
             label: "Decision threshold",
-            data: values.map(() => 50),
+            data: [{ x: first, y: 50 }, { x: last, y: 50 }],
             borderColor: c.grid,
             borderDash: [6, 4],
             pointRadius: 0,
+            pointHoverRadius: 0,
           },
         ],
       },
@@ -102,12 +112,34 @@ export function timelineChart(timeline, { id = "timeline-chart", signal } = {}) 
         maintainAspectRatio: false,
         // Points at 0% or 100% would be cut in half by the chart area.
         clip: false,
-        layout: { padding: { top: 6 } },
+        layout: { padding: { top: 6, right: 6 } },
+        // A click anywhere picks the measured frame nearest in time.
+        interaction: { mode: "nearest", axis: "x", intersect: false },
+        onClick: (_event, elements) => {
+          const hit = elements.find((element) => element.datasetIndex === 0);
+          if (hit && onSeek) onSeek(points[hit.index].x);
+        },
+        onHover: (event, elements) => {
+          if (onSeek && event.native) event.native.target.style.cursor = elements.length ? "pointer" : "default";
+        },
         scales: {
           y: { min: 0, max: 100, title: { display: true, text: "Fake probability (%)" } },
-          x: { title: { display: true, text: "Time" } },
+          x: {
+            type: "linear",
+            // One frame alone still gets an axis one second wide.
+            min: first === last ? Math.max(0, first - 1) : first,
+            max: first === last ? first + 1 : last,
+            title: { display: true, text: "Time (s)" },
+            ticks: { callback: (value) => `${Number(value.toFixed(2))} s` },
+          },
         },
-        plugins: { legend: { display: false } },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            filter: (item) => item.datasetIndex === 0,
+            callbacks: { title: (items) => (items.length ? `${items[0].parsed.x.toFixed(1)} s` : "") },
+          },
+        },
       },
     }),
   });

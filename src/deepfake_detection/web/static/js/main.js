@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { redrawCharts } from "./charts.js";
+import { LIMITS_PATH, renderDetectorLimits } from "./detector-limits.js";
 import { clearFlash, flash } from "./dom.js";
 import { currentLocation, navigate, route, startRouter } from "./router.js";
 import { endSession, getUser, isSignedIn, onSessionChange, rememberReturnPath, scheduleExpiry, setUser } from "./session.js";
@@ -20,6 +21,7 @@ route("/video", renderVideo, { nav: "video", title: "Video detection" });
 route("/camera", renderCamera, { nav: "camera", title: "Live camera" });
 route("/history", renderHistoryList, { nav: "history", title: "History" });
 route("/history/:id", renderHistoryDetail, { nav: "history", title: "Detection details" });
+route(LIMITS_PATH, renderDetectorLimits, { open: true, title: "What these detectors can and cannot do" });
 
 function setupTheme() {
   const button = document.getElementById("theme-toggle");
@@ -67,6 +69,7 @@ function setupLogout() {
 function guard(match, raw) {
   // Storage may have changed behind our back (another tab, an expired token): redraw the top bar.
   updateTopbar();
+  if (match.isOpen) return null;
   if (!match.isPublic && !isSignedIn()) {
     rememberReturnPath(raw);
     return "/login";

@@ -52,22 +52,26 @@ export function modelUnavailableNotice(key, detail) {
 
 /**
  * A labelled <select> filled from the API. Returns {element, value(), ready}; the model flagged as the
- * server's default for this use (image/video or camera) is preselected, and picking one that is not
- * downloaded shows the notice at once.
+ * server's default for this use (image/video or camera) is preselected, the chosen model's description is
+ * shown under it, and picking one that is not downloaded shows the notice at once.
  */
 export function modelPicker({ id = "model-select", use = "image" } = {}) {
-  const select = h("select", { id, name: "model", disabled: true }, h("option", { value: "" }, "Loading models…"));
+  const select = h("select", { id, name: "model", disabled: true, "aria-describedby": `${id}-description` }, h("option", { value: "" }, "Loading models…"));
+  // The chosen model's one-line description stays on the page (an option's title shows only on hover).
+  const description = h("p", { class: "hint model-description", id: `${id}-description` });
   const notice = h("div", { class: "model-notice" });
   const element = h(
     "div",
     { class: "field" },
     h("label", { for: id }, "Detection model"),
     select,
+    description,
     notice,
   );
   let models = [];
   const showNotice = () => {
     const model = models.find((m) => m.key === select.value);
+    description.textContent = (model && model.description) || "";
     if (model && model.available === false) mount(notice, modelUnavailableNotice(model.key));
     else notice.replaceChildren();
   };

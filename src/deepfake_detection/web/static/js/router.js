@@ -7,8 +7,11 @@ let current = null;
 let outlet = null;
 let guard = () => null;
 
-/** Register a page: pattern like "/history/:id"; render(main, ctx) draws it. */
-export function route(pattern, render, { public: isPublic = false, nav = null, title = "" } = {}) {
+/**
+ * Register a page: pattern like "/history/:id"; render(main, ctx) draws it. public pages are for signed-out
+ * visitors (log-in, sign-up); open pages are for everyone, signed in or not.
+ */
+export function route(pattern, render, { public: isPublic = false, open = false, nav = null, title = "" } = {}) {
   const names = [];
   const regex = new RegExp(
     `^${pattern.replace(/:([a-z]+)/g, (_, name) => {
@@ -16,7 +19,7 @@ export function route(pattern, render, { public: isPublic = false, nav = null, t
       return "([^/]+)";
     })}$`,
   );
-  routes.push({ regex, names, render, isPublic, nav, title });
+  routes.push({ regex, names, render, isPublic, isOpen: open, nav, title });
 }
 
 /** Current path and query from the hash. */

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { errorState, formatBytes, formatPercent, h, mount, verdictBanner } from "../dom.js";
 import { drawFaceBoxes } from "../faces.js";
+import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker } from "../models.js";
 
 const MAX_FRAME_WIDTH = 640;
@@ -33,6 +34,19 @@ function cameraErrorMessage(error) {
   }
 }
 
+/** Where analysed frames go and for how long (the server's CAMERA_FRAME_RETENTION_DAYS; null: no limit). */
+function retentionText(days) {
+  const kept = days ? `deleted automatically after ${days === 1 ? "1 day" : `${days} days`}` : "kept until you delete them in your history";
+  return `Every analysed frame is stored on the server with its verdict, and ${kept}.`;
+}
+
+/** "Warming up (1 of 5 frames)" until the smoothing window is full, then what the verdict is smoothed over. */
+function windowText(answer) {
+  if (!answer.window_size) return "Live";
+  if (answer.frames_in_window < answer.window_size) return `Warming up (${answer.frames_in_window} of ${answer.window_size} frames): the verdict settles once the window is full`;
+  return `Live, smoothed over the last ${answer.window_size} frames`;
+}
+
 function newSessionId() {
   // randomUUID only exists in secure contexts; the camera needs one anyway, but stay safe.
   return window.crypto && crypto.randomUUID ? crypto.randomUUID() : `cam-${Date.now()}-${Math.random().toString(16).slice(2)}`;
@@ -56,7 +70,10 @@ export function renderCamera(main, { signal }) {
   const rate = h("select", { id: "camera-rate", disabled: true }, h("option", { value: "" }, "Loading…"));
   let maxFrameBytes = Infinity;
   // The rates offered and the frame size limit are the server's.
+  const retention = h("p", { class: "hint notice-retention", id: "camera-retention" });
   const limitsReady = loadLimits("camera").then((camera) => {
+    // Said before the camera starts: the user decides knowing what is kept.
+    retention.textContent = camera && "retention_days" in camera ? retentionText(camera.retention_days) : "Every analysed frame is stored on the server with its verdict.";
     const rates = camera && camera.frame_rates && camera.frame_rates.length ? camera.frame_rates : [FALLBACK_FRAME_RATE];
     const preferred = camera && rates.includes(camera.default_rate) ? camera.default_rate : rates[0];
     mount(rate, rates.map((fps) => h("option", { value: String(1000 / fps), selected: fps === preferred }, frameRateLabel(fps))));
@@ -93,9 +110,15 @@ export function renderCamera(main, { signal }) {
   const showVerdict = (answer) => {
     const faces = (answer.frame && answer.frame.faces) || [];
     if (answer.frame) drawFaceBoxes(faceLayer, faces, answer.frame.width, answer.frame.height);
+    // The window states this result went through, kept on the element (like the video page's data-seen).
+    if (answer.window_size) {
+      const state = `${answer.frames_in_window}/${answer.window_size}`;
+      const states = (live.dataset.windows || "").split(" ").filter(Boolean);
+      if (states[states.length - 1] !== state) live.dataset.windows = [...states, state].join(" ");
+    }
     mount(
       live,
-      h("p", { class: "hint" }, h("span", { class: "live-dot", "aria-hidden": "true" }), "Live, smoothed over recent frames"),
+      h("p", { class: "hint", id: "camera-status" }, h("span", { class: "live-dot", "aria-hidden": "true" }), windowText(answer)),
       verdictBanner(answer.is_fake, answer.confidence, { id: "camera-verdict", live: true }),
       h(
         "dl",
@@ -184,6 +207,7 @@ export function renderCamera(main, { signal }) {
     framesSent = 0;
     failures = 0;
     lastLabel = null;
+    live.dataset.windows = "";
     mount(live, h("div", { class: "state state-loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Waiting for the first verdict…"));
     timer = setInterval(sendFrame, Number(rate.value));
   };
@@ -209,9 +233,17 @@ export function renderCamera(main, { signal }) {
         view,
         h("div", { class: "row" }, startButton, stopButton),
         h("div", { class: "row" }, picker.element, h("div", { class: "field" }, h("label", { for: "camera-rate" }, "Frame rate"), rate)),
+        retention,
         message,
       ),
-      h("section", { class: "card", "aria-labelledby": "camera-result-title" }, h("h2", { id: "camera-result-title" }, "Live verdict"), live, announcer),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "camera-result-title" },
+        h("h2", { id: "camera-result-title" }, "Live verdict"),
+        live,
+        limitsLine({ id: "camera-limits" }),
+        announcer,
+      ),
     ),
   );
 }

@@ -4,7 +4,9 @@
 import { api, fetchMediaUrl } from "../api.js";
 import { timelineChart } from "../charts.js";
 import { capitalise, emptyState, errorState, flash, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge, verdictBanner } from "../dom.js";
+import { limitsLine } from "../detector-limits.js";
 import { imageWithFaces } from "../faces.js";
+import { frameList, videoPlayer } from "../player.js";
 import { navigate } from "../router.js";
 
 const PER_PAGE = 10;
@@ -244,6 +246,8 @@ export async function renderHistoryDetail(main, { params, signal }) {
   deleteButton.addEventListener("click", () => deleteItem(item, "/history"));
 
   const timeline = detail.timeline || [];
+  const isVideo = item.detection_type === "video";
+  const player = isVideo ? videoPlayer({ videoId: detail.video_id ?? item.content_id, idPrefix: "detail", signal }) : null;
   mount(
     body,
     h("div", { class: "page-header" }, h("div", {}, h("h1", {}, `${capitalise(item.detection_type)} detection`), h("p", { class: "subtitle" }, formatDateTime(item.detection_time))), deleteButton),
@@ -256,6 +260,7 @@ export async function renderHistoryDetail(main, { params, signal }) {
         { class: "card stack", "aria-labelledby": "detail-result-title" },
         h("h2", { id: "detail-result-title" }, "Result"),
         verdictBanner(item.is_fake, item.confidence_score ?? item.confidence, { id: "detail-verdict" }),
+        limitsLine({ id: "detail-limits" }),
         h(
           "dl",
           { class: "facts" },
@@ -272,8 +277,16 @@ export async function renderHistoryDetail(main, { params, signal }) {
         feedbackSlot,
       ),
     ),
-    timeline.length
-      ? h("section", { class: "card", style: { marginTop: "1rem" }, "aria-labelledby": "detail-timeline-title" }, h("h2", { id: "detail-timeline-title" }, "Timeline"), timelineChart(timeline, { id: "detail-timeline", signal }))
+    timeline.length || player
+      ? h(
+          "section",
+          { class: "card stack", style: { marginTop: "1rem" }, "aria-labelledby": "detail-timeline-title" },
+          h("h2", { id: "detail-timeline-title" }, player ? "Timeline and video" : "Timeline"),
+          timeline.length ? timelineChart(timeline, { id: "detail-timeline", signal, onSeek: player ? player.seek : null }) : null,
+          timeline.length && player ? h("p", { class: "hint" }, "Each point is one analysed frame at its time in the video. Click a point to see that moment below.") : null,
+          player ? player.element : null,
+          timeline.length && player ? frameList(timeline, player.seek, { idPrefix: "detail" }) : null,
+        )
       : null,
   );
 }

@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { emptyState, errorState, formatBytes, formatDuration, formatPercent, h, loadingState, mount, verdictBanner } from "../dom.js";
 import { imageWithFaces } from "../faces.js";
 import { filePicker } from "../filepicker.js";
+import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker } from "../models.js";
 
 /** The facts under a verdict (also used by the history detail view). */
@@ -81,7 +82,7 @@ export function renderImage(main, { signal }) {
     try {
       const answer = await api("/api/detect/image", { method: "POST", form: data, signal });
       showPreview(answer.faces || [], { width: answer.width, height: answer.height });
-      mount(result, verdictBanner(answer.is_fake, answer.confidence, { id: "image-verdict" }));
+      mount(result, verdictBanner(answer.is_fake, answer.confidence, { id: "image-verdict" }), limitsLine({ id: "image-limits" }));
       mount(
         details,
         imageFacts(answer),

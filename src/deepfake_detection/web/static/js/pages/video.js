@@ -5,14 +5,21 @@ import { MODEL_UNAVAILABLE, api, fetchMediaUrl, uploadWithProgress } from "../ap
 import { timelineChart } from "../charts.js";
 import { capitalise, emptyState, errorState, formatBytes, formatDuration, formatPercent, h, mount, verdictBanner } from "../dom.js";
 import { filePicker } from "../filepicker.js";
+import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker, modelUnavailableNotice } from "../models.js";
+import { frameList, videoPlayer } from "../player.js";
 
 const POLL_MS = 1000;
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
-/** Verdict, facts, thumbnail and timeline of a finished video (also used by the history detail view). */
-export function videoResult(video, { signal, idPrefix = "video" } = {}) {
+/**
+ * Verdict, facts, thumbnail, timeline and a player of a finished video (also used by the history detail
+ * view). file: the File just uploaded from this page, played locally instead of fetched back.
+ */
+export function videoResult(video, { signal, idPrefix = "video", file = null } = {}) {
   const timeline = video.timeline || [];
+  const videoId = video.video_id ?? video.id;
+  const player = videoPlayer({ videoId, file, idPrefix, signal });
   const thumb = h("div", { class: "thumbnail-slot" });
   if (video.thumbnail_url) {
     fetchMediaUrl(video.thumbnail_url, { signal })
@@ -27,6 +34,7 @@ export function videoResult(video, { signal, idPrefix = "video" } = {}) {
     "div",
     { class: "stack" },
     verdictBanner(video.is_fake, video.confidence, { id: `${idPrefix}-verdict` }),
+    limitsLine({ id: `${idPrefix}-limits` }),
     h(
       "div",
       { class: "grid-2" },
@@ -53,7 +61,14 @@ export function videoResult(video, { signal, idPrefix = "video" } = {}) {
       "section",
       { "aria-labelledby": `${idPrefix}-timeline-title` },
       h("h2", { id: `${idPrefix}-timeline-title` }, "Timeline"),
-      timeline.length ? timelineChart(timeline, { id: `${idPrefix}-timeline`, signal }) : emptyState("No frames with a result."),
+      timeline.length
+        ? [
+            timelineChart(timeline, { id: `${idPrefix}-timeline`, signal, onSeek: player.seek }),
+            h("p", { class: "hint" }, "Each point is one analysed frame at its time in the video. Click a point to see that moment below."),
+          ]
+        : emptyState("No frames with a result."),
+      player.element,
+      timeline.length ? frameList(timeline, player.seek, { idPrefix }) : null,
     ),
   );
 }
@@ -61,6 +76,15 @@ export function videoResult(video, { signal, idPrefix = "video" } = {}) {
 export function renderVideo(main, { signal }) {
   let file = null;
   let upload = null;
+  let resultScope = null;
+  // Each result owns its player's blob URL and its chart: a new upload (or leaving the page) releases them.
+  const newResultScope = () => {
+    if (resultScope) resultScope.abort();
+    resultScope = new AbortController();
+    const scope = resultScope;
+    signal.addEventListener("abort", () => scope.abort(), { once: true });
+    return scope.signal;
+  };
   const picker = modelPicker({ id: "video-model" });
   const message = h("div", { "aria-live": "polite" });
   const chosen = h("p", { class: "hint", id: "video-chosen" });
@@ -101,7 +125,7 @@ export function renderVideo(main, { signal }) {
     return { bar, text, element: h("div", { class: "progress-row" }, h("span", { class: "label", id: `${id}-label` }, label), bar, text) };
   };
 
-  const follow = async (videoId, statusUrl, modelKey) => {
+  const follow = async (videoId, statusUrl, modelKey, uploaded) => {
     const processing = progressRow("processing-progress", "Analysing frames");
     const cancelButton = h("button", { type: "button", class: "button button-ghost button-small" }, "Cancel");
     cancelButton.addEventListener("click", async () => {
@@ -136,7 +160,7 @@ export function renderVideo(main, { signal }) {
       processing.bar.value = Number(video.progress) || 0;
       processing.text.textContent = `${capitalise(video.status)} · ${Math.round(Number(video.progress) || 0)}%${video.message ? ` · ${video.message}` : ""}`;
       if (FINISHED.has(video.status)) {
-        if (video.status === "completed") mount(status, videoResult(video, { signal }));
+        if (video.status === "completed") mount(status, videoResult(video, { signal: newResultScope(), file: uploaded }));
         else if (video.status === "cancelled") mount(status, h("div", { class: "state state-empty", role: "status" }, "The analysis was cancelled."));
         else if (video.error_code === MODEL_UNAVAILABLE) mount(status, modelUnavailableNotice(video.model_key || modelKey, video.message));
         else mount(status, errorState(`The analysis failed: ${video.message || "unknown error"}`));
@@ -149,6 +173,7 @@ export function renderVideo(main, { signal }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!file) return;
+    const uploaded = file;
     const modelKey = picker.value();
     const data = new FormData();
     data.append("video", file);
@@ -173,10 +198,10 @@ export function renderVideo(main, { signal }) {
       uploading.bar.value = 100;
       if (answer.httpStatus === 202 || !("is_fake" in answer)) {
         seen(answer.status || "queued");
-        await follow(answer.video_id, answer.status_url || `/api/videos/${answer.video_id}`, modelKey);
+        await follow(answer.video_id, answer.status_url || `/api/videos/${answer.video_id}`, modelKey, uploaded);
       } else {
         // A server that answered synchronously gave the result straight away.
-        mount(status, videoResult(answer, { signal }));
+        mount(status, videoResult(answer, { signal: newResultScope(), file: uploaded }));
       }
     } catch (error) {
       if (error.name === "AbortError") return;

@@ -97,9 +97,7 @@ def bench_variant(backend: str, precision: str, threads: int, prepared: Path, ph
         "forward_p50_ms": _p50(lambda: classifier._forward(pixels), runs),
         "self_check": classifier.agreement,
     }
-    del engine, classifier
-    gc.collect()
-    return result
+    return result  # the engine goes with this frame; main collects before the next variant
 
 
 def agreement_photos(threads: int, prepared: Path, samples: list) -> dict:
@@ -184,6 +182,7 @@ def main() -> None:
             if wanted and label.split(" ")[0] not in wanted:
                 continue
             speed[label] = bench_variant(backend, precision, args.threads, prepared, photo, runs)
+            gc.collect()
             print(label, speed[label], file=sys.stderr, flush=True)
         base = speed.get(VARIANTS[0][0])
         if base:

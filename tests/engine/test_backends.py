@@ -18,7 +18,6 @@ import pytest
 from onnx import numpy_helper
 
 import deepfake_detection
-
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.agreement import DEFAULT_MAX_GAP, check_images
 from deepfake_detection.engine.backends import CHECK_FILE, MODEL_FILE, backend_chain, prepared_key

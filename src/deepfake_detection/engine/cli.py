@@ -148,7 +148,7 @@ def models(fmt: str) -> None:
 
 def _backend_cell(status: dict[str, Any]) -> str:
     """'onnxruntime/int8-static', with '(not prepared)' when a fast backend still has to be prepared."""
-    return status["backend"] + (" (not prepared)" if status.get("prepared") is False else "")
+    return str(status["backend"]) + (" (not prepared)" if status.get("prepared") is False else "")
 
 
 def _prepare(engine: DetectionEngine, key: str) -> bool:

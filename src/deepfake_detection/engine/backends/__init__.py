@@ -23,6 +23,7 @@ import transformers
 from ..agreement import Agreement, calibration_images, check_images, compare
 from ..device import Placement, choose_placement
 from ..errors import ModelLabelError, ModelUnavailableError
+from ..memory import release_freed_memory
 from ..prepared import PreparedStore, file_digest
 from ..registry import ModelSpec
 from ..settings import EngineSettings
@@ -149,6 +150,7 @@ def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, sto
         fp32_path.rename(entry / MODEL_FILE)
     del reference, model
     gc.collect()
+    release_freed_memory()  # the fp32 model's pages: glibc would keep them for this long-lived process
     store.write_json(entry, CHECK_FILE, {"reference": [float(p) for p in expected]})
 
 

@@ -192,6 +192,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
     parser.add_argument("--variants", default="", help="comma-separated labels to run (default: all)")
     parser.add_argument("--only", default="speed,agreement,memory", help="subset of: speed,agreement,memory")
+    parser.add_argument("--runs", type=int, default=0, help="timed runs per variant (default 20, 5 with --quick)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -218,7 +219,7 @@ def main() -> None:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     only = set(args.only.split(","))
-    runs = 5 if args.quick else 20
+    runs = args.runs or (5 if args.quick else 20)
     if "speed" in only:
         wanted = set(filter(None, args.variants.split(",")))
         loaded = {}

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import onnx
 import onnxruntime
 import torch
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -67,20 +66,16 @@ class _Calibration(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime 
 def quantize_onnx(fp32_path: Path, int8_path: Path, calibration: list[np.ndarray]) -> None:
     """Static int8 (QDQ): per-channel int8 weights, uint8 activations with scales fixed by calibration.
 
-    Only MatMul/Gemm with a weight operand are quantized (where the time goes); attention's two
-    activation-by-activation MatMuls (query x key, softmax x value), LayerNorm, Softmax and GELU stay
-    fp32: quantizing the softmax output to uint8 cost the most agreement with fp32.
+    Only MatMul/Gemm are quantized (where the time goes); LayerNorm, Softmax and GELU stay fp32.
+    Keeping attention's two activation-by-activation MatMuls in fp32 as well did not bring the full-size
+    random Deep-Fake-Detector-v2 within the bound (ONNX Runtime: 23/24 verdicts, gap 0.040, against
+    OpenVINO's 23/24 and 0.032 with them quantized), so they are quantized too.
     Fixed activation scales keep every image's result independent of what shares its batch, unlike
     dynamic quantization.
     """
     prepared = int8_path.with_name(int8_path.stem + ".pre.onnx")
     try:
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        graph = onnx.load(str(prepared), load_external_data=False).graph
-        weights = {initializer.name for initializer in graph.initializer}
-        activation_only = [
-            node.name for node in graph.node if node.op_type == "MatMul" and not any(i in weights for i in node.input)
-        ]
         quantize_static(
             str(prepared),
             str(int8_path),
@@ -90,7 +85,6 @@ def quantize_onnx(fp32_path: Path, int8_path: Path, calibration: list[np.ndarray
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm"],
-            nodes_to_exclude=activation_only,
         )
     finally:
         prepared.unlink(missing_ok=True)

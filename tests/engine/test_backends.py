@@ -15,12 +15,14 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from click.testing import CliRunner
 from onnx import numpy_helper
 
 import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.agreement import DEFAULT_MAX_GAP, check_images
 from deepfake_detection.engine.backends import CHECK_FILE, MODEL_FILE, backend_chain, prepared_key
+from deepfake_detection.engine.cli import main
 from deepfake_detection.engine.device import choose_placement, cpu_supports_bf16
 from deepfake_detection.engine.prepared import PreparedStore
 from tests.support import media
@@ -244,3 +246,20 @@ def test_the_documented_choice_rule():
         bad = replace(settings, backend=backend, precision=precision)
         with pytest.raises(ValueError):
             backend_chain(bad, choose_placement(replace(bad, precision="fp32")))
+
+
+def test_download_models_prepares_and_models_shows_backend_and_gap(tiny_hf_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPFAKE_BACKEND", "onnxruntime")
+    monkeypatch.setenv("DEEPFAKE_PREPARED_CACHE", str(tmp_path))
+    before = CliRunner().invoke(main, ["models", "--format", "json"], catch_exceptions=False)
+    row = {r["key"]: r for r in json.loads(before.stdout)}["dima806"]
+    assert row["backend"]["backend"] == "onnxruntime/int8-static" and row["backend"]["prepared"] is False
+
+    prepared = CliRunner().invoke(main, ["download-models", "--model", "dima806"], catch_exceptions=False)
+    assert prepared.exit_code == 0
+    assert "dima806: ready, runs on onnxruntime/int8-static, self-check gap" in prepared.output
+
+    after = CliRunner().invoke(main, ["models"], catch_exceptions=False).stdout
+    line = next(line for line in after.splitlines() if line.startswith("dima806"))
+    assert "onnxruntime/int8-static" in line and "not prepared" not in line
+    assert f"Prepared models: {tmp_path}" in after

@@ -26,6 +26,9 @@ os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DEEPFAKE_TORCH_THREADS", "1")  # two cores shared by parallel workers
+# The suite's expectations were written against PyTorch; tests/engine/test_backends.py covers the fast
+# backends (and the auto chain) with settings of its own.
+os.environ.setdefault("DEEPFAKE_BACKEND", "pytorch")
 
 import pytest  # noqa: E402
 

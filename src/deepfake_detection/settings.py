@@ -128,6 +128,24 @@ class EngineEnv(DeclaredEnv):
         " `bf16`, `bf16-autocast`; `int8` (CPU only, opt-in: Linear layers dynamically quantized, faster, a looser"
         ' match with fp32, see "Engine: speed and memory")',
     )
+    DEEPFAKE_BACKEND: Literal["auto", "pytorch", "onnxruntime", "openvino"] = Field(
+        "auto",
+        description="inference runtime; `auto` (with `DEEPFAKE_PRECISION=auto`, on CPU) = OpenVINO static int8, else"
+        " ONNX Runtime static int8, else PyTorch, each fast path admitted only by its agreement self-check"
+        ' (see "Engine: backends"); `pytorch`, `onnxruntime`, `openvino` force one (falling back to PyTorch fp32)',
+    )
+    DEEPFAKE_AGREEMENT_MAX_GAP: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="largest fake-probability difference against fp32 a fast backend may show on the self-check"
+        " images (any differing verdict refuses it too)",
+    )
+    DEEPFAKE_PREPARED_CACHE: Path | None = Field(
+        None,
+        description="where prepared fast models (ONNX export, int8, self-check) are kept",
+        json_schema_extra=_shown("`<model cache>/deepfake-prepared`"),
+    )
     DEEPFAKE_TORCH_THREADS: int = Field(
         0,
         ge=0,
@@ -190,9 +208,9 @@ class EngineEnv(DeclaredEnv):
     )
     DEEPFAKE_CAMERA_TTL: int = Field(600, ge=1, description="seconds an idle camera session's smoothing state is kept")
 
-    _lowercase = field_validator("DEEPFAKE_DEVICE", "DEEPFAKE_PRECISION", "DEEPFAKE_VIDEO_PREFETCH", mode="before")(
-        _lower
-    )
+    _lowercase = field_validator(
+        "DEEPFAKE_DEVICE", "DEEPFAKE_PRECISION", "DEEPFAKE_BACKEND", "DEEPFAKE_VIDEO_PREFETCH", mode="before"
+    )(_lower)
 
     @field_validator("DEEPFAKE_DEFAULT_MODEL", mode="before")
     @classmethod

@@ -124,9 +124,12 @@ def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def models(fmt: str) -> None:
-    """List the models, the default one and whether each is in the local cache."""
+    """List the models, the default one, whether each is cached, and the backend prepared for it."""
     engine = _engine()
-    rows = [{**m.to_dict(), "cached": engine.is_cached(m.key)} for m in engine.models()]
+    rows = [
+        {**m.to_dict(), "cached": engine.is_cached(m.key), "backend": engine.backend_status(m.key)}
+        for m in engine.models()
+    ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -134,13 +137,33 @@ def models(fmt: str) -> None:
         {
             "key": r["key"] + (" (default)" if r["is_default"] else ""),
             "cached": "yes" if r["cached"] else "no",
+            "backend": _backend_cell(r["backend"]),
+            "gap": "" if r["backend"]["max_gap"] is None else f"{r['backend']['max_gap']:.4f}",
             "name": r["name"],
             "model_id": r["model_id"],
         }
         for r in rows
     ]
-    _print_table(table, ["key", "cached", "name", "model_id"])
-    click.echo(f"\nCache: {engine.settings.cache_dir}")
+    _print_table(table, ["key", "cached", "backend", "gap", "name", "model_id"])
+    click.echo(f"\nCache: {engine.settings.cache_dir}\nPrepared models: {engine.settings.prepared_cache}")
+
+
+def _backend_cell(status: dict[str, Any]) -> str:
+    """'onnxruntime/int8-static', with '(not prepared)' when a fast backend still has to be prepared."""
+    return str(status["backend"]) + (" (not prepared)" if status.get("prepared") is False else "")
+
+
+def _prepare(engine: DetectionEngine, key: str) -> bool:
+    """Load the model with this machine's backend chain (exporting, quantizing and self-checking it once)."""
+    try:
+        classifier = engine.classifier(key)
+    except EngineError as exc:
+        click.echo(f"{key}: could not be prepared: {exc.message}", err=True)
+        return False
+    check = classifier.agreement
+    gap = "" if check is None else f", self-check gap {check['max_gap']:.4f} against fp32"
+    click.echo(f"{key}: ready, runs on {classifier.backend}{gap}")
+    return True
 
 
 def _allow_patterns(repo_id: str, revision: str | None) -> list[str]:
@@ -153,7 +176,7 @@ def _allow_patterns(repo_id: str, revision: str | None) -> list[str]:
 @main.command("download-models")
 @click.option("--model", "model_key", default=None, help="Only this model (default: all).")
 def download_models(model_key: str | None) -> None:
-    """Fetch models into the HuggingFace cache ahead of time, with a progress bar."""
+    """Fetch models into the HuggingFace cache ahead of time and prepare this machine's fast backend for them."""
     engine = _engine()
     try:
         specs = [engine.model(model_key)] if model_key else engine.models()
@@ -163,12 +186,15 @@ def download_models(model_key: str | None) -> None:
     for spec in specs:
         if spec.local_path is not None:
             click.echo(f"{spec.key}: local directory {spec.model_id}, nothing to download.")
+            failed = not _prepare(engine, spec.key) or failed
             continue
         if engine.settings.offline:
             cached = engine.is_cached(spec.key)
             state = "already cached" if cached else "NOT cached"
             click.echo(f"{spec.key}: {state}; cannot download while HF_HUB_OFFLINE is set.", err=True)
             failed = failed or not cached
+            if cached:
+                failed = not _prepare(engine, spec.key) or failed
             continue
         click.echo(f"{spec.key}: downloading {spec.model_id} into {engine.settings.cache_dir}")
         try:
@@ -182,7 +208,11 @@ def download_models(model_key: str | None) -> None:
             click.echo(f"{spec.key}: download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True)
             failed = True
             continue
-        click.echo(f"{spec.key}: ready" if engine.is_cached(spec.key) else f"{spec.key}: incomplete")
+        if not engine.is_cached(spec.key):
+            click.echo(f"{spec.key}: incomplete")
+            failed = True
+            continue
+        failed = not _prepare(engine, spec.key) or failed
     sys.exit(EXIT_ERROR if failed else 0)
 
 

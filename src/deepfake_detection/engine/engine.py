@@ -6,7 +6,7 @@ import io
 import os
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import av
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from .analysis import analyse_images, boxes_to_original, classify_prepared, prepare_image
+from .backends import prepared_status
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
 from .errors import DetectionCancelled, InvalidMediaError
@@ -96,6 +97,27 @@ class DetectionEngine:
         """Keys of models currently in memory."""
         return self._models.loaded_keys() if self._models else []
 
+    def backend_status(self, key: str) -> dict[str, Any]:
+        """Backend and precision serving key, whether it is prepared, and its self-check gap against fp32.
+
+        For a loaded model what actually runs; otherwise what the prepared cache holds for the first
+        backend of this machine's chain (nothing is loaded or built).
+        """
+        spec = self.registry.get(key)
+        _ = self.placement
+        assert self._models is not None  # the placement property creates the cache
+        loaded = self._models.loaded().get(spec.key)
+        if loaded is not None:
+            check = loaded.agreement or {}
+            return {
+                "backend": loaded.backend,
+                "loaded": True,
+                "prepared": True if loaded.agreement is not None else None,
+                "max_gap": check.get("max_gap"),
+                "passed": check.get("passed"),
+            }
+        return {"loaded": False, **prepared_status(spec, self.settings, self._models.chain, self._models.store)}
+
     def face_detector(self) -> FaceDetector | None:
         """The shared face detector, or None when face detection is switched off."""
         if not self.settings.face_detection:
@@ -153,6 +175,7 @@ class DetectionEngine:
             width=image.width,
             height=image.height,
             processing_time_ms=_elapsed_ms(start),
+            backend=classifier.backend,
         )
 
     # --- camera -------------------------------------------------------------------------
@@ -190,6 +213,7 @@ class DetectionEngine:
             fake_votes=sum(p >= 0.5 for p in probabilities),
             model_key=frame.model_key,
             model_name=frame.model_name,
+            backend=frame.backend,
         )
 
     # --- video --------------------------------------------------------------------------
@@ -334,4 +358,5 @@ class DetectionEngine:
             model_key=spec.key,
             model_name=spec.name,
             processing_time_ms=_elapsed_ms(start),
+            backend=classifier.backend,
         )

@@ -37,6 +37,9 @@ class EngineSettings:
     model_revisions: str = ""
     device: str = "auto"
     precision: str = "auto"
+    backend: str = "auto"
+    agreement_max_gap: float = 0.02
+    prepared_dir: Path | None = None  # None: <cache_dir>/deepfake-prepared
     torch_threads: int = 0
     tune_allocator: bool = True
     batch_size: int = 8
@@ -57,6 +60,13 @@ class EngineSettings:
     camera_hysteresis: float = 0.05
     camera_ttl_seconds: int = 600
 
+    @property
+    def prepared_cache(self) -> Path:
+        """Directory of the prepared fast models."""
+        if self.prepared_dir is not None:
+            return self.prepared_dir
+        return (self.cache_dir or hub_cache_dir(os.environ)) / "deepfake-prepared"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "EngineSettings":
         """Build settings from the environment (or any mapping, for tests); InvalidSettings (a ValueError) if bad."""
@@ -68,8 +78,12 @@ class EngineSettings:
     def from_declared(cls, declared: EngineEnv, *, hub_cache: Path) -> "EngineSettings":
         """The engine's value from validated variables (``hub_cache``: where huggingface_hub keeps models)."""
         prefetch = declared.DEEPFAKE_VIDEO_PREFETCH
+        prepared = declared.DEEPFAKE_PREPARED_CACHE
         return cls(
             cache_dir=declared.DEEPFAKE_MODEL_CACHE.expanduser() if declared.DEEPFAKE_MODEL_CACHE else hub_cache,
+            backend=declared.DEEPFAKE_BACKEND,
+            agreement_max_gap=declared.DEEPFAKE_AGREEMENT_MAX_GAP,
+            prepared_dir=prepared.expanduser() if prepared else None,
             offline=declared.HF_HUB_OFFLINE or declared.DEEPFAKE_OFFLINE,
             default_model=declared.DEEPFAKE_DEFAULT_MODEL,
             extra_models=declared.DEEPFAKE_EXTRA_MODELS,

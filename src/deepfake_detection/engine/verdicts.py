@@ -45,6 +45,7 @@ class ImageVerdict:
     width: int
     height: int
     processing_time_ms: float
+    backend: str = ""  # runtime/precision that produced the probabilities, e.g. "onnxruntime/int8-static"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +81,7 @@ class VideoVerdict:
     model_key: str
     model_name: str
     processing_time_ms: float
+    backend: str = ""  # runtime/precision that produced the probabilities, e.g. "openvino/int8-static"
     thumbnail_jpeg: bytes = field(default=b"", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +103,7 @@ class CameraVerdict:
     fake_votes: int
     model_key: str
     model_name: str
+    backend: str = ""  # runtime/precision that produced the probabilities
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

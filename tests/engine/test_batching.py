@@ -61,11 +61,13 @@ class ConcurrencyCountingClassifier(Classifier):
         self.active = 0
         self.peak = 0
         self.calls = 0
+        self.threads: set[str] = set()
 
     def fake_probabilities(self, images: list[np.ndarray]) -> np.ndarray:
         with self._guard:
             self.active += 1
             self.calls += 1
+            self.threads.add(threading.current_thread().name)
             self.peak = max(self.peak, self.active)
         try:
             # The limit's worth of passes must be inside at once to go on: the limit is reached, not just kept.
@@ -181,6 +183,8 @@ def test_the_pass_limiter_never_runs_more_passes_than_its_limit(tiny_hf_home):
     assert all(isinstance(result, np.ndarray) for result in results), results
     assert counting.calls == 8  # an even number: the passes meet in pairs
     assert counting.peak == limit
+    # On the limiter's own threads, never the callers': one torch thread pool and malloc arena per slot.
+    assert len(counting.threads) == limit and all(n.startswith("deepfake-pass") for n in counting.threads)
     assert limiter.stats()["peak"] == limit and limiter.stats()["active"] == 0
 
 

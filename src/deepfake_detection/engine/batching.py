@@ -6,17 +6,20 @@ early when the batch holds the model's maximum batch. The batch then waits for a
 taking joiners up to the maximum, since waiting costs them nothing), runs as one forward pass (chunks of at
 most the maximum batch), and each caller gets back its own probabilities, or the pass's exception.
 
-``PassLimiter`` (one per process): at most ``usable CPUs // torch threads`` forward passes run at once, so
-inference threads x concurrent passes never exceed the cores, whoever runs them (image requests, camera
-frames, video jobs).
+``PassLimiter`` (one per process): forward passes run on its ``usable CPUs // torch threads`` threads, so
+inference threads x concurrent passes never exceed the cores, whoever asks for them (image requests,
+camera frames, video jobs).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
-from typing import Any, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -43,46 +46,81 @@ def default_pass_limit() -> int:
     return max(1, usable_cpus() // max(1, torch.get_num_threads()))
 
 
+T = TypeVar("T")
+
+
 class PassLimiter:
-    """At most ``limit`` forward passes at once (None: ``default_pass_limit()``, read at each acquisition)."""
+    """Runs forward passes on its own threads, at most ``limit`` at once, in the order they come.
+
+    ``limit`` None: ``default_pass_limit()``, read when the threads are first needed (the engine sets
+    DEEPFAKE_TORCH_THREADS before its first pass). Dedicated threads, not the callers', run every pass:
+    torch's OpenMP pool and glibc's malloc arena are per calling thread, so passes on N threads keep N
+    pools and N arenas of activations, however many request threads come and go.
+    """
 
     def __init__(self, limit: int | None = None) -> None:
         if limit is not None and limit < 1:
             raise ValueError("a pass limit must be at least 1")
         self._fixed = limit
-        self._cond = threading.Condition()
+        self._guard = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_limit = 0
+        self._pid = 0
         self.active = 0
+        self.pending = 0  # submitted and not finished (running or queued)
         self.peak = 0  # most passes seen running at once
         self.passes = 0
-        self.waited = 0  # acquisitions that found every slot taken
+        self.waited = 0  # passes that found every slot taken and queued
 
     @property
     def limit(self) -> int:
+        with self._guard:
+            if self._executor is not None and self._pid == os.getpid():
+                return self._executor_limit
         return self._fixed if self._fixed is not None else default_pass_limit()
 
-    def acquire(self) -> None:
-        """Take a pass slot, waiting for one to free."""
-        with self._cond:
-            if self.active >= self.limit:
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._guard:
+            # A forked child (gunicorn, Celery prefork) inherits the object but not the threads.
+            if self._executor is None or self._pid != os.getpid():
+                limit = self._fixed if self._fixed is not None else default_pass_limit()
+                self._executor = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="deepfake-pass")
+                self._executor_limit, self._pid = limit, os.getpid()
+                self.active = self.pending = 0
+            return self._executor
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """fn() on a pass thread, once one is free; its result or its exception."""
+        pool = self._pool()
+        with self._guard:
+            if self.pending >= self._executor_limit:
                 self.waited += 1
-                while self.active >= self.limit:
-                    self._cond.wait()
+            self.pending += 1
+        try:
+            return pool.submit(self._counted, fn).result()
+        finally:
+            with self._guard:
+                self.pending -= 1
+
+    def _counted(self, fn: Callable[[], T]) -> T:
+        with self._guard:
             self.active += 1
             self.passes += 1
             self.peak = max(self.peak, self.active)
-
-    def release(self) -> None:
-        """Give a slot back (once per acquire)."""
-        with self._cond:
-            self.active -= 1
-            self._cond.notify()
+        try:
+            return fn()
+        finally:
+            with self._guard:
+                self.active -= 1
 
     def stats(self) -> dict[str, int]:
         """Counters for diagnostics and tests."""
-        with self._cond:
+        limit = self.limit
+        with self._guard:
             return {
-                "limit": self.limit,
+                "limit": limit,
                 "active": self.active,
+                "queued": max(0, self.pending - self.active),
                 "peak": self.peak,
                 "passes": self.passes,
                 "waited": self.waited,
@@ -176,12 +214,13 @@ class DynamicBatcher:
         return self._follow(batch, request, timeout)
 
     def run_alone(self, images: list[np.ndarray]) -> np.ndarray:
-        """Probabilities without waiting for company: chunks of max_batch, each one pass under the limiter."""
+        """Probabilities without waiting for company: chunks of max_batch, each one pass on a pass thread."""
         if not images:
             return np.zeros((0,), dtype=np.float32)
         with self._lock:
             self.requests += 1
-        return self._passes(images, holding=False, requests=1)
+        out = [self.limiter.run(partial(self._pass, chunk, requests=1)) for chunk in self._chunks(images)]
+        return np.concatenate(out)
 
     # --- leader and followers -----------------------------------------------------------
     def _close_to_joiners(self, batch: _Batch) -> None:
@@ -201,20 +240,12 @@ class DynamicBatcher:
                     if remaining <= 0:
                         break
                     batch.cond.wait(remaining)
-            # Late joiners still get in while every pass slot is busy: waiting costs them nothing.
-            self.limiter.acquire()
-            try:
-                with self._lock:
-                    batch.closed = True
-                    if self._open is batch:
-                        self._open = None
-                        self._open_changed.notify_all()
-                    requests = list(batch.requests)
-                images = [image for r in requests for image in r.images]
-            except BaseException:
-                self.limiter.release()
-                raise
-            probabilities = self._passes(images, holding=True, requests=len(requests))
+            # The batch closes only when a pass thread takes it: while every one is busy, late joiners
+            # still get in (up to max_batch), which costs them nothing.
+            requests, chunks, first = self.limiter.run(partial(self._take, batch))
+            out = [first]
+            out += [self.limiter.run(partial(self._pass, chunk, requests=len(requests))) for chunk in chunks[1:]]
+            probabilities = np.concatenate(out)
         except BaseException as exc:
             with self._lock:
                 batch.closed = True
@@ -234,6 +265,17 @@ class DynamicBatcher:
         assert request.result is not None
         return request.result
 
+    def _take(self, batch: _Batch) -> tuple[list[_Request], list[list[np.ndarray]], np.ndarray]:
+        """On a pass thread: close batch to joiners and leavers, run its first chunk."""
+        with self._lock:
+            batch.closed = True
+            if self._open is batch:
+                self._open = None
+                self._open_changed.notify_all()
+            requests = list(batch.requests)
+        chunks = self._chunks([image for r in requests for image in r.images])
+        return requests, chunks, self._pass(chunks[0], requests=len(requests))
+
     def _follow(self, batch: _Batch, request: _Request, timeout: float | None) -> np.ndarray:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
@@ -251,30 +293,24 @@ class DynamicBatcher:
             assert request.result is not None
             return request.result
 
-    def _passes(self, images: list[np.ndarray], *, holding: bool, requests: int) -> np.ndarray:
-        """Run images in chunks of max_batch, one limiter slot per chunk (the first already held if holding)."""
-        out = []
-        for index, start in enumerate(range(0, len(images), self.max_batch)):
-            chunk = images[start : start + self.max_batch]
-            if index or not holding:
-                self.limiter.acquire()
-            try:
-                out.append(np.asarray(self.classifier.fake_probabilities(chunk)))
-            except BaseException:
-                with self._lock:
-                    self.errors += 1
-                raise
-            finally:
-                self.limiter.release()
+    def _chunks(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+        return [images[start : start + self.max_batch] for start in range(0, len(images), self.max_batch)]
+
+    def _pass(self, chunk: list[np.ndarray], *, requests: int) -> np.ndarray:
+        """One forward pass (on a pass thread), counted."""
+        try:
+            probabilities = np.asarray(self.classifier.fake_probabilities(chunk))
+        except BaseException:
             with self._lock:
-                self.passes += 1
-                self.images += len(chunk)
-                self.images_per_pass[len(chunk)] += 1
-                if requests > 1:
-                    self.shared_passes += 1
-        if not out and holding:  # nothing to run (every joiner left): give the held slot back
-            self.limiter.release()
-        return np.concatenate(out) if out else np.zeros((0,), dtype=np.float32)
+                self.errors += 1
+            raise
+        with self._lock:
+            self.passes += 1
+            self.images += len(chunk)
+            self.images_per_pass[len(chunk)] += 1
+            if requests > 1:
+                self.shared_passes += 1
+        return probabilities
 
     # --- diagnostics --------------------------------------------------------------------
     def wait_for_batch(self, images: int, timeout: float | None = None) -> bool:

@@ -10,8 +10,9 @@ in one run, side by side:
     limit only) and with DEEPFAKE_PRECISION=int8;
 
 each as 8 concurrent clients x 10 images (a client sends its next image when the previous one is
-answered): throughput (images/s), p50/p95 latency, and a lone request's latency (median of 10, nothing else
-running). Targets: throughput >= 3x the baseline's; p95 <= 2x a lone request's.
+answered): throughput (images/s), p50/p95 latency, and a lone request's latency (median of 5, nothing else
+running); the four set-ups take turns for --rounds rounds (default 3) and each figure is the median.
+Targets: throughput >= 3x the baseline's; p95 <= 2x a lone request's.
 Memory: a fresh process per precision loads the model, runs one warm-up round (8 images and a 5 s 720p video
 at once), then serves 150 images (8 clients) while 7 such videos run one after the other; RSS after the
 warm-up and at the end (target: growth <= 15%; growth from "model loaded" is printed too).
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
 import statistics
@@ -138,23 +138,25 @@ def measure(name: str, request: Callable[[], object], per_client: int, lone_runs
     return result
 
 
-def engine_run(precision: str, threads: int, window_ms: str | None, photo: bytes, per_client: int, lone_runs: int):
+def make_batching_engine(precision: str, threads: int, window_ms: str | None):
     """The engine at precision; window_ms None: DEEPFAKE_BATCH_WINDOW_MS's default."""
     from deepfake_detection.engine import DetectionEngine, EngineSettings
 
     env = dict(os.environ, DEEPFAKE_PRECISION=precision, DEEPFAKE_TORCH_THREADS=str(threads))
     if window_ms is not None:
         env["DEEPFAKE_BATCH_WINDOW_MS"] = window_ms
-    engine = DetectionEngine(EngineSettings.from_env(env))
-    result = measure(
-        f"engine {precision} window={engine.settings.batch_window_ms}",
-        lambda: engine.detect_image(photo),
-        per_client,
-        lone_runs,
-        engine=engine,
-    )
-    result["window_ms"] = engine.settings.batch_window_ms
-    return result
+    return DetectionEngine(EngineSettings.from_env(env))
+
+
+def median_of(rounds: list[dict]) -> dict:
+    """Per field, the median over rounds (numbers) or the last round's value; the rounds themselves too."""
+    out: dict = {}
+    for key, value in rounds[-1].items():
+        numbers = [r[key] for r in rounds if isinstance(r.get(key), (int, float))]
+        out[key] = round(statistics.median(numbers), 2) if len(numbers) == len(rounds) else value
+    if len(rounds) > 1:
+        out["rounds"] = [{k: r[k] for k in ("images_per_s", "p50_ms", "p95_ms", "lone_ms")} for r in rounds]
+    return out
 
 
 MEMORY_CODE = """
@@ -220,6 +222,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-concurrency-bench")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--only", default="speed,memory", help="comma-separated subset of: speed,memory")
+    parser.add_argument("--rounds", type=int, default=3, help="speed rounds, all four set-ups each; medians")
     args = parser.parse_args()
 
     hf_home = args.workdir / "hf_home"
@@ -234,7 +237,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     per_client = 2 if args.quick else 10
-    lone_runs = 3 if args.quick else 10
+    lone_runs = 3 if args.quick else 5
     results: dict = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -253,13 +256,24 @@ def main() -> None:
 
     only = set(args.only.split(","))
     if "speed" in only:
+        # All four loaded at once, then measured in turn, round after round: on a shared machine the
+        # load of other tenants changes by the minute, and alternating spreads it over all of them.
         base = baseline_request(args.threads)
-        results["baseline_fp32_batch1"] = measure("baseline", lambda: base(photo), per_client, lone_runs)
-        del base
-        gc.collect()
-        results["engine_auto"] = engine_run("auto", args.threads, None, photo, per_client, lone_runs)
-        results["engine_auto_window0"] = engine_run("auto", args.threads, "0", photo, per_client, lone_runs)
-        results["engine_int8"] = engine_run("int8", args.threads, None, photo, per_client, lone_runs)
+        engines = {
+            "engine_auto": make_batching_engine("auto", args.threads, None),
+            "engine_auto_window0": make_batching_engine("auto", args.threads, "0"),
+            "engine_int8": make_batching_engine("int8", args.threads, None),
+        }
+        rounds: dict[str, list[dict]] = {"baseline_fp32_batch1": [], **{key: [] for key in engines}}
+        for number in range(args.rounds):
+            print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
+            rounds["baseline_fp32_batch1"].append(measure("baseline", lambda: base(photo), per_client, lone_runs))
+            for key, engine in engines.items():
+                run = measure(key, lambda e=engine: e.detect_image(photo), per_client, lone_runs, engine=engine)
+                run["window_ms"] = engine.settings.batch_window_ms
+                rounds[key].append(run)
+        for key, runs in rounds.items():
+            results[key] = median_of(runs)
         baseline = results["baseline_fp32_batch1"]
         for key in ("engine_auto", "engine_auto_window0", "engine_int8"):
             run = results[key]

@@ -161,6 +161,14 @@ class EngineEnv(DeclaredEnv):
     DEEPFAKE_BATCH_SIZE: int = Field(
         8, ge=1, description="images (faces) per forward pass (int8 always uses 1, see below)"
     )
+    DEEPFAKE_BATCH_WINDOW_MS: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="image and camera requests for the same model arriving within this many ms of the first"
+        " share one forward pass (up to the model's batch size; results do not depend on the batch);"
+        " `0` = every request runs its own pass",
+    )
     DEEPFAKE_FACE_DETECTION: bool = Field(True, description="`0` classifies whole images only")
     DEEPFAKE_FACE_ENHANCE: bool = Field(True, description="CLAHE on face crops")
     DEEPFAKE_FACE_MARGIN: float = Field(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import FakeProbabilities
 from .faces import FaceBox, FaceDetector, crop_face, enhance
-from .models import Classifier
 from .settings import EngineSettings
 from .verdicts import FaceResult, confidence_of
 
@@ -41,8 +41,8 @@ def prepare_image(rgb: np.ndarray, *, detector: FaceDetector | None, settings: E
     return PreparedImage(boxes, [enhance(c) for c in crops] if settings.face_enhance else crops)
 
 
-def classify_prepared(prepared: list[PreparedImage], *, classifier: Classifier) -> list[ImageAnalysis]:
-    """Classify every crop of every image in batches and fold the results back per image."""
+def classify_prepared(prepared: list[PreparedImage], *, classifier: FakeProbabilities) -> list[ImageAnalysis]:
+    """Classify every crop of every image (with a Classifier or a batcher) and fold the results back per image."""
     flat = [img for item in prepared for img in item.inputs]
     probabilities = iter(classifier.fake_probabilities(flat))
     results = []
@@ -80,7 +80,7 @@ def boxes_to_original(analysis: ImageAnalysis, *, scale: tuple[float, float], wi
 
 
 def analyse_images(
-    images: list[np.ndarray], *, classifier: Classifier, detector: FaceDetector | None, settings: EngineSettings
+    images: list[np.ndarray], *, classifier: FakeProbabilities, detector: FaceDetector | None, settings: EngineSettings
 ) -> list[ImageAnalysis]:
     """Detect faces in every image, classify all crops (or whole images) in batches."""
     prepared = [prepare_image(rgb, detector=detector, settings=settings) for rgb in images]

@@ -15,6 +15,7 @@ from PIL import Image
 
 from .analysis import analyse_images, boxes_to_original, classify_prepared, prepare_image
 from .backends import prepared_status
+from .batching import PROCESS_PASS_LIMITER, DynamicBatcher, PassLimiter
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
 from .errors import DetectionCancelled, InvalidMediaError
@@ -47,11 +48,14 @@ def _thumbnail_jpeg(rgb: np.ndarray) -> bytes:
 class DetectionEngine:
     """Cheap to create; models and the face detector load lazily, once, thread-safely."""
 
-    def __init__(self, settings: EngineSettings | None = None):
+    def __init__(self, settings: EngineSettings | None = None, *, pass_limiter: PassLimiter | None = None):
         self.settings = settings or EngineSettings.from_env()
         self.registry = ModelRegistry(self.settings)
+        # Process-wide by default: torch's threads are, and so is the budget of cores they share.
+        self.pass_limiter = pass_limiter if pass_limiter is not None else PROCESS_PASS_LIMITER
         self._placement: Placement | None = None
         self._models: ModelCache | None = None
+        self._batchers: dict[str, DynamicBatcher] = {}
         self._detector: FaceDetector | None = None
         self._lock = threading.Lock()
         self._camera_store = InMemorySmoothingStore()
@@ -92,6 +96,26 @@ class DetectionEngine:
         _ = self.placement
         assert self._models is not None  # the placement property creates the cache
         return self._models.get(spec)
+
+    def batcher(self, key: str | None = None) -> DynamicBatcher:
+        """The dynamic batcher of key's classifier (DEEPFAKE_BATCH_WINDOW_MS), loading the model on first use."""
+        spec_key = self.registry.get(key).key
+        classifier = self.classifier(spec_key)
+        with self._lock:
+            found = self._batchers.get(spec_key)
+            if found is None or found.classifier is not classifier:
+                found = DynamicBatcher(classifier, window_ms=self.settings.batch_window_ms, limiter=self.pass_limiter)
+                self._batchers[spec_key] = found
+            return found
+
+    def batching_stats(self) -> dict[str, Any]:
+        """Pass limiter and per-model batcher counters (passes run, images per pass, ...), for diagnostics."""
+        with self._lock:
+            batchers = dict(self._batchers)
+        return {
+            "pass_limiter": self.pass_limiter.stats(),
+            "models": {key: batcher.stats() for key, batcher in batchers.items()},
+        }
 
     def loaded_models(self) -> list[str]:
         """Keys of models currently in memory."""
@@ -158,9 +182,10 @@ class DetectionEngine:
             max_side=self.settings.work_max_side or None,
             decode_limit=self.settings.max_large_decodes,
         )
-        classifier = self.classifier(spec.key)
+        # Concurrent requests for this model share forward passes (DEEPFAKE_BATCH_WINDOW_MS).
+        batcher = self.batcher(spec.key)
         [result] = analyse_images(
-            [image.rgb], classifier=classifier, detector=self.face_detector(), settings=self.settings
+            [image.rgb], classifier=batcher, detector=self.face_detector(), settings=self.settings
         )
         result = boxes_to_original(result, scale=image.scale, width=image.width, height=image.height)
         p = result.fake_probability
@@ -175,7 +200,7 @@ class DetectionEngine:
             width=image.width,
             height=image.height,
             processing_time_ms=_elapsed_ms(start),
-            backend=classifier.backend,
+            backend=self.classifier(spec.key).backend,
         )
 
     # --- camera -------------------------------------------------------------------------
@@ -279,7 +304,9 @@ class DetectionEngine:
     ) -> VideoVerdict:
         start = time.perf_counter()
         spec = self.registry.get(model_key)
-        classifier = self.classifier(spec.key)
+        # The video's own chunks, each under the process's pass limit (no window: a chunk is a full batch).
+        batcher = self.batcher(spec.key)
+        classifier = batcher.alone
         detector = self.face_detector()
         timeline: list[FrameResult] = []
         thumbnail_source: tuple[float, np.ndarray] | None = None
@@ -358,5 +385,5 @@ class DetectionEngine:
             model_key=spec.key,
             model_name=spec.name,
             processing_time_ms=_elapsed_ms(start),
-            backend=classifier.backend,
+            backend=self.classifier(spec.key).backend,
         )

@@ -43,6 +43,7 @@ class EngineSettings:
     torch_threads: int = 0
     tune_allocator: bool = True
     batch_size: int = 8
+    batch_window_ms: float = 5.0
     face_detection: bool = True
     face_enhance: bool = True
     face_margin: float = 0.25
@@ -93,6 +94,7 @@ class EngineSettings:
             torch_threads=declared.DEEPFAKE_TORCH_THREADS,
             tune_allocator=declared.DEEPFAKE_TUNE_ALLOCATOR,
             batch_size=declared.DEEPFAKE_BATCH_SIZE,
+            batch_window_ms=declared.DEEPFAKE_BATCH_WINDOW_MS,
             face_detection=declared.DEEPFAKE_FACE_DETECTION,
             face_enhance=declared.DEEPFAKE_FACE_ENHANCE,
             face_margin=declared.DEEPFAKE_FACE_MARGIN,

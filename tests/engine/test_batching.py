@@ -12,7 +12,6 @@ import pytest
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.batching import DynamicBatcher, PassLimiter, default_pass_limit, max_batch_of
 from deepfake_detection.engine.device import usable_cpus
-from deepfake_detection.engine.models import Classifier
 from tests.support import media
 
 # Long enough never to close by itself: the batches here close because they are full, never by time.
@@ -51,11 +50,12 @@ def run_together(calls: list) -> list:
     return results
 
 
-class ConcurrencyCountingClassifier(Classifier):
-    """The real classifier, counting how many of its passes run at once; passes meet in groups of `meet`."""
+class ConcurrencyCountingClassifier:
+    """A real classifier, counting how many of its passes run at once; passes meet in groups of `meet`."""
 
-    def __init__(self, base: Classifier, meet: int) -> None:
-        super().__init__(base.spec, base.model, base.processor, base.placement, base.batch_size)
+    def __init__(self, base, meet: int) -> None:
+        self._base = base
+        self.max_batch = base.max_batch
         self._guard = threading.Lock()
         self._meet = threading.Barrier(meet)
         self.active = 0
@@ -72,7 +72,7 @@ class ConcurrencyCountingClassifier(Classifier):
         try:
             # The limit's worth of passes must be inside at once to go on: the limit is reached, not just kept.
             self._meet.wait(JOIN_TIMEOUT)
-            return super().fake_probabilities(images)
+            return self._base.fake_probabilities(images)
         finally:
             with self._guard:
                 self.active -= 1

@@ -69,6 +69,8 @@ class Image(DetectionContent, db.Model):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
+    # The inference backend and precision that produced the verdict (part of its evidence); None before it was kept.
+    backend: Mapped[str | None] = mapped_column(String(64))
 
     def media(self) -> tuple[str, str] | None:
         return (self.file_path, self.filename) if self.file_path else None
@@ -84,6 +86,7 @@ class Image(DetectionContent, db.Model):
             "width": self.width,
             "height": self.height,
             "processing_time_ms": self.processing_time_ms,
+            "backend": self.backend,
             "upload_date": iso(self.upload_date),
         }
 
@@ -118,6 +121,7 @@ class Video(DetectionContent, db.Model):
     fps: Mapped[float | None] = mapped_column(Float)
     timeline: Mapped[list | None] = mapped_column(JSON)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
+    backend: Mapped[str | None] = mapped_column(String(64))  # as Image.backend
 
     def media(self) -> tuple[str, str] | None:
         return (self.thumbnail_path, "thumbnail.jpg") if self.thumbnail_path else None

@@ -189,6 +189,8 @@ class ImageResult(ResponseModel):
     history_id: int
     filename: str
     media_url: str | None
+    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
+    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
 
     @classmethod
     def of(cls, image: Image, history: DetectionHistory) -> ImageResult:
@@ -211,6 +213,7 @@ class ImageResult(ResponseModel):
                 "history_id": history.id,
                 "filename": image.filename,
                 "media_url": media_url(history.id),
+                "backend": image.backend,
             }
         )
 
@@ -235,6 +238,8 @@ class VideoVerdict(ResponseModel):
     thumbnail_url: str | None
     processing_time_ms: Number
     history_id: int | None
+    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
+    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
 
     @classmethod
     def of(cls, video: Video, history_id: int | None, **more: Any) -> Any:
@@ -261,6 +266,7 @@ class VideoVerdict(ResponseModel):
             "thumbnail_url": media_url(history_id) if video.thumbnail_path else None,
             "processing_time_ms": video.processing_time_ms,
             "history_id": history_id,
+            "backend": video.backend,
         }
 
 
@@ -358,6 +364,8 @@ class CameraResult(ResponseModel):
     session_id: str | None
     detection_id: int
     history_id: int
+    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
+    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
 
     @classmethod
     def of(cls, detection: CameraDetection, history: DetectionHistory) -> CameraResult:
@@ -372,6 +380,7 @@ class CameraResult(ResponseModel):
                 "model_key": detection.model_key,
                 "fake_probability": detection.fake_probability,
                 "frame": detection.frame_result,
+                "backend": (detection.frame_result or {}).get("backend"),
                 "window_size": detection.window_size,
                 "frames_in_window": detection.frames_in_window,
                 "fake_votes": detection.fake_votes,

@@ -174,6 +174,7 @@ def detect_image(
             width=verdict.width,
             height=verdict.height,
             processing_time_ms=verdict.processing_time_ms,
+            backend=verdict.backend,
         )
 
     image, history = _store_with_history(
@@ -393,6 +394,7 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict:
         video.model_used = verdict.model_name
         video.model_key = verdict.model_key
         video.processing_time_ms = verdict.processing_time_ms
+        video.backend = verdict.backend
         video.processing_status = "completed"
         video.processed_at = _now()
         video.thumbnail_path = thumbnail

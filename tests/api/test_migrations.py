@@ -106,3 +106,14 @@ def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(app):
         assert status == 503
         db.session.rollback()
         upgrade()
+
+
+def test_a_restart_on_a_migrated_sqlite_database_keeps_foreign_keys_on(make_app, tmp_path):
+    # The second start finds nothing to migrate; the connection that checked must not go back to the
+    # pool with foreign keys off (ON DELETE CASCADE would then not delete a video's jobs and history).
+    url = f"sqlite:///{tmp_path / 'restarted.db'}"
+    make_app(SQLALCHEMY_DATABASE_URI=url)
+    restarted = make_app(SQLALCHEMY_DATABASE_URI=url)
+    with restarted.app_context():
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        db.session.rollback()

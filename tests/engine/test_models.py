@@ -325,9 +325,15 @@ def test_fast_preprocessing_matches_the_image_processor(engine, key):
 
 # Run where huggingface_hub is online (it reads HF_HUB_OFFLINE and HF_ENDPOINT once, on import) but its
 # endpoint is a local port that refuses connections.
+# huggingface_hub has no setting for its retries: after the first refused HEAD it tries 5 more times
+# with backoff (1 + 2 + 4 + 8 + 8 s) when its error is one of these types. Emptied, the first refusal is
+# the final error, the one the retries would have ended with.
 _DOWNLOAD_SCRIPT = """
 import json
+import huggingface_hub.file_download
 from PIL import Image
+assert isinstance(huggingface_hub.file_download._DEFAULT_RETRY_ON_EXCEPTIONS, tuple)
+huggingface_hub.file_download._DEFAULT_RETRY_ON_EXCEPTIONS = ()
 from deepfake_detection.engine import DetectionEngine, EngineSettings, ModelUnavailableError
 engine = DetectionEngine(EngineSettings.from_env())
 try:
@@ -338,10 +344,7 @@ except ModelUnavailableError as err:
 
 
 def test_failed_download_is_a_typed_error_not_a_hang(tmp_path):
-    """A model that must be downloaded while the hub cannot be reached: ModelUnavailableError, in bounded time.
-
-    huggingface_hub retries a refused connection 5 times (1 + 2 + 4 + 8 + 8 s), so this takes about 30 s.
-    """
+    """A model that must be downloaded while the hub cannot be reached: ModelUnavailableError, in bounded time."""
     import socket
     import subprocess
     import sys

@@ -11,17 +11,30 @@ from tests.production import services
 pytestmark = pytest.mark.production
 
 
-def pytest_collection_modifyitems(items):
-    """Mark every test in this folder as a production-mode test; skip the SQLite-only API tests."""
+def pytest_collection_modifyitems(config, items):
+    """Mark every test in this folder as a production-mode test; skip the SQLite-only API tests.
+
+    An API test that takes no app from ``make_app`` (a deepfake-server subprocess on its own SQLite file,
+    the schemathesis app, a scan of the source) runs exactly as in tests/api, so its second run in
+    test_api_on_postgres.py is deselected: only ``make_app`` differs there.
+    """
+    twins = []
     for item in items:
         path = str(item.fspath).replace("\\", "/")
         if "tests/production/" not in path:
             continue
         item.add_marker(pytest.mark.production)
         if path.endswith("test_api_on_postgres.py"):
+            if item.function.__module__.startswith("tests.api.") and "make_app" not in item.fixturenames:
+                twins.append(item)
+                continue
             reason = getattr(item.module, "SQLITE_SPECIFIC", {}).get(item.originalname)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"SQLite-specific: {reason}"))
+    if twins:
+        config.hook.pytest_deselected(items=twins)
+        deselected = set(twins)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="session")

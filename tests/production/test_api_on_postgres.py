@@ -44,7 +44,7 @@ SQLITE_SPECIFIC = {
     "test_on_sqlite_no_rival_registration_gets_between_the_check_and_the_insert": "about SQLite's write lock",
     "test_a_write_in_a_get_request_fails_at_once_with_a_clear_error": "about SQLite's deferred transactions",
     "test_passwords_are_hashed_and_checked_while_the_write_lock_is_free": "about SQLite's write lock",
-    "test_after_kill_9_during_uploads_the_restarted_server_leaves_no_orphan": "runs deepfake-server on its own SQLite",
+    "test_a_restart_on_a_migrated_sqlite_database_keeps_foreign_keys_on": "about SQLite's foreign_keys pragma",
 }
 
 

@@ -14,7 +14,19 @@ REPO = Path(__file__).resolve().parents[2]
 def run_migration_tests(**env) -> subprocess.CompletedProcess:
     """Run test_migrations.py in a child pytest with PostgreSQL pointed at a closed port."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/production/test_migrations.py"],
+        # One process (-n 0): three tests that skip or fail at once need no xdist workers starting up.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-rs",
+            "tests/production/test_migrations.py",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -137,8 +138,10 @@ def test_a_missing_database_or_role_is_one_clear_line(postgres, tmp_path, what):
         "celery worker": [sys.executable, "-m", "celery", "-A", services.WORKER_MODULE, "worker", "--pool=solo"],
         "gunicorn": [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "deepfake_detection.app:create_app()"],
     }
-    for name, command in commands.items():
-        result = _run(command, cwd=tmp_path, env=env)
+    # The four start at once: each spends its time importing the app, and none depends on another.
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        results = dict(zip(commands, pool.map(lambda command: _run(command, cwd=tmp_path, env=env), commands.values())))
+    for name, result in results.items():
         output = (result.stdout + result.stderr).strip()
         assert result.returncode != 0, (name, output)
         assert "Traceback" not in output, (name, output)

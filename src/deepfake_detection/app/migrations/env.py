@@ -116,6 +116,11 @@ def run_migrations_online():
                 context.run_migrations()
         finally:
             if sqlite:
+                # An upgrade with nothing to do leaves the transaction that read alembic_version open,
+                # and inside a transaction the pragma is ignored: the pooled connection would keep
+                # foreign keys off (no ON DELETE CASCADE) for the requests that reuse it.
+                if connection.in_transaction():
+                    connection.rollback()
                 connection.connection.driver_connection.execute('PRAGMA foreign_keys=ON')
 
 

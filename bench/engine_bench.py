@@ -184,6 +184,7 @@ def engine_video(engine, video: Path, runs: int) -> dict:
         "first_run_seconds": round(times[0], 2),
         "runs": [round(t, 2) for t in times[1:]],
         "frames_analyzed": verdict.frames_analyzed,
+        "backend": verdict.backend,
         "faces_per_frame": round(sum(f.faces for f in verdict.timeline) / max(1, len(verdict.timeline)), 2),
         "prefetch": engine.video_prefetch(),
         "sampling_only_seconds": round(decode_s, 2),

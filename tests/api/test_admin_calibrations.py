@@ -1,4 +1,4 @@
-"""/api/admin/calibrations: administrators fit (feedback or labelled upload), inspect, switch and roll back calibrations."""
+"""/api/admin/calibrations: administrators fit (feedback or labelled upload), inspect, switch, roll back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from deepfake_detection.app.calibration import service
 from deepfake_detection.app.calibration.models import CalibrationRecord
 from deepfake_detection.app.extensions import db
+from deepfake_detection.app.http_server import body_limits
 from tests.support.labelled import labelled_image
 
 from .helpers import PASSWORD, assert_error, register_and_login
@@ -68,6 +69,7 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
     assert refused["code"] == "calibration_refused" and stored(app) == 0
     unknown = assert_error(client.post(f"{BASE}/feedback", headers=admin.headers, json={"model": "nope"}), 400)
     assert unknown["code"] == "unknown_model"
+    assert_error(client.post(f"{BASE}/feedback", headers=admin.headers, json={}), 400)  # the model is named
     for index in range(2 * PER_CLASS):
         fake = index % 2 == 1
         response = client.post(
@@ -79,7 +81,9 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
         body = response.get_json()
         assert response.status_code == 200, body
         mark = client.post(
-            f"/api/history/{body['history_id']}/feedback", headers=admin.headers, json={"correct": body["is_fake"] == fake}
+            f"/api/history/{body['history_id']}/feedback",
+            headers=admin.headers,
+            json={"correct": body["is_fake"] == fake},
         )
         assert mark.status_code == 200
     first = client.post(f"{BASE}/feedback", headers=admin.headers, json={"model": "dima806"})
@@ -89,7 +93,9 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
     assert one["created_by"] == admin.username and one["activated_at"] is None
     assert one["reliability"]["before"] and one["reliability"]["after"]
     assert set(one["reliability"]["before"][0]) == {"low", "high", "count", "mean_probability", "fake_rate"}
-    second = client.post(f"{BASE}/feedback", headers=admin.headers, json={}).get_json()["calibration"]  # the default
+    second = client.post(f"{BASE}/feedback", headers=admin.headers, json={"model": ""}).get_json()[
+        "calibration"
+    ]  # the default
     assert second["model_key"] == "dima806" and second["id"] > one["id"]
 
     listing = client.get(BASE, headers=admin.headers).get_json()
@@ -152,4 +158,18 @@ def test_refused_uploads_store_nothing(app, client):
     app.config["CALIBRATION_MAX_FILES"] = 2000
     app.config["MAX_IMAGE_SIZE"] = 100
     assert_error(post_upload(client, admin.headers, upload_form(1)), 413)
+    assert stored(app) == 0
+
+
+def test_the_upload_has_its_own_body_limit_in_the_app_and_in_the_server(app, client):
+    admin = register_and_login(client)
+    grant(app, admin.username)
+    server_limit = body_limits(app)
+    upload_limit = app.config["CALIBRATION_MAX_UPLOAD_SIZE"] + app.config["UPLOAD_OVERHEAD"]
+    assert server_limit("POST", f"{BASE}/upload")[0] == upload_limit
+    assert server_limit("POST", f"{BASE}/feedback")[0] == app.config["MAX_CONTENT_LENGTH"] < upload_limit
+    app.config["CALIBRATION_MAX_UPLOAD_SIZE"] = 1000
+    app.config["UPLOAD_OVERHEAD"] = 0
+    refused = assert_error(post_upload(client, admin.headers, upload_form(2)), 413)
+    assert "Calibration upload too large" in refused["message"]
     assert stored(app) == 0

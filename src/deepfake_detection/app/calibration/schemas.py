@@ -24,15 +24,15 @@ class CalibrationQuery(RequestModel):
 
 
 class ModelRequest(RequestModel):
-    """POST /api/admin/calibrations/feedback and /deactivate: the model (absent or empty: the default)."""
+    """POST /api/admin/calibrations/feedback and /deactivate: the model, always named (empty: the default)."""
 
-    model: ModelKey | None = None
+    model: ModelKey
 
 
 class UploadForm(RequestModel):
     """POST /api/admin/calibrations/upload's multipart form: labelled images (repeated fields) and the model."""
 
-    model: ModelKey | None = None
+    model: ModelKey = "dima806"
     real: list[bytes] = Field(description="images known to be real (the field repeated, one file each)")
     fake: list[bytes] = Field(description="images known to be fake (the field repeated, one file each)")
 

@@ -27,7 +27,7 @@ from .schemas import (
 )
 
 bp = Blueprint("calibration_admin", __name__, url_prefix="/api/admin/calibrations")
-UPLOAD_ENDPOINT = "calibration_admin.upload"
+UPLOAD_ENDPOINT = "calibration_admin.fit_from_upload"
 # Form parts besides the files (model, and room for a client's extra fields).
 EXTRA_FORM_PARTS = 16
 

@@ -153,6 +153,7 @@ def test_login_returns_token_and_user(client):
         "username": "alice",
         "email": "alice@example.com",
         "created_at": body["user"]["created_at"],
+        "is_admin": False,  # added: an account is never an administrator by signing up
     }
     claims = pyjwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
     assert claims["sub"] == str(session.id)

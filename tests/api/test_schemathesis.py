@@ -27,6 +27,8 @@ def fuzz_app(tmp_path_factory, engine):
 def fuzz_user(fuzz_app):
     client = fuzz_app.test_client()
     user = register_and_login(client, "fuzzer")
+    # An administrator, so the administrators' operations are fuzzed past their 403.
+    assert fuzz_app.test_cli_runner().invoke(args=["grant-admin", "fuzzer"]).exit_code == 0
     # Something in the history, so by-id operations can hit a real item (id 1).
     response = client.post(
         "/api/detect/image",
@@ -62,6 +64,10 @@ def _give_real_media(case) -> list:
     elif case.path == "/api/detect/camera":
         case.body["image"] = media.face_data_url()
     elif case.path == "/api/detect/video":
+        return [positive_data_acceptance]
+    elif case.path in ("/api/admin/calibrations/feedback", "/api/admin/calibrations/upload"):
+        # A fit needs enough labelled examples of both classes (a deployment's feedback, decodable images):
+        # a valid request is refused with calibration_refused when there are too few.
         return [positive_data_acceptance]
     elif case.path == "/api/auth/register":
         # The password policy's blocklist (common passwords, a repeated character, the username) and

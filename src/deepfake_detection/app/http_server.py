@@ -22,6 +22,7 @@ from waitress.utilities import RequestEntityTooLarge
 from werkzeug.exceptions import HTTPException
 
 from ..settings import ServerEnv
+from .calibration.views import upload_limits as calibration_upload_limits
 from .detection.views import upload_limits
 from .errors import CODE_BY_STATUS
 from .serialization import size_text
@@ -64,10 +65,15 @@ class BodyTooLarge(RequestEntityTooLarge):
     """A body over its endpoint's limit, refused before it is read (the body text is the message)."""
 
 
+def endpoint_limits(app: Flask) -> dict[str, tuple[int, str]]:
+    """Body limit and 413 message of every endpoint that sets its own (detection and calibration uploads)."""
+    return {**upload_limits(app.config), **calibration_upload_limits(app.config)}
+
+
 def body_limits(app: Flask) -> BodyLimit:
     """The app's per-endpoint upload limits (detection.views), the global MAX_CONTENT_LENGTH elsewhere."""
     adapter = app.url_map.bind("localhost")
-    per_endpoint = upload_limits(app.config)
+    per_endpoint = endpoint_limits(app)
     largest = app.config["MAX_CONTENT_LENGTH"]
     default = (largest, f"Request body too large: the limit is {size_text(largest)}")
 
@@ -243,7 +249,10 @@ def create_server(app: Flask, settings: ServerSettings):
         # select() cannot watch descriptors above 1024; poll() can.
         asyncore_use_poll=True,
         # Above the app's own limits, so that GuardedParser answers first, with the endpoint's message.
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 2,
+        max_request_body_size=max(
+            [app.config["MAX_CONTENT_LENGTH"], *(limit for limit, _ in endpoint_limits(app).values())]
+        )
+        + 2,
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)

@@ -53,17 +53,24 @@ class LoginRequest(RequestModel):
 
 
 class User(ResponseModel):
-    """The documented user object (id, username, email) plus created_at."""
+    """The documented user object (id, username, email) plus created_at and is_admin."""
 
     id: int
     username: str
     email: str
     created_at: str | None
+    is_admin: bool = Field(description="an administrator (granted with `flask grant-admin`) may manage calibrations")
 
     @classmethod
     def of(cls, user: UserRow) -> User:
         """The user row as the answer shape."""
-        return cls(id=user.id, username=user.username, email=user.email, created_at=iso(user.created_at))
+        return cls(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            created_at=iso(user.created_at),
+            is_admin=bool(user.is_admin),
+        )
 
 
 class Registered(ResponseModel):

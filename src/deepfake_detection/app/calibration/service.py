@@ -9,13 +9,33 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ...engine import Calibration, CalibrationError, reliability_bins
+from ...engine import Calibration, CalibrationError, DetectionEngine, InvalidMediaError, reliability_bins
 from ...engine.calibration_fit import fit_calibration
+from ..auth.models import User
 from ..auth.service import require_admin
 from ..detection.models import Image
-from ..domain_errors import InvalidInput
+from ..detection.service import domain_error_from_engine
+from ..domain_errors import InvalidInput, NotFound
 from ..history.models import DetectionHistory
 from .models import SOURCES, CalibrationRecord
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    """One uploaded labelled example: its name, its label (1 = fake) and its bytes."""
+
+    filename: str
+    label: int
+    data: bytes
+
+
+@dataclass
+class UploadFit:
+    """A calibration fitted on uploaded examples, and the files that could not be scored (file, why)."""
+
+    record: CalibrationRecord
+    scored: int
+    skipped: list[tuple[LabelledFile, str]]
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,66 @@ def fit_from_feedback(
         labels=labels,
         source="feedback",
     )
+
+
+def fit_from_upload(
+    *,
+    session: Session,
+    engine: DetectionEngine,
+    admin_id: int,
+    model_key: str,
+    files: Sequence[LabelledFile],
+) -> UploadFit:
+    """Score each uploaded example with model_key as detect_image judges it, then fit; unreadable files are skipped."""
+    require_admin(session=session, user_id=admin_id)
+    session.rollback()  # no transaction held while the model runs
+    spec = engine.model(model_key)
+    probabilities: list[float] = []
+    labels: list[int] = []
+    skipped: list[tuple[LabelledFile, str]] = []
+    for item in files:
+        try:
+            verdict = engine.detect_image(item.data, model_key=spec.key)
+        except InvalidMediaError as exc:
+            skipped.append((item, exc.message))
+            continue
+        except Exception as exc:
+            # A missing or broken model is the deployment's problem, not the file's: refuse the whole fit.
+            error = domain_error_from_engine(exc)
+            if error is None:
+                raise
+            raise error from None
+        probabilities.append(verdict.fake_probability)
+        labels.append(item.label)
+    record = fit(
+        session=session,
+        admin_id=admin_id,
+        model_key=spec.key,
+        model_revision=spec.revision or spec.model_id,
+        probabilities=probabilities,
+        labels=labels,
+        source="labelled_upload",
+    )
+    return UploadFit(record=record, scored=len(labels), skipped=skipped)
+
+
+def get_calibration(*, session: Session, admin_id: int, calibration_id: int) -> CalibrationRecord:
+    """One stored calibration (administrators only); NotFound when there is none of that id."""
+    require_admin(session=session, user_id=admin_id)
+    record = session.get(CalibrationRecord, calibration_id)
+    if record is None:
+        session.rollback()
+        raise NotFound("Calibration not found", code="calibration_not_found")
+    return record
+
+
+def creators(*, session: Session, records: Sequence[CalibrationRecord]) -> dict[int, str]:
+    """Username of each account that fitted one of the records (accounts since deleted are absent)."""
+    ids = {record.created_by for record in records if record.created_by is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
+    return {user_id: username for user_id, username in rows}
 
 
 def list_calibrations(*, session: Session, model_key: str | None = None) -> list[CalibrationRecord]:

@@ -15,6 +15,15 @@ from apispec import APISpec
 from pydantic import BaseModel
 
 from ..auth.schemas import CurrentUser, LoggedIn, LoginRequest, Registered, RegisterRequest
+from ..calibration.schemas import (
+    CalibrationEntry,
+    CalibrationList,
+    CalibrationQuery,
+    CalibrationUploaded,
+    Deactivated,
+    ModelRequest,
+    UploadForm,
+)
 from ..detection.schemas import (
     AsyncOption,
     CameraRequest,
@@ -97,6 +106,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "Invalid input",
         401: "Missing, invalid, expired or revoked token",
+        403: "Not an administrator",
         404: "Not found (or not yours)",
         409: "Conflict",
         413: "Upload too large",
@@ -285,6 +295,63 @@ def _paths() -> dict[str, Any]:
                 "summary": "The user's statistics",
                 "security": BEARER,
                 "responses": {"200": _answer(Stats, "Statistics"), **_errors(401)},
+            }
+        },
+        "/api/admin/calibrations": {
+            "get": {
+                "tags": ["admin"],
+                "summary": "Stored calibrations (newest first) and each model's active one",
+                "security": BEARER,
+                "parameters": _query(CalibrationQuery),
+                "responses": {"200": _answer(CalibrationList, "Calibrations"), **_errors(400, 401, 403)},
+            }
+        },
+        "/api/admin/calibrations/{calibration_id}": {
+            "get": {
+                "tags": ["admin"],
+                "summary": "One calibration with its reliability chart before and after",
+                "security": BEARER,
+                "parameters": [{**ID_PARAM, "name": "calibration_id"}],
+                "responses": {"200": _answer(CalibrationEntry, "Calibration"), **_errors(401, 403, 404)},
+            }
+        },
+        "/api/admin/calibrations/feedback": {
+            "post": {
+                "tags": ["admin"],
+                "summary": "Fit a model's calibration on users' feedback (stored inactive)",
+                "description": "400 `calibration_refused` (nothing stored) when the examples cannot support a fit.",
+                "security": BEARER,
+                "requestBody": _body(ModelRequest),
+                "responses": {"201": _answer(CalibrationEntry, "Fitted"), **_errors(400, 401, 403)},
+            }
+        },
+        "/api/admin/calibrations/upload": {
+            "post": {
+                "tags": ["admin"],
+                "summary": "Fit a model's calibration on uploaded real and fake images (stored inactive)",
+                "description": "Unreadable images are skipped and listed; 400 `calibration_refused` (nothing"
+                " stored) when the rest cannot support a fit.",
+                "security": BEARER,
+                "requestBody": _form(UploadForm),
+                "responses": {"201": _answer(CalibrationUploaded, "Fitted"), **_errors(400, 401, 403, 413, 503)},
+            }
+        },
+        "/api/admin/calibrations/{calibration_id}/activate": {
+            "post": {
+                "tags": ["admin"],
+                "summary": "Apply this calibration to its model (switch, or roll back to an earlier one)",
+                "security": BEARER,
+                "parameters": [{**ID_PARAM, "name": "calibration_id"}],
+                "responses": {"200": _answer(CalibrationEntry, "Active"), **_errors(401, 403, 404)},
+            }
+        },
+        "/api/admin/calibrations/deactivate": {
+            "post": {
+                "tags": ["admin"],
+                "summary": "Switch a model back to raw scores",
+                "security": BEARER,
+                "requestBody": _body(ModelRequest),
+                "responses": {"200": _answer(Deactivated, "Switched off"), **_errors(400, 401, 403)},
             }
         },
         "/api/health": {

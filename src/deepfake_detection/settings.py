@@ -268,7 +268,7 @@ class ApiEnv(DeclaredEnv):
         2000, ge=1, description="labelled images one calibration upload may hold (real and fake together)"
     )
     CALIBRATION_MAX_UPLOAD_SIZE: int = Field(
-        500 * MB, ge=1, description="upload limit in bytes for one calibration upload (each image: `MAX_IMAGE_SIZE`)"
+        200 * MB, ge=1, description="upload limit in bytes for one calibration upload (each image: `MAX_IMAGE_SIZE`)"
     )
     CORS_ORIGINS: str = Field("http://localhost:5173", description="comma-separated origins allowed on `/api/*`")
     JOBS_BACKEND: Literal["inprocess", "celery"] | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,18 +16,19 @@ from ..auth.models import User
 from ..auth.service import require_admin
 from ..detection.models import Image
 from ..detection.service import domain_error_from_engine
-from ..domain_errors import InvalidInput, NotFound
+from ..domain_errors import InvalidInput, NotFound, TooLarge
 from ..history.models import DetectionHistory
+from ..serialization import size_text
 from .models import SOURCES, CalibrationRecord
 
 
 @dataclass(frozen=True)
 class LabelledFile:
-    """One uploaded labelled example: its name, its label (1 = fake) and its bytes."""
+    """One uploaded labelled example: its name, its label (1 = fake) and its contents (read one file at a time)."""
 
     filename: str
     label: int
-    data: bytes
+    stream: BinaryIO
 
 
 @dataclass
@@ -143,8 +145,13 @@ def fit_from_upload(
     admin_id: int,
     model_key: str,
     files: Sequence[LabelledFile],
+    max_file_size: int,
 ) -> UploadFit:
-    """Score each uploaded example with model_key as detect_image judges it, then fit; unreadable files are skipped."""
+    """Score each uploaded example with model_key as detect_image judges it, then fit; unreadable files are skipped.
+
+    Files are read one at a time (werkzeug spools large parts to disk), so memory holds one image, not the upload;
+    a file over max_file_size refuses the whole upload (TooLarge).
+    """
     require_admin(session=session, user_id=admin_id)
     session.rollback()  # no transaction held while the model runs
     spec = engine.model(model_key)
@@ -152,8 +159,11 @@ def fit_from_upload(
     labels: list[int] = []
     skipped: list[tuple[LabelledFile, str]] = []
     for item in files:
+        data = item.stream.read(max_file_size + 1)
+        if len(data) > max_file_size:
+            raise TooLarge(f"Image too large: {item.filename or 'a file'} is over {size_text(max_file_size)}")
         try:
-            verdict = engine.detect_image(item.data, model_key=spec.key)
+            verdict = engine.detect_image(data, model_key=spec.key)
         except InvalidMediaError as exc:
             skipped.append((item, exc.message))
             continue

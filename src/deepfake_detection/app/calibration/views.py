@@ -115,15 +115,17 @@ def fit_from_upload():
     uploads += [(1, upload) for upload in request.files.getlist("fake")]
     if len(uploads) > cfg["CALIBRATION_MAX_FILES"]:
         raise TooLarge(f"Too many files: the limit is {cfg['CALIBRATION_MAX_FILES']} images per calibration upload")
-    limit = cfg["MAX_IMAGE_SIZE"]
-    files = []
-    for label, upload in uploads:
-        data = upload.stream.read(limit + 1)
-        if len(data) > limit:
-            raise TooLarge(f"Image too large: {upload.filename or 'a file'} is over {size_text(limit)}")
-        files.append(service.LabelledFile(filename=upload.filename or "", label=label, data=data))
+    files = [
+        service.LabelledFile(filename=upload.filename or "", label=label, stream=upload.stream)
+        for label, upload in uploads
+    ]
     fitted = service.fit_from_upload(
-        session=db.session, engine=engine, admin_id=admin_id, model_key=model_key, files=files
+        session=db.session,
+        engine=engine,
+        admin_id=admin_id,
+        model_key=model_key,
+        files=files,
+        max_file_size=cfg["MAX_IMAGE_SIZE"],
     )
     creators = service.creators(session=db.session, records=[fitted.record])
     item = CalibrationItem.of(fitted.record, creators.get(admin_id), detail=True)

@@ -18,6 +18,7 @@ from tests.web.helpers import api_token, open_signed_in, screenshot_both_themes,
 pytestmark = pytest.mark.browser
 
 PER_CLASS = 20
+CHART_DRAWN = "() => { const c = document.querySelector('#reliability-chart canvas'); return c && Chart.getChart(c); }"
 CHART_DATASETS = "canvas => Chart.getChart(canvas).data.datasets.map(d => ({label: d.label, n: d.data.length}))"
 
 
@@ -53,7 +54,8 @@ def test_non_admin_has_no_link_and_is_refused(page, live_server):
     """An ordinary user sees no Calibrations link, and opening the URL says the page is for administrators."""
     token = api_token(live_server.url, unique_user("plain"))
     open_signed_in(page, token)
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="History")).to_be_visible()
+    # The user (with its role) has come back from /api/auth/me before the link's absence is checked.
+    page.wait_for_function("() => JSON.parse(localStorage.getItem('user') || 'null')")
     expect(page.locator("#admin-link")).to_be_hidden()
     page.goto("/#/admin/calibrations")
     expect(page.locator("#admin-refused")).to_contain_text("administrators only")
@@ -91,7 +93,7 @@ def test_admin_fits_compares_activates_and_switches_off(page, live_server, tmp_p
     # The fit opens its detail: a reliability chart with the diagonal, before and after.
     canvas = page.locator("#reliability-chart canvas")
     expect(canvas).to_be_attached()
-    page.wait_for_function("() => { const c = document.querySelector('#reliability-chart canvas'); return c && Chart.getChart(c); }")
+    page.wait_for_function(CHART_DRAWN)
     datasets = canvas.evaluate(CHART_DATASETS)
     assert [d["label"] for d in datasets] == ["Perfectly calibrated", "Before (raw scores)", "After (calibrated)"]
     assert datasets[1]["n"] > 0 and datasets[2]["n"] > 0

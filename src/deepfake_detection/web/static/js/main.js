@@ -6,6 +6,7 @@ import { LIMITS_PATH, renderDetectorLimits } from "./detector-limits.js";
 import { clearFlash, flash } from "./dom.js";
 import { currentLocation, navigate, route, startRouter } from "./router.js";
 import { endSession, getUser, isSignedIn, onSessionChange, rememberReturnPath, scheduleExpiry, setUser } from "./session.js";
+import { renderAdminCalibrations } from "./pages/admin.js";
 import { renderCamera } from "./pages/camera.js";
 import { renderDashboard } from "./pages/dashboard.js";
 import { renderHistoryDetail, renderHistoryList } from "./pages/history.js";
@@ -21,6 +22,7 @@ route("/video", renderVideo, { nav: "video", title: "Video detection" });
 route("/camera", renderCamera, { nav: "camera", title: "Live camera" });
 route("/history", renderHistoryList, { nav: "history", title: "History" });
 route("/history/:id", renderHistoryDetail, { nav: "history", title: "Detection details" });
+route("/admin/calibrations", renderAdminCalibrations, { nav: "admin", title: "Calibrations (administrators)" });
 route(LIMITS_PATH, renderDetectorLimits, { open: true, title: "What these detectors can and cannot do" });
 
 function setupTheme() {
@@ -49,6 +51,8 @@ function updateTopbar() {
   const user = getUser();
   document.getElementById("mainnav").hidden = !signedIn;
   document.getElementById("logout-button").hidden = !signedIn;
+  // Only a convenience: the API itself refuses a non-administrator (the page then says so).
+  document.getElementById("admin-link").hidden = !(signedIn && user && user.is_admin);
   const name = document.getElementById("user-name");
   name.hidden = !signedIn || !user;
   name.textContent = user ? user.username : "";
@@ -66,9 +70,28 @@ function setupLogout() {
   });
 }
 
+let userRequest = null;
+
+/** Refresh the user (name, administrator role) from the server; also validates a token kept from an earlier visit. */
+function refreshUser() {
+  if (!isSignedIn() || userRequest) return;
+  userRequest = api("/api/auth/me")
+    .then((data) => {
+      if (data.user) setUser(data.user);
+    })
+    .catch(() => {
+      /* a 401 already ended the session; other failures leave the cached name */
+    })
+    .finally(() => {
+      userRequest = null;
+    });
+}
+
 function guard(match, raw) {
   // Storage may have changed behind our back (another tab, an expired token): redraw the top bar.
   updateTopbar();
+  // A token without its user (put there by another tab): fetch the user so the top bar is complete.
+  if (isSignedIn() && !getUser()) refreshUser();
   if (match.isOpen) return null;
   if (!match.isPublic && !isSignedIn()) {
     rememberReturnPath(raw);
@@ -99,13 +122,4 @@ updateTopbar();
 scheduleExpiry();
 startRouter(document.getElementById("main"), guard);
 
-// Refresh the user's name from the server (also validates a token kept from an earlier visit).
-if (isSignedIn()) {
-  api("/api/auth/me")
-    .then((data) => {
-      if (data.user) setUser(data.user);
-    })
-    .catch(() => {
-      /* a 401 already ended the session; other failures leave the cached name */
-    });
-}
+refreshUser();

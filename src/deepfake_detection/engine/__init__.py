@@ -10,6 +10,7 @@ from .ensemble import EnsembleSettings, EnsembleVerdict, MemberResult, MemberVer
 from .errors import (
     DetectionCancelled,
     EngineError,
+    EnsembleNotSupportedError,
     InvalidMediaError,
     ModelLabelError,
     ModelUnavailableError,
@@ -35,6 +36,7 @@ __all__ = [
     "SmoothingStore",
     "InMemorySmoothingStore",
     "EngineError",
+    "EnsembleNotSupportedError",
     "InvalidMediaError",
     "UnknownModelError",
     "ModelUnavailableError",

@@ -120,7 +120,7 @@ class EngineEnv(DeclaredEnv):
     )
     DEEPFAKE_ENSEMBLE_MEMBERS: str = Field(
         "",
-        description="model keys the `ensemble` model combines, comma-separated (empty: every model whose weights are available)",
+        description="model keys the `ensemble` combines, comma-separated (empty: every model with cached weights)",
         json_schema_extra=_shown("(every available model)"),
     )
     DEEPFAKE_ROBUSTNESS: bool = Field(

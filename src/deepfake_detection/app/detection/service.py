@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...engine import (
+    ENSEMBLE_KEY,
     CameraVerdict,
     DetectionCancelled,
     DetectionEngine,
@@ -27,7 +28,6 @@ from ...engine import (
     UnknownModelError,
     VideoVerdict,
 )
-from ...engine.registry import ENSEMBLE_KEY
 from .. import domain_errors
 from ..domain_errors import (
     Cancelled,

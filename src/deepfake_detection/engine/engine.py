@@ -271,18 +271,17 @@ class DetectionEngine:
                 assert run.stability is not None
                 reasons.extend(f"{r} ({run.spec.name})" for r in run.stability.reasons())
         faces = runs[0].analysis.faces
-        face_verdicts: list[str] = []
+        # Each face's own three-way verdict (band and disagreement; the self-test is the image's).
+        per_face = [
+            combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]) for i in range(len(faces))
+        ]
         if ensemble:
-            # Each face's combined probability, as the image's: most-fake face decides.
+            # Each face reports its combined probability.
             faces = [replace(face) for face in faces]
-            for i, face in enumerate(faces):
-                p = combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]).fake_probability
-                face.fake_probability = round(p, 6)
-                face.is_fake = p >= 0.5
-                face.confidence = confidence_of(p)
-        for i in range(len(faces)):
-            # A face's own three-way verdict (band and disagreement; the self-test is the image's).
-            face_verdicts.append(combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]).verdict)
+            for face, face_verdict in zip(faces, per_face):
+                face.fake_probability = round(face_verdict.fake_probability, 6)
+                face.is_fake = face_verdict.is_fake
+                face.confidence = face_verdict.confidence
         backends = {run.spec.key: run.backend for run in runs}
         members = [
             {
@@ -333,7 +332,7 @@ class DetectionEngine:
             members=members,
             calibration=calibration,
             robustness=robustness,
-            faces_summary=face_summary(face_verdicts),
+            faces_summary=face_summary([v.verdict for v in per_face]),
         )
 
     # --- camera -------------------------------------------------------------------------

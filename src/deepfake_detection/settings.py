@@ -118,6 +118,14 @@ class EngineEnv(DeclaredEnv):
         description="extra models, JSON list or `key=id_or_path[@revision]` items",
         json_schema_extra=_shown("(none)"),
     )
+    DEEPFAKE_ENSEMBLE_MEMBERS: str = Field(
+        "",
+        description="model keys the `ensemble` combines, comma-separated (empty: every model with cached weights)",
+        json_schema_extra=_shown("(every available model)"),
+    )
+    DEEPFAKE_ROBUSTNESS: bool = Field(
+        False, description="robustness self-test (JPEG and rescale variants of each crop) on images by default"
+    )
     DEEPFAKE_MODEL_REVISIONS: str = Field(
         "", description="`key=revision` pins for any model", json_schema_extra=_shown("(none)")
     )

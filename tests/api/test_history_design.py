@@ -71,8 +71,9 @@ def _history_answers(client, user) -> tuple[dict, dict]:
         for item in listing["history"]
     }
     for answer in items.values():
-        # A column added by a later migration: the downgrade below drops it with its values, by design.
-        (answer["item"]["detail"] or {}).pop("backend", None)
+        # Columns added by later migrations: the downgrade below drops them with their values, by design.
+        for column in ("backend", "trust"):
+            (answer["item"]["detail"] or {}).pop(column, None)
     return listing, items
 
 

@@ -9,6 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+from deepfake_detection.app.detection.service import model_keys
 from deepfake_detection.app.openapi.spec import build_spec
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from tests.support import media
@@ -43,7 +44,7 @@ def fuzz_user(fuzz_app):
 # The served document depends only on the code and the engine's model keys (the test engine offers the
 # built-in ones), so it is loaded at collection time and each case is sent to the module's app
 # (schemathesis' lazy fixture loader breaks on pytest 9).
-MODEL_KEYS = tuple(spec.key for spec in DetectionEngine(EngineSettings.from_env()).models())
+MODEL_KEYS = tuple(model_keys(engine=DetectionEngine(EngineSettings.from_env())))  # the models, then `ensemble`
 schema = schemathesis.openapi.from_dict(build_spec(MODEL_KEYS))
 # Invalid requests too (wrong types, missing fields, out-of-range ids): they must be refused with a 4xx.
 schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])

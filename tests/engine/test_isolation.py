@@ -23,6 +23,7 @@ PUBLIC_ENGINE_MEMBERS = {
     "detect_video",
     "detect_camera_frame",
     "probe_video",
+    "ensemble_members",
     "warm_up",
 }
 # Public engine modules besides the package itself: fitting loads scikit-learn, so it is not imported with it.

@@ -49,6 +49,7 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     nav(page, "Image")
     expect(page.locator("#image-model option")).not_to_have_count(0)
     expect(page.locator("#image-model")).to_be_enabled()
+    expect(page.locator('#image-model option[value="ensemble"]')).to_have_count(1)
     page.set_input_files("#image-file", str(photo))
     expect(page.locator("#image-preview img")).to_be_visible()
     page.get_by_role("button", name="Detect").click()
@@ -68,6 +69,8 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     clip = media.write_video(tmp_path / "clip.mp4", seconds=3, fps=10, size=(320, 240), fake=True)
     nav(page, "Video")
     expect(page.locator("#video-model")).to_be_enabled()
+    # The ensemble judges images and camera frames only: the video page does not offer it.
+    expect(page.locator('#video-model option[value="ensemble"]')).to_have_count(0)
     page.set_input_files("#video-file", str(clip))
     page.get_by_role("button", name="Upload and detect").click()
     expect(page.locator("#video-verdict")).to_be_visible(timeout=60_000)

@@ -10,13 +10,14 @@ from .ensemble import EnsembleSettings, EnsembleVerdict, MemberResult, MemberVer
 from .errors import (
     DetectionCancelled,
     EngineError,
+    EnsembleNotSupportedError,
     InvalidMediaError,
     ModelLabelError,
     ModelUnavailableError,
     UnknownModelError,
 )
 from .labelled import LabelledScores, calibration_summary, score_labelled_folders
-from .registry import ModelSpec
+from .registry import ENSEMBLE_KEY, ModelSpec
 from .robustness import Stability
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FaceResult, FrameResult, ImageVerdict, VideoVerdict
@@ -26,6 +27,7 @@ __all__ = [
     "DetectionEngine",
     "EngineSettings",
     "ModelSpec",
+    "ENSEMBLE_KEY",
     "ImageVerdict",
     "FaceResult",
     "VideoVerdict",
@@ -35,12 +37,13 @@ __all__ = [
     "SmoothingStore",
     "InMemorySmoothingStore",
     "EngineError",
+    "EnsembleNotSupportedError",
     "InvalidMediaError",
     "UnknownModelError",
     "ModelUnavailableError",
     "ModelLabelError",
     "DetectionCancelled",
-    # Trust pieces (docs/architecture.md, "Trust: calibration, ensemble and robustness"); not yet wired.
+    # Trust pieces (docs/architecture.md, "Trust: calibration, ensemble and robustness").
     # Fitting is engine.calibration_fit (public too), apart so that applying never loads scikit-learn.
     "Calibration",
     "CalibrationError",

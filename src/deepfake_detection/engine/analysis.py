@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -44,7 +45,12 @@ def prepare_image(rgb: np.ndarray, *, detector: FaceDetector | None, settings: E
 def classify_prepared(prepared: list[PreparedImage], *, classifier: FakeProbabilities) -> list[ImageAnalysis]:
     """Classify every crop of every image (with a Classifier or a batcher) and fold the results back per image."""
     flat = [img for item in prepared for img in item.inputs]
-    probabilities = iter(classifier.fake_probabilities(flat))
+    return fold_probabilities(prepared, classifier.fake_probabilities(flat))
+
+
+def fold_probabilities(prepared: list[PreparedImage], flat: Iterable[float]) -> list[ImageAnalysis]:
+    """Per-image results from one probability per input, in the order of the images' inputs."""
+    probabilities = iter(flat)
     results = []
     for item in prepared:
         probs = [round(float(next(probabilities)), 6) for _ in item.inputs]

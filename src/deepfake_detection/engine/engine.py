@@ -6,24 +6,28 @@ import io
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Mapping
 
 import av
 import numpy as np
 import torch
 from PIL import Image
 
-from .analysis import analyse_images, boxes_to_original, classify_prepared, prepare_image
+from .analysis import ImageAnalysis, boxes_to_original, classify_prepared, fold_probabilities, prepare_image
 from .backends import prepared_status
 from .batching import PROCESS_PASS_LIMITER, DynamicBatcher, PassLimiter
+from .calibration import Calibration
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
-from .errors import DetectionCancelled, InvalidMediaError
+from .ensemble import MemberResult, combine, face_summary
+from .errors import DetectionCancelled, EnsembleNotSupportedError, InvalidMediaError, ModelUnavailableError
 from .faces import FaceDetector
 from .images import ImageSource, load_image
 from .memory import release_freed_memory
 from .models import Classifier, ModelCache, is_cached
-from .registry import ModelRegistry, ModelSpec
+from .registry import ENSEMBLE_KEY, ModelRegistry, ModelSpec
+from .robustness import VARIANTS, Stability, stability, variants
 from .settings import EngineSettings
 from .verdicts import CameraVerdict, FrameResult, ImageVerdict, VideoVerdict, confidence_of, percent
 from .video import VideoProbe, VideoReader, frame_pipeline, sample_times
@@ -31,6 +35,16 @@ from .video import VideoProbe, VideoReader, frame_pipeline, sample_times
 THUMBNAIL_MAX_SIDE = 320
 # Frames face-detected and classified together (one model batch).
 VIDEO_CHUNK_FRAMES = 8
+
+
+@dataclass
+class _MemberRun:
+    """One member's analysis of an image, its self-test, and the backend that ran it."""
+
+    spec: ModelSpec
+    analysis: ImageAnalysis
+    stability: Stability | None
+    backend: str
 
 
 def _elapsed_ms(start: float) -> float:
@@ -168,39 +182,157 @@ class DetectionEngine:
         return keys
 
     # --- images -------------------------------------------------------------------------
-    def detect_image(self, source: ImageSource, *, model_key: str | None = None) -> ImageVerdict:
+    def ensemble_members(self) -> list[ModelSpec]:
+        """The models the ``ensemble`` key combines: DEEPFAKE_ENSEMBLE_MEMBERS, else every model with cached weights."""
+        configured = [k.strip() for k in self.settings.ensemble_members.replace(";", ",").split(",") if k.strip()]
+        if configured:
+            return [self.registry.get(key) for key in dict.fromkeys(configured)]
+        return [spec for spec in self.registry.all() if self.is_cached(spec.key)]
+
+    def detect_image(
+        self,
+        source: ImageSource,
+        *,
+        model_key: str | None = None,
+        robustness: bool | None = None,
+        calibrations: Mapping[str, Calibration] | None = None,
+    ) -> ImageVerdict:
         """Verdict for one image: the most-fake face decides; the whole image when no face.
 
-        Images larger than DEEPFAKE_WORK_MAX_SIDE are analysed reduced to it; width, height and face
-        boxes are still in the original's pixels.
+        ``model_key="ensemble"`` combines the ensemble's members (decoding and face detection once,
+        each member's crops through its own batcher). ``robustness`` (None: DEEPFAKE_ROBUSTNESS) also
+        scores each crop's JPEG and rescale variants in the same pass. ``calibrations`` maps model keys
+        to the calibration applied to their probability. Images larger than DEEPFAKE_WORK_MAX_SIDE are
+        analysed reduced to it; width, height and face boxes are still in the original's pixels.
         """
         start = time.perf_counter()
-        spec = self.registry.get(model_key)
+        ensemble = model_key == ENSEMBLE_KEY
+        specs = self.ensemble_members() if ensemble else [self.registry.get(model_key)]
+        if not specs:
+            raise ModelUnavailableError(ENSEMBLE_KEY, "(no member)", "no model's weights are available")
+        self_test = self.settings.robustness if robustness is None else robustness
+        calibrations = calibrations or {}
         image = load_image(
             source,
             max_pixels=self.settings.max_image_pixels,
             max_side=self.settings.work_max_side or None,
             decode_limit=self.settings.max_large_decodes,
         )
-        # Concurrent requests for this model share forward passes (DEEPFAKE_BATCH_WINDOW_MS).
-        batcher = self.batcher(spec.key)
-        [result] = analyse_images(
-            [image.rgb], classifier=batcher, detector=self.face_detector(), settings=self.settings
+        prepared = prepare_image(image.rgb, detector=self.face_detector(), settings=self.settings)
+        count = len(prepared.inputs)
+        shown = [variants(crop) for crop in prepared.inputs] if self_test else []
+        # Originals first, then each crop's variants: one batch per member.
+        inputs = [*prepared.inputs, *(v for crop in shown for v in crop.values())]
+        runs = []
+        for spec in specs:
+            # Concurrent requests for this model share forward passes (DEEPFAKE_BATCH_WINDOW_MS).
+            probs = [float(p) for p in self.batcher(spec.key).fake_probabilities(inputs)]
+            [analysis] = fold_probabilities([prepared], probs[:count])
+            analysis = boxes_to_original(analysis, scale=image.scale, width=image.width, height=image.height)
+            stable = None
+            if self_test:
+                per_variant = {
+                    name: max(round(probs[count + i * len(VARIANTS) + j], 6) for i in range(count))
+                    for j, name in enumerate(VARIANTS)
+                }
+                stable = stability(analysis.fake_probability, per_variant)
+            runs.append(_MemberRun(spec, analysis, stable, self.classifier(spec.key).backend))
+        return self._image_verdict(
+            runs, ensemble=ensemble, calibrations=calibrations, image=image, elapsed_ms=_elapsed_ms(start)
         )
-        result = boxes_to_original(result, scale=image.scale, width=image.width, height=image.height)
-        p = result.fake_probability
+
+    def _image_verdict(
+        self,
+        runs: list[_MemberRun],
+        *,
+        ensemble: bool,
+        calibrations: Mapping[str, Calibration],
+        image: Any,
+        elapsed_ms: float,
+    ) -> ImageVerdict:
+        def member(run: _MemberRun, p: float) -> MemberResult:
+            found = calibrations.get(run.spec.key)
+            return MemberResult(run.spec.key, run.spec.name, p, None if found is None else found.apply(p))
+
+        unstable = [run for run in runs if run.stability is not None and not run.stability.stable]
+        combined = combine(
+            [member(run, run.analysis.fake_probability) for run in runs],
+            robustness=unstable[0].stability if unstable else None,
+            face_found=runs[0].analysis.face_found,
+        )
+        reasons = list(combined.reasons)
+        if ensemble and unstable:
+            # Name the model whose verdict moved; the other unstable members add their own reasons.
+            first = unstable[0]
+            assert first.stability is not None
+            named = set(first.stability.reasons())
+            reasons = [f"{r} ({first.spec.name})" if r in named else r for r in reasons]
+            for run in unstable[1:]:
+                assert run.stability is not None
+                reasons.extend(f"{r} ({run.spec.name})" for r in run.stability.reasons())
+        faces = runs[0].analysis.faces
+        # Each face's own three-way verdict (band and disagreement; the self-test is the image's).
+        per_face = [
+            combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]) for i in range(len(faces))
+        ]
+        if ensemble:
+            # Each face reports its combined probability.
+            faces = [replace(face) for face in faces]
+            for face, face_verdict in zip(faces, per_face):
+                face.fake_probability = round(face_verdict.fake_probability, 6)
+                face.is_fake = face_verdict.is_fake
+                face.confidence = face_verdict.confidence
+        backends = {run.spec.key: run.backend for run in runs}
+        members = [
+            {
+                "key": m.key,
+                "name": m.name,
+                "raw_probability": round(m.raw_probability, 6),
+                "calibrated_probability": None
+                if m.calibrated_probability is None
+                else round(m.calibrated_probability, 6),
+                "band": m.band,
+                "backend": backends[m.key],
+            }
+            for m in combined.members
+        ]
+        used = {key: c for key, c in calibrations.items() if key in backends}
+        calibration = (
+            {"members": {key: {"method": c.method, "n_real": c.n_real, "n_fake": c.n_fake} for key, c in used.items()}}
+            if used
+            else None
+        )
+        robustness = None
+        if runs[0].stability is not None:
+            robustness = {
+                "stable": not unstable,
+                "members": {run.spec.key: run.stability.to_dict() for run in runs if run.stability is not None},
+            }
+        if ensemble:
+            p = combined.fake_probability
+            key, name = ENSEMBLE_KEY, f"Ensemble ({len(runs)} model{'s' if len(runs) != 1 else ''})"
+            backend = ", ".join(dict.fromkeys(backends.values()))
+        else:
+            p = runs[0].analysis.fake_probability
+            key, name, backend = runs[0].spec.key, runs[0].spec.name, runs[0].backend
         return ImageVerdict(
             is_fake=p >= 0.5,
             confidence=confidence_of(p),
             fake_probability=round(p, 6),
-            model_key=spec.key,
-            model_name=spec.name,
-            face_found=result.face_found,
-            faces=result.faces,
+            model_key=key,
+            model_name=name,
+            face_found=runs[0].analysis.face_found,
+            faces=faces,
             width=image.width,
             height=image.height,
-            processing_time_ms=_elapsed_ms(start),
-            backend=self.classifier(spec.key).backend,
+            processing_time_ms=elapsed_ms,
+            backend=backend,
+            verdict=combined.verdict,
+            reasons=reasons,
+            members=members,
+            calibration=calibration,
+            robustness=robustness,
+            faces_summary=face_summary([v.verdict for v in per_face]),
         )
 
     # --- camera -------------------------------------------------------------------------
@@ -211,11 +343,13 @@ class DetectionEngine:
         session_key: str,
         model_key: str | None = None,
         store: SmoothingStore | None = None,
+        robustness: bool | None = None,
+        calibrations: Mapping[str, Calibration] | None = None,
     ) -> CameraVerdict:
-        """Classify one live frame and smooth the verdict over the session's recent frames."""
+        """Classify one live frame (``ensemble`` too) and smooth the verdict over the session's recent frames."""
         if not session_key:
             raise ValueError("session_key is required (and must include the user id)")
-        frame = self.detect_image(source, model_key=model_key)
+        frame = self.detect_image(source, model_key=model_key, robustness=robustness, calibrations=calibrations)
         store = store or self._camera_store
         key = f"{session_key}|{frame.model_key}"  # switching models starts a fresh window
         state = smooth(
@@ -286,6 +420,8 @@ class DetectionEngine:
         should_cancel: Callable[[], bool] | None = None,
     ) -> VideoVerdict:
         """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second)."""
+        if model_key == ENSEMBLE_KEY:
+            raise EnsembleNotSupportedError("videos")
         try:
             return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
         except av.error.FFmpegError as exc:  # anything the reader did not already turn into a clear error

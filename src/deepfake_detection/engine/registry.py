@@ -10,6 +10,9 @@ from typing import Any
 from .errors import UnknownModelError
 from .settings import EngineSettings
 
+# The virtual model key of the ensemble (engine.DetectionEngine.ensemble_members); no model may take it.
+ENSEMBLE_KEY = "ensemble"
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -96,6 +99,8 @@ class ModelRegistry:
         revisions = _parse_revisions(settings.model_revisions)
         specs: dict[str, ModelSpec] = {}
         for spec in (*BUILTIN_MODELS, *_parse_extra_models(settings.extra_models)):
+            if spec.key == ENSEMBLE_KEY:
+                raise ValueError(f"DEEPFAKE_EXTRA_MODELS: the key {ENSEMBLE_KEY!r} is reserved for the ensemble")
             specs[spec.key] = replace(spec, revision=revisions.get(spec.key, spec.revision))
         if settings.default_model not in specs:
             raise ValueError(f"DEEPFAKE_DEFAULT_MODEL {settings.default_model!r} is not a known model key")

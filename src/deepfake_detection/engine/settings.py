@@ -35,6 +35,8 @@ class EngineSettings:
     default_model: str = "dima806"
     extra_models: str = ""
     model_revisions: str = ""
+    ensemble_members: str = ""  # comma-separated keys; empty: every model whose weights are available
+    robustness: bool = False  # the robustness self-test on images unless detect_image says otherwise
     device: str = "auto"
     precision: str = "auto"
     backend: str = "auto"
@@ -89,6 +91,8 @@ class EngineSettings:
             default_model=declared.DEEPFAKE_DEFAULT_MODEL,
             extra_models=declared.DEEPFAKE_EXTRA_MODELS,
             model_revisions=declared.DEEPFAKE_MODEL_REVISIONS,
+            ensemble_members=declared.DEEPFAKE_ENSEMBLE_MEMBERS,
+            robustness=declared.DEEPFAKE_ROBUSTNESS,
             device=declared.DEEPFAKE_DEVICE,
             precision=declared.DEEPFAKE_PRECISION,
             torch_threads=declared.DEEPFAKE_TORCH_THREADS,

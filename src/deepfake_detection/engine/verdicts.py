@@ -46,9 +46,28 @@ class ImageVerdict:
     height: int
     processing_time_ms: float
     backend: str = ""  # runtime/precision that produced the probabilities, e.g. "onnxruntime/int8-static"
+    # Trust (docs/architecture.md "Trust"): three-way verdict, its reasons in plain words, every member's
+    # result, the calibrations applied, the robustness self-test, and how many faces were flagged.
+    verdict: str | None = None  # "fake", "uncertain" or "real"
+    reasons: list[str] | None = None
+    members: list[dict[str, Any]] | None = None  # key, name, raw/calibrated probability, band, backend
+    calibration: dict[str, Any] | None = None  # None: the scores are the models' raw outputs
+    robustness: dict[str, Any] | None = None  # None: the self-test did not run
+    faces_summary: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def trust(self) -> dict[str, Any]:
+        """The trust fields alone (what the API stores next to the documented ones)."""
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "members": self.members,
+            "calibration": self.calibration,
+            "robustness": self.robustness,
+            "faces_summary": self.faces_summary,
+        }
 
 
 @dataclass

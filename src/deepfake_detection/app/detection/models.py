@@ -71,12 +71,15 @@ class Image(DetectionContent, db.Model):
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
     # The inference backend and precision that produced the verdict (part of its evidence); None before it was kept.
     backend: Mapped[str | None] = mapped_column(String(64))
+    # Three-way verdict, reasons, members, calibration, robustness, faces summary (ImageVerdict.trust()); None before.
+    trust: Mapped[dict | None] = mapped_column(JSON)
 
     def media(self) -> tuple[str, str] | None:
         return (self.file_path, self.filename) if self.file_path else None
 
     def detail(self, history_id: int | None) -> dict:
         return {
+            "trust": self.trust,
             "image_id": self.id,
             "file_size": self.file_size,
             "model_key": self.model_key,

@@ -49,6 +49,10 @@ STATUS_MESSAGES = {
     "failed": "Video detection failed",
     "cancelled": "Cancelled",
 }
+# The trust fields of an image or camera answer, as ImageVerdict.trust() names them (null when not stored).
+TRUST_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    ("verdict", "reasons", "members", "calibration", "robustness", "faces_summary")
+)
 VerdictMessage = Annotated[str, OneOf((FAKE_MESSAGE, REAL_MESSAGE))]
 AsyncWord = Annotated[str, OneOf(tuple(ASYNC_WORDS))]
 # A model key as a request field (its enum, the engine's keys, is filled in when the document is built; the
@@ -105,6 +109,8 @@ class ModelInfo(ResponseModel):
     model_id: str
     default: bool
     available: bool
+    # Only on the virtual `ensemble` model: the keys of the models it combines (images and camera frames).
+    members: list[str] | None = Field(default=None, description="The ensemble's member model keys")
 
 
 class FileLimits(ResponseModel):
@@ -191,6 +197,17 @@ class ImageResult(ResponseModel):
     media_url: str | None
     # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
     backend: str | None = Field(description="Inference backend/precision that produced the verdict")
+    # Trust (docs/architecture.md "Trust"): null on answers stored before they were kept.
+    verdict: str | None = Field(default=None, description="fake, uncertain or real")
+    reasons: list[str] | None = Field(default=None, description="Why, in plain words")
+    members: list[dict[str, Any]] | None = Field(
+        default=None, description="Each model's key, name, raw and calibrated fake probability, band and backend"
+    )
+    calibration: dict[str, Any] | None = Field(default=None, description="Calibrations applied (null: raw scores)")
+    robustness: dict[str, Any] | None = Field(
+        default=None, description="Robustness self-test: each member's variant probabilities and stable"
+    )
+    faces_summary: str | None = Field(default=None, description='e.g. "1 of 2 faces looks manipulated"')
 
     @classmethod
     def of(cls, image: Image, history: DetectionHistory) -> ImageResult:
@@ -214,6 +231,8 @@ class ImageResult(ResponseModel):
                 "filename": image.filename,
                 "media_url": media_url(history.id),
                 "backend": image.backend,
+                **TRUST_DEFAULTS,
+                **(image.trust or {}),
             }
         )
 
@@ -366,6 +385,17 @@ class CameraResult(ResponseModel):
     history_id: int
     # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
     backend: str | None = Field(description="Inference backend/precision that produced the verdict")
+    # Trust (docs/architecture.md "Trust"): this frame's, the smoothed is_fake may differ; null on older frames.
+    verdict: str | None = Field(default=None, description="fake, uncertain or real")
+    reasons: list[str] | None = Field(default=None, description="Why, in plain words")
+    members: list[dict[str, Any]] | None = Field(
+        default=None, description="Each model's key, name, raw and calibrated fake probability, band and backend"
+    )
+    calibration: dict[str, Any] | None = Field(default=None, description="Calibrations applied (null: raw scores)")
+    robustness: dict[str, Any] | None = Field(
+        default=None, description="Robustness self-test: each member's variant probabilities and stable"
+    )
+    faces_summary: str | None = Field(default=None, description='e.g. "1 of 2 faces looks manipulated"')
 
     @classmethod
     def of(cls, detection: CameraDetection, history: DetectionHistory) -> CameraResult:
@@ -381,6 +411,7 @@ class CameraResult(ResponseModel):
                 "fake_probability": detection.fake_probability,
                 "frame": detection.frame_result,
                 "backend": (detection.frame_result or {}).get("backend"),
+                **{k: (detection.frame_result or {}).get(k) for k in TRUST_DEFAULTS},
                 "window_size": detection.window_size,
                 "frames_in_window": detection.frames_in_window,
                 "fake_votes": detection.fake_votes,

@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...engine import (
+    ENSEMBLE_KEY,
     CameraVerdict,
     DetectionCancelled,
     DetectionEngine,
     EngineError,
+    EnsembleNotSupportedError,
     ImageVerdict,
     InvalidMediaError,
     ModelLabelError,
@@ -79,6 +81,8 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
 
     if isinstance(exc, DomainError):
         return exc
+    if isinstance(exc, EnsembleNotSupportedError):
+        return InvalidInput(exc.message, fields={"model": exc.message})
     if isinstance(exc, InvalidMediaError):
         return InvalidMedia(exc.message)
     if isinstance(exc, UnknownModelError):
@@ -94,8 +98,11 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
     return None
 
 
-def list_models(*, engine: DetectionEngine) -> list[dict[str, Any]]:
-    """The documented model list plus model_id, default and available (weights cached)."""
+def list_models(*, engine: DetectionEngine, ensemble: bool = False) -> list[dict[str, Any]]:
+    """The documented model list plus model_id, default and available (weights cached).
+
+    ``ensemble``: the virtual `ensemble` model last, with its members' keys (for images and camera frames).
+    """
     models = []
     for spec in engine.models():
         models.append(
@@ -108,11 +115,33 @@ def list_models(*, engine: DetectionEngine) -> list[dict[str, Any]]:
                 "available": bool(engine.is_cached(spec.key)),
             }
         )
+    if ensemble:
+        members = [spec.key for spec in engine.ensemble_members()]
+        models.append(
+            {
+                "key": ENSEMBLE_KEY,
+                "name": f"Ensemble ({len(members)} model{'' if len(members) == 1 else 's'})",
+                "description": "Every member judges the image; uncertain when they disagree (images and camera only)",
+                "model_id": "",
+                "default": False,
+                "available": bool(members) and all(engine.is_cached(key) for key in members),
+                "members": members,
+            }
+        )
     return models
 
 
-def resolve_model_key(*, engine: DetectionEngine, requested: str | None, default: str | None = None) -> str:
+def model_keys(*, engine: DetectionEngine) -> list[str]:
+    """Every key a request may name: the models, then the ensemble."""
+    return [*(spec.key for spec in engine.models()), ENSEMBLE_KEY]
+
+
+def resolve_model_key(
+    *, engine: DetectionEngine, requested: str | None, default: str | None = None, ensemble: bool = True
+) -> str:
     """The model key to use (absent, null or empty: the default); 400 for an unknown one (before anything is stored).
+
+    ``ensemble`` False (videos): the `ensemble` key is a 400 saying it judges images and camera frames only.
 
     Empty means the default because the documentation calls the field optional, and a client's form with
     no model chosen sends it empty.
@@ -120,10 +149,13 @@ def resolve_model_key(*, engine: DetectionEngine, requested: str | None, default
     key = requested if requested not in (None, "") else default or engine.default_model_key
     if not isinstance(key, str):
         raise InvalidInput("model must be a string", fields={"model": "Must be a string"})
-    known = [spec.key for spec in engine.models()]
+    known = model_keys(engine=engine)
     if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
         raise UnknownModel(message, fields={"model": message})
+    if key == ENSEMBLE_KEY and not ensemble:
+        error = EnsembleNotSupportedError("videos")
+        raise InvalidInput(error.message, fields={"model": error.message})
     return key
 
 
@@ -175,6 +207,7 @@ def detect_image(
             height=verdict.height,
             processing_time_ms=verdict.processing_time_ms,
             backend=verdict.backend,
+            trust=verdict.trust(),
         )
 
     image, history = _store_with_history(

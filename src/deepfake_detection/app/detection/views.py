@@ -72,7 +72,7 @@ def models():
     return respond(
         Models(
             success=True,
-            models=service.list_models(engine=engine),
+            models=service.list_models(engine=engine, ensemble=True),
             default=engine.default_model_key,
             camera_default=cfg["CAMERA_DEFAULT_MODEL"],
             limits=validation.client_limits(
@@ -130,7 +130,7 @@ def detect_video():
         raise InvalidInput("No video file provided (multipart form field 'video')", fields={"video": "Required"})
     run_async = _async_flag()
     engine = get_engine()
-    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
+    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"), ensemble=False)
     cfg = current_app.config
 
     def work(claim: idempotency.RequestClaim) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
+from ..detection.service import model_keys
 from ..engine_ext import get_engine
 from .spec import build_spec
 
@@ -15,7 +16,7 @@ def init_app(app: Flask) -> None:
     @app.get("/api/openapi.json")
     def openapi_json():
         """The OpenAPI 3 description of the whole API."""
-        return jsonify(build_spec(tuple(spec.key for spec in get_engine().models())))
+        return jsonify(build_spec(tuple(model_keys(engine=get_engine()))))
 
     docs = get_swaggerui_blueprint(
         "/api/docs", "/api/openapi.json", config={"app_name": "Deepfake Detection API"}, blueprint_name="api_docs"

@@ -53,7 +53,8 @@ export function modelUnavailableNotice(key, detail) {
 /**
  * A labelled <select> filled from the API. Returns {element, value(), ready}; the model flagged as the
  * server's default for this use (image/video or camera) is preselected, the chosen model's description is
- * shown under it, and picking one that is not downloaded shows the notice at once.
+ * shown under it, and picking one that is not downloaded shows the notice at once. use "video" leaves the
+ * ensemble out.
  */
 export function modelPicker({ id = "model-select", use = "image" } = {}) {
   const select = h("select", { id, name: "model", disabled: true, "aria-describedby": `${id}-description` }, h("option", { value: "" }, "Loading models…"));
@@ -77,7 +78,9 @@ export function modelPicker({ id = "model-select", use = "image" } = {}) {
   };
   select.addEventListener("change", showNotice);
   const ready = loadModels()
-    .then(({ list, defaults }) => {
+    .then(({ list: all, defaults }) => {
+      // The ensemble (a model with members) judges images and camera frames only, not videos.
+      const list = use === "video" ? all.filter((m) => !m.members) : all;
       models = list;
       if (!list.length) {
         mount(select, h("option", { value: "" }, "Server default"));

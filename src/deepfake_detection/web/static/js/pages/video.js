@@ -85,7 +85,7 @@ export function renderVideo(main, { signal }) {
     signal.addEventListener("abort", () => scope.abort(), { once: true });
     return scope.signal;
   };
-  const picker = modelPicker({ id: "video-model" });
+  const picker = modelPicker({ id: "video-model", use: "video" });
   const message = h("div", { "aria-live": "polite" });
   const chosen = h("p", { class: "hint", id: "video-chosen" });
   const startButton = h("button", { type: "submit", class: "button", disabled: true, id: "detect-video" }, "Upload and detect");

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from deepfake_detection.app.calibration import service
+from deepfake_detection.app.calibration.active import active_calibrations
 from deepfake_detection.app.calibration.models import CalibrationRecord
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.http_server import body_limits
@@ -116,7 +116,7 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
     assert listing["active"]["dima806"] == one["id"]
     assert [item["active"] for item in listing["calibrations"]] == [False, True]
     with app.app_context():
-        assert service.active_calibrations(session=db.session)["dima806"].id == one["id"]
+        assert active_calibrations(session=db.session)["dima806"].id == one["id"]
     assert_error(client.post(f"{BASE}/999999/activate", headers=admin.headers), 404)
 
     off = client.post(f"{BASE}/deactivate", headers=admin.headers, json={"model": "dima806"}).get_json()
@@ -124,7 +124,7 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
     again = client.post(f"{BASE}/deactivate", headers=admin.headers, json={"model": "dima806"}).get_json()
     assert again == {"success": True, "deactivated": None}
     with app.app_context():
-        assert service.active_calibrations(session=db.session) == {}
+        assert active_calibrations(session=db.session) == {}
 
 
 def test_upload_fit_scores_each_image_and_counts_the_unreadable_ones(app, client):

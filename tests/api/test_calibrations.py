@@ -10,9 +10,11 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 
 from deepfake_detection.app.calibration import service
+from deepfake_detection.app.calibration.active import active_calibrations
 from deepfake_detection.app.calibration.models import CalibrationRecord
 from deepfake_detection.app.domain_errors import Forbidden, InvalidInput
 from deepfake_detection.app.extensions import db
+from tests.support import media
 from tests.support.labelled import labelled_image, write_labelled_folders
 
 from .helpers import register_and_login
@@ -64,7 +66,7 @@ def test_a_fit_is_stored_inactive_with_its_metrics_and_only_an_administrator_may
     assert record.brier_after < record.brier_before and record.ece_after < record.ece_before
     assert {"before", "after"} <= set(record.reliability)
     with app.app_context():
-        assert service.active_calibrations(session=db.session) == {}
+        assert active_calibrations(session=db.session) == {}
 
 
 def test_refused_fits_say_why_and_store_nothing(app, client):
@@ -106,22 +108,22 @@ def test_switching_keeps_one_active_per_model_rolls_back_and_survives_a_restart(
         service.activate(session=db.session, admin_id=admin.id, calibration_id=first.id)
         service.activate(session=db.session, admin_id=admin.id, calibration_id=other_model.id)
         service.activate(session=db.session, admin_id=admin.id, calibration_id=second.id)
-        active = service.active_calibrations(session=db.session)
+        active = active_calibrations(session=db.session)
         assert {key: c.id for key, c in active.items()} == {"dima806": second.id, "deep-fake-v2": other_model.id}
         # Roll back: the earlier one again.
         service.activate(session=db.session, admin_id=admin.id, calibration_id=first.id)
-        assert service.active_calibrations(session=db.session)["dima806"].id == first.id
+        assert active_calibrations(session=db.session)["dima806"].id == first.id
         assert service.activate(session=db.session, admin_id=admin.id, calibration_id=10_000) is None
-        outputs = service.active_calibrations(session=db.session)["dima806"].calibration.apply([0.01, 0.5, 0.99])
+        outputs = active_calibrations(session=db.session)["dima806"].calibration.apply([0.01, 0.5, 0.99])
     # A new process on the same database applies the same calibration.
     restarted = make_app(SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     with restarted.app_context():
-        again = service.active_calibrations(session=db.session)["dima806"]
+        again = active_calibrations(session=db.session)["dima806"]
         assert again.id == first.id
         assert np.allclose(again.calibration.apply([0.01, 0.5, 0.99]), outputs)
         switched_off = service.deactivate(session=db.session, admin_id=admin.id, model_key="dima806")
         assert switched_off is not None and switched_off.id == first.id
-        assert set(service.active_calibrations(session=db.session)) == {"deep-fake-v2"}
+        assert set(active_calibrations(session=db.session)) == {"deep-fake-v2"}
 
 
 def test_the_database_itself_refuses_two_active_calibrations_of_one_model(app, client):
@@ -180,7 +182,52 @@ def test_the_calibrate_command_fits_from_labelled_folders_as_an_administrator(ap
     assert "of dima806 (active)" in result.output and "Brier score" in result.output
     assert "broken.png" in result.output  # skipped, and said so
     with app.app_context():
-        active = service.active_calibrations(session=db.session)["dima806"]
+        active = active_calibrations(session=db.session)["dima806"]
         assert (active.n_real, active.n_fake) == (PER_CLASS, PER_CLASS)
     unknown = app.test_cli_runner().invoke(args=[*args[:3], "--admin", "nobody"])
     assert unknown.exit_code != 0 and "No account is named 'nobody'" in unknown.output
+
+
+def test_the_active_calibration_is_applied_to_answers_and_named_and_refits_use_raw_scores(app, client):
+    admin = register_and_login(client)
+    grant(app, admin.username)
+
+    def detect(index: int, fake: bool) -> dict:
+        response = client.post(
+            "/api/detect/image",
+            headers=admin.headers,
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(png(labelled_image(fake, index))), f"{index}.png")},
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    raw_answer = detect(0, True)
+    assert raw_answer["calibration"] is None  # no calibration: the scores are the model's raw outputs
+    record = fit(app, admin.id, seed=4)
+    with app.app_context():
+        service.activate(session=db.session, admin_id=admin.id, calibration_id=record.id)
+        expected = active_calibrations(session=db.session)["dima806"].calibration
+    answer = detect(0, True)
+    [member] = answer["members"]
+    assert member["raw_probability"] == pytest.approx(raw_answer["fake_probability"], abs=1e-6)
+    assert member["calibrated_probability"] == pytest.approx(expected.apply(member["raw_probability"]), abs=1e-5)
+    assert answer["fake_probability"] == pytest.approx(member["calibrated_probability"], abs=1e-5)
+    assert answer["calibration"]["members"]["dima806"] == {
+        "method": record.method,
+        "n_real": record.n_real,
+        "n_fake": record.n_fake,
+        "id": record.id,
+    }
+    camera = client.post(
+        "/api/detect/camera", headers=admin.headers, json={"image": media.face_data_url(False), "model": "dima806"}
+    ).get_json()
+    assert camera["calibration"]["members"]["dima806"]["id"] == record.id
+    # Feedback on the calibrated answer: a refit takes the raw score it was given, not the calibrated one.
+    feedback = client.post(
+        f"/api/history/{answer['history_id']}/feedback", headers=admin.headers, json={"correct": True}
+    )
+    assert feedback.status_code == 200
+    with app.app_context():
+        probabilities, labels = service.feedback_examples(session=db.session, model_key="dima806")
+    assert probabilities == [pytest.approx(member["raw_probability"])] and labels == [int(answer["is_fake"])]

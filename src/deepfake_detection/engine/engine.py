@@ -275,8 +275,10 @@ class DetectionEngine:
         per_face = [
             combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]) for i in range(len(faces))
         ]
-        if ensemble:
-            # Each face reports its combined probability.
+        # A single model's answer is its own probability, calibrated when a calibration applies to it.
+        calibrated = not ensemble and runs[0].spec.key in calibrations
+        if ensemble or calibrated:
+            # Each face reports its combined (for one model: calibrated) probability.
             faces = [replace(face) for face in faces]
             for face, face_verdict in zip(faces, per_face):
                 face.fake_probability = round(face_verdict.fake_probability, 6)
@@ -313,7 +315,8 @@ class DetectionEngine:
             key, name = ENSEMBLE_KEY, f"Ensemble ({len(runs)} model{'s' if len(runs) != 1 else ''})"
             backend = ", ".join(dict.fromkeys(backends.values()))
         else:
-            p = runs[0].analysis.fake_probability
+            raw = runs[0].analysis.fake_probability
+            p = calibrations[runs[0].spec.key].apply(raw) if calibrated else raw
             key, name, backend = runs[0].spec.key, runs[0].spec.name, runs[0].backend
         return ImageVerdict(
             is_fake=p >= 0.5,

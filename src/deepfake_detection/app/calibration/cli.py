@@ -13,7 +13,7 @@ from ..domain_errors import DomainError
 from ..engine_ext import get_engine
 from ..extensions import db
 from . import service
-from .service import stored_calibration
+from .active import stored_calibration
 
 
 @click.command("calibrate")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ...engine import Calibration, CalibrationError, DetectionEngine, InvalidMediaError, reliability_bins
+from ...engine import ENSEMBLE_KEY, CalibrationError, DetectionEngine, InvalidMediaError, reliability_bins
 from ...engine.calibration_fit import fit_calibration
 from ..auth.models import User
 from ..auth.service import require_admin
@@ -38,17 +38,6 @@ class UploadFit:
     record: CalibrationRecord
     scored: int
     skipped: list[tuple[LabelledFile, str]]
-
-
-@dataclass(frozen=True)
-class ActiveCalibration:
-    """An active calibration as inference applies it, with what every answer names."""
-
-    id: int
-    model_key: str
-    n_real: int
-    n_fake: int
-    calibration: Calibration
 
 
 def fit(
@@ -95,18 +84,19 @@ def fit(
 
 
 def feedback_examples(*, session: Session, model_key: str) -> tuple[list[float], list[int]]:
-    """(raw fake probabilities, labels 1 = fake) of the images users marked correct or wrong for model_key.
+    """(raw fake probabilities, labels 1 = fake) of the images users marked correct or wrong, as model_key scored them.
 
-    The truth is the verdict when marked correct and its opposite when marked wrong. Only images: a
-    video's score is a mean over frames and a camera verdict is smoothed, neither is one model output.
+    The truth is the verdict when marked correct and its opposite when marked wrong. The score is the model's
+    raw one (a calibrated answer keeps it among its members), so a refit never calibrates a calibration; an
+    ensemble image gives an example to each of its members. Only images: a video's score is a mean over
+    frames and a camera verdict is smoothed, neither is one model output.
     """
-    rows = session.execute(
-        select(Image.fake_probability, Image.is_fake, DetectionHistory.feedback_correct)
+    rows: Sequence[Any] = session.execute(
+        select(Image.model_key, Image.fake_probability, Image.trust, Image.is_fake, DetectionHistory.feedback_correct)
         .join(DetectionHistory, DetectionHistory.image_id == Image.id)
         .where(
-            Image.model_key == model_key,
+            Image.model_key.in_([model_key, ENSEMBLE_KEY]),
             DetectionHistory.feedback_correct.is_not(None),
-            Image.fake_probability.is_not(None),
             Image.is_fake.is_not(None),
         )
         .order_by(Image.id)
@@ -114,11 +104,21 @@ def feedback_examples(*, session: Session, model_key: str) -> tuple[list[float],
     session.rollback()
     probabilities: list[float] = []
     labels: list[int] = []
-    for probability, is_fake, correct in rows:
-        if probability is not None:  # the query leaves none out; the columns are nullable
-            probabilities.append(float(probability))
+    for key, probability, trust, is_fake, correct in rows:
+        raw = _raw_probability(model_key, stored_key=key, stored=probability, trust=trust)
+        if raw is not None:
+            probabilities.append(raw)
             labels.append(int(bool(is_fake) == bool(correct)))
     return probabilities, labels
+
+
+def _raw_probability(model_key: str, *, stored_key: str | None, stored: float | None, trust: Any) -> float | None:
+    """model_key's raw fake probability for a stored image: its member entry, else (older rows) the stored score."""
+    for member in (trust or {}).get("members") or []:
+        if member.get("key") == model_key and member.get("raw_probability") is not None:
+            return float(member["raw_probability"])
+    # Rows from before the members were stored were never calibrated: their score is the raw one.
+    return float(stored) if stored_key == model_key and stored is not None and not trust else None
 
 
 def fit_from_feedback(
@@ -243,24 +243,3 @@ def deactivate(*, session: Session, admin_id: int, model_key: str) -> Calibratio
         record.active = False
     session.commit()
     return record
-
-
-def stored_calibration(record: CalibrationRecord) -> Calibration:
-    """The engine's calibration a stored record holds."""
-    return Calibration.from_dict(record.parameters)
-
-
-def active_calibrations(*, session: Session) -> dict[str, ActiveCalibration]:
-    """The active calibration of each model that has one, ready to apply."""
-    records = session.scalars(select(CalibrationRecord).where(CalibrationRecord.active)).all()
-    session.rollback()
-    return {
-        record.model_key: ActiveCalibration(
-            id=record.id,
-            model_key=record.model_key,
-            n_real=record.n_real,
-            n_fake=record.n_fake,
-            calibration=stored_calibration(record),
-        )
-        for record in records
-    }

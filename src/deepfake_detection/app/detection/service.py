@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ...engine import (
     ENSEMBLE_KEY,
+    Calibration,
     CameraVerdict,
     DetectionCancelled,
     DetectionEngine,
@@ -29,6 +30,7 @@ from ...engine import (
     VideoVerdict,
 )
 from .. import domain_errors
+from ..calibration.active import ActiveCalibration, active_calibrations
 from ..domain_errors import (
     Cancelled,
     Conflict,
@@ -163,6 +165,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _maps(active: dict[str, ActiveCalibration]) -> dict[str, Calibration]:
+    """The calibration maps the engine applies, per model key."""
+    return {key: found.calibration for key, found in active.items()}
+
+
+def _name_calibrations(verdict: ImageVerdict, active: dict[str, ActiveCalibration]) -> None:
+    """Name each applied calibration by its id and N in the verdict (the engine knows only the maps)."""
+    applied = (verdict.calibration or {}).get("members", {})
+    for key, described in applied.items():
+        if key in active:
+            described.update(active[key].describe())
+
+
 def detect_image(
     *,
     session: Session,
@@ -182,10 +197,12 @@ def detect_image(
     extension = storage.extension_of(original_name)
     validation.check_image_extension(extension)
     validation.check_image_content(data, extension=extension)
+    active = active_calibrations(session=session)
     try:
-        verdict = engine.detect_image(data, model_key=model_key)
+        verdict = engine.detect_image(data, model_key=model_key, calibrations=_maps(active))
     except Exception as exc:
         raise _engine_failure(exc) from None
+    _name_calibrations(verdict, active)
     relative = storage.new_relative_path(folder="images", extension=extension)
 
     def image_row() -> Image:
@@ -461,10 +478,15 @@ def detect_camera_frame(
     validation.check_image_content(data, extension=_camera_extension(data))
     # The smoothing key includes the user id, so one user can never steer another's window.
     session_key = f"user:{user_id}:session:{session_id or 'default'}"
+    active = active_calibrations(session=session)
     try:
-        verdict = engine.detect_camera_frame(data, session_key=session_key, model_key=model_key, store=store)
+        verdict = engine.detect_camera_frame(
+            data, session_key=session_key, model_key=model_key, store=store, calibrations=_maps(active)
+        )
     except Exception as exc:
         raise _engine_failure(exc) from None
+    if verdict.frame is not None:
+        _name_calibrations(verdict.frame, active)
     extension = _camera_extension(data)
     relative = storage.new_relative_path(folder="camera", extension=extension)
 

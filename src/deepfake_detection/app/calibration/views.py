@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, g, request
 from flask_jwt_extended import jwt_required
 
+from ...engine import ENSEMBLE_KEY, DetectionEngine
 from ..auth.service import require_admin
 from ..detection.service import resolve_model_key
-from ..domain_errors import NotFound, TooLarge
+from ..domain_errors import InvalidInput, NotFound, TooLarge
 from ..engine_ext import get_engine
 from ..extensions import db
 from ..request_parsing import current_user_id
@@ -37,6 +38,15 @@ def upload_limits(cfg) -> dict[str, tuple[int, str]]:
     limit = cfg["CALIBRATION_MAX_UPLOAD_SIZE"]
     message = f"Calibration upload too large: the limit is {size_text(limit)} in all"
     return {UPLOAD_ENDPOINT: (limit + cfg["UPLOAD_OVERHEAD"], message)}
+
+
+def _calibrated_model(engine: DetectionEngine, requested: str | None) -> str:
+    """The model key a calibration is for (absent: the default); 400 for an unknown one and for the ensemble."""
+    key = resolve_model_key(engine=engine, requested=requested)
+    if key == ENSEMBLE_KEY:
+        message = "The ensemble is calibrated through its members: fit a calibration for each model"
+        raise InvalidInput(message, code="calibration_refused", fields={"model": message})
+    return key
 
 
 @bp.before_request
@@ -96,7 +106,7 @@ def fit_from_feedback():
     admin_id = _admin_id()
     form = parse_body(ModelRequest)
     engine = get_engine()
-    spec = engine.model(resolve_model_key(engine=engine, requested=form.model))
+    spec = engine.model(_calibrated_model(engine, form.model))
     record = service.fit_from_feedback(
         session=db.session, admin_id=admin_id, model_key=spec.key, model_revision=spec.revision or spec.model_id
     )
@@ -110,7 +120,7 @@ def fit_from_upload():
     admin_id = _admin_id()
     cfg = current_app.config
     engine = get_engine()
-    model_key = resolve_model_key(engine=engine, requested=request.form.get("model"))
+    model_key = _calibrated_model(engine, request.form.get("model"))
     uploads = [(0, upload) for upload in request.files.getlist("real")]
     uploads += [(1, upload) for upload in request.files.getlist("fake")]
     if len(uploads) > cfg["CALIBRATION_MAX_FILES"]:
@@ -157,7 +167,7 @@ def deactivate():
     admin_id = _admin_id()
     form = parse_body(ModelRequest)
     engine = get_engine()
-    model_key = resolve_model_key(engine=engine, requested=form.model)
+    model_key = resolve_model_key(engine=engine, requested=form.model)  # the ensemble never has one: null
     record = service.deactivate(session=db.session, admin_id=admin_id, model_key=model_key)
     deactivated = record.id if record is not None else None
     db.session.rollback()

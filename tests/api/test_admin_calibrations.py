@@ -13,7 +13,7 @@ from deepfake_detection.app.http_server import body_limits
 from tests.support.labelled import labelled_image
 
 from .helpers import PASSWORD, assert_error, register_and_login
-from .test_calibrations import PER_CLASS, grant, png
+from .test_calibrations import PER_CLASS, detect_with_feedback, grant, png
 
 BASE = "/api/admin/calibrations"
 ROUTES = [
@@ -70,22 +70,7 @@ def test_feedback_fit_then_list_get_activate_roll_back_and_deactivate(app, clien
     unknown = assert_error(client.post(f"{BASE}/feedback", headers=admin.headers, json={"model": "nope"}), 400)
     assert unknown["code"] == "unknown_model"
     assert_error(client.post(f"{BASE}/feedback", headers=admin.headers, json={}), 400)  # the model is named
-    for index in range(2 * PER_CLASS):
-        fake = index % 2 == 1
-        response = client.post(
-            "/api/detect/image",
-            headers=admin.headers,
-            content_type="multipart/form-data",
-            data={"image": (io.BytesIO(png(labelled_image(fake, index))), f"{index}.png")},
-        )
-        body = response.get_json()
-        assert response.status_code == 200, body
-        mark = client.post(
-            f"/api/history/{body['history_id']}/feedback",
-            headers=admin.headers,
-            json={"correct": body["is_fake"] == fake},
-        )
-        assert mark.status_code == 200
+    detect_with_feedback(client, admin, PER_CLASS)
     first = client.post(f"{BASE}/feedback", headers=admin.headers, json={"model": "dima806"})
     assert first.status_code == 201, first.get_json()
     one = first.get_json()["calibration"]

@@ -36,6 +36,34 @@ def overconfident_scores(count: int, seed: int = 0) -> tuple[list[float], list[i
     return list(1 / (1 + np.exp(-logits))), [int(v) for v in labels]
 
 
+def detect_labelled(client, user, index: int, fake: bool) -> dict:
+    """POST one labelled example image for detection; its answer."""
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(png(labelled_image(fake, index))), f"{index}.png")},
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def detect_with_feedback(client, user, per_class: int) -> list[int]:
+    """per_class real and fake examples detected and marked correct or wrong by their truth; the truths (1 = fake)."""
+    truths = []
+    for index in range(2 * per_class):
+        fake = index % 2 == 1
+        body = detect_labelled(client, user, index, fake)
+        feedback = client.post(
+            f"/api/history/{body['history_id']}/feedback",
+            headers=user.headers,
+            json={"correct": body["is_fake"] == fake},
+        )
+        assert feedback.status_code == 200
+        truths.append(int(fake))
+    return truths
+
+
 def grant(app, username: str) -> None:
     assert app.test_cli_runner().invoke(args=["grant-admin", username]).exit_code == 0
 
@@ -141,24 +169,7 @@ def test_the_database_itself_refuses_two_active_calibrations_of_one_model(app, c
 def test_fitting_from_feedback_labels_each_image_by_its_verdict_and_the_users_mark(app, client):
     admin = register_and_login(client)
     grant(app, admin.username)
-    truths = []
-    for index in range(2 * PER_CLASS):
-        fake = index % 2 == 1
-        response = client.post(
-            "/api/detect/image",
-            headers=admin.headers,
-            content_type="multipart/form-data",
-            data={"image": (io.BytesIO(png(labelled_image(fake, index))), f"{index}.png")},
-        )
-        body = response.get_json()
-        assert response.status_code == 200, body
-        feedback = client.post(
-            f"/api/history/{body['history_id']}/feedback",
-            headers=admin.headers,
-            json={"correct": body["is_fake"] == fake},
-        )
-        assert feedback.status_code == 200
-        truths.append(int(fake))
+    truths = detect_with_feedback(client, admin, PER_CLASS)
     with app.app_context():
         _, labels = service.feedback_examples(session=db.session, model_key="dima806")
         assert labels == truths
@@ -192,23 +203,13 @@ def test_the_active_calibration_is_applied_to_answers_and_named_and_refits_use_r
     admin = register_and_login(client)
     grant(app, admin.username)
 
-    def detect(index: int, fake: bool) -> dict:
-        response = client.post(
-            "/api/detect/image",
-            headers=admin.headers,
-            content_type="multipart/form-data",
-            data={"image": (io.BytesIO(png(labelled_image(fake, index))), f"{index}.png")},
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    raw_answer = detect(0, True)
+    raw_answer = detect_labelled(client, admin, 0, True)
     assert raw_answer["calibration"] is None  # no calibration: the scores are the model's raw outputs
     record = fit(app, admin.id, seed=4)
     with app.app_context():
         service.activate(session=db.session, admin_id=admin.id, calibration_id=record.id)
         expected = active_calibrations(session=db.session)["dima806"].calibration
-    answer = detect(0, True)
+    answer = detect_labelled(client, admin, 0, True)
     [member] = answer["members"]
     assert member["raw_probability"] == pytest.approx(raw_answer["fake_probability"], abs=1e-6)
     assert member["calibrated_probability"] == pytest.approx(expected.apply(member["raw_probability"]), abs=1e-5)

@@ -63,6 +63,23 @@ ModelKey = Annotated[str, Strict(), ModelKeyField()]
 # Requests ------------------------------------------------------------------------------------------------------
 
 
+# Added verdict fields, declared once for every answer that carries them (kept after the documented ones).
+# The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
+VerdictBackend = Annotated[str | None, Field(description="Inference backend/precision that produced the verdict")]
+# Trust (docs/architecture.md "Trust"): null on answers stored before they were kept.
+TrustVerdict = Annotated[str | None, Field(description="fake, uncertain or real")]
+TrustReasons = Annotated[list[str] | None, Field(description="Why, in plain words")]
+TrustMembers = Annotated[
+    list[dict[str, Any]] | None,
+    Field(description="Each model's key, name, raw and calibrated fake probability, band and backend"),
+]
+TrustCalibration = Annotated[dict[str, Any] | None, Field(description="Calibrations applied (null: raw scores)")]
+TrustRobustness = Annotated[
+    dict[str, Any] | None, Field(description="Robustness self-test: each member's variant probabilities and stable")
+]
+TrustFacesSummary = Annotated[str | None, Field(description='e.g. "1 of 2 faces looks manipulated"')]
+
+
 class ImageForm(RequestModel):
     """POST /api/detect/image's multipart form (werkzeug reads it; the file and the model are checked in code)."""
 
@@ -195,19 +212,14 @@ class ImageResult(ResponseModel):
     history_id: int
     filename: str
     media_url: str | None
-    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
-    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
+    backend: VerdictBackend
     # Trust (docs/architecture.md "Trust"): null on answers stored before they were kept.
-    verdict: str | None = Field(default=None, description="fake, uncertain or real")
-    reasons: list[str] | None = Field(default=None, description="Why, in plain words")
-    members: list[dict[str, Any]] | None = Field(
-        default=None, description="Each model's key, name, raw and calibrated fake probability, band and backend"
-    )
-    calibration: dict[str, Any] | None = Field(default=None, description="Calibrations applied (null: raw scores)")
-    robustness: dict[str, Any] | None = Field(
-        default=None, description="Robustness self-test: each member's variant probabilities and stable"
-    )
-    faces_summary: str | None = Field(default=None, description='e.g. "1 of 2 faces looks manipulated"')
+    verdict: TrustVerdict = None
+    reasons: TrustReasons = None
+    members: TrustMembers = None
+    calibration: TrustCalibration = None
+    robustness: TrustRobustness = None
+    faces_summary: TrustFacesSummary = None
 
     @classmethod
     def of(cls, image: Image, history: DetectionHistory) -> ImageResult:
@@ -257,8 +269,7 @@ class VideoVerdict(ResponseModel):
     thumbnail_url: str | None
     processing_time_ms: Number
     history_id: int | None
-    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
-    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
+    backend: VerdictBackend
 
     @classmethod
     def of(cls, video: Video, history_id: int | None, **more: Any) -> Any:
@@ -383,19 +394,14 @@ class CameraResult(ResponseModel):
     session_id: str | None
     detection_id: int
     history_id: int
-    # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
-    backend: str | None = Field(description="Inference backend/precision that produced the verdict")
+    backend: VerdictBackend
     # Trust (docs/architecture.md "Trust"): this frame's, the smoothed is_fake may differ; null on older frames.
-    verdict: str | None = Field(default=None, description="fake, uncertain or real")
-    reasons: list[str] | None = Field(default=None, description="Why, in plain words")
-    members: list[dict[str, Any]] | None = Field(
-        default=None, description="Each model's key, name, raw and calibrated fake probability, band and backend"
-    )
-    calibration: dict[str, Any] | None = Field(default=None, description="Calibrations applied (null: raw scores)")
-    robustness: dict[str, Any] | None = Field(
-        default=None, description="Robustness self-test: each member's variant probabilities and stable"
-    )
-    faces_summary: str | None = Field(default=None, description='e.g. "1 of 2 faces looks manipulated"')
+    verdict: TrustVerdict = None
+    reasons: TrustReasons = None
+    members: TrustMembers = None
+    calibration: TrustCalibration = None
+    robustness: TrustRobustness = None
+    faces_summary: TrustFacesSummary = None
 
     @classmethod
     def of(cls, detection: CameraDetection, history: DetectionHistory) -> CameraResult:

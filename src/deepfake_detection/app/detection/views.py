@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, g, request, send_file
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_jwt_extended import jwt_required
 
 from .. import state
@@ -14,6 +14,7 @@ from ..idempotency.service import digest_bytes, digest_stream
 from ..jobs.backends import get_backend
 from ..jobs.models import COMPLETED
 from ..jobs.sync_waits import sync_wait_slot
+from ..media_response import private_file
 from ..request_parsing import current_user_id, query_value
 from ..schemas_common import Message, dump, parse_body, respond, validate
 from ..serialization import size_text
@@ -207,10 +208,7 @@ def video_file(video_id: int):
         video_id=video_id,
         upload_root=current_app.config["UPLOAD_FOLDER"],
     )
-    response = send_file(path, download_name=name, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file(path, name)
 
 
 @bp.post("/videos/<id:video_id>/cancel")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, send_file
+from flask import Blueprint, Flask, current_app
 from flask_jwt_extended import jwt_required
 
 from ..extensions import db
 from ..jobs.backends import get_backend
+from ..media_response import private_file
 from ..request_parsing import current_user_id
 from ..schemas_common import Message, parse_body, parse_query, respond
 from . import service
@@ -85,10 +86,7 @@ def media(history_id: int):
         history_id=history_id,
         upload_root=current_app.config["UPLOAD_FOLDER"],
     )
-    response = send_file(path, download_name=name, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file(path, name)
 
 
 def init_app(app: Flask) -> None:

@@ -51,6 +51,16 @@ def _refusal(tmp_path, **variables) -> str:
         ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS must be 1 or more, got '0'"),
         ({"DEEPFAKE_BATCH_SIZE": "0"}, "DEEPFAKE_BATCH_SIZE must be 1 or more, got '0'"),
         (
+            {"DEEPFAKE_ENSEMBLE_BAND": "0.6,0.7"},
+            "DEEPFAKE_ENSEMBLE_BAND must be two numbers low,high with 0 <= low <= 0.5 <= high <= 1 (e.g. 0.35,0.65),"
+            " got '0.6,0.7'",
+        ),
+        (
+            {"DEEPFAKE_ENSEMBLE_WEIGHTS": "dima806=-1"},
+            "DEEPFAKE_ENSEMBLE_WEIGHTS must be comma-separated key=weight items, each weight a number >= 0"
+            " (e.g. dima806=2), got 'dima806=-1'",
+        ),
+        (
             {"DEEPFAKE_MODE": "staging"},
             "DEEPFAKE_MODE must be one of 'embedded', 'production' or 'development', got 'staging'",
         ),

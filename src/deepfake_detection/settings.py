@@ -13,6 +13,7 @@ This module is plain Python (no Flask): the engine builds its ``EngineSettings``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -126,6 +127,24 @@ class EngineEnv(DeclaredEnv):
     DEEPFAKE_ROBUSTNESS: bool = Field(
         False, description="robustness self-test (JPEG and rescale variants of each crop) on images by default"
     )
+    DEEPFAKE_ENSEMBLE_BAND: str = Field(
+        "0.35,0.65",
+        description="`low,high`: a combined fake probability within this closed band is `uncertain`"
+        " (0 <= low <= 0.5 <= high <= 1)",
+    )
+    DEEPFAKE_ENSEMBLE_SPREAD: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="members on both sides of 0.5 whose probabilities differ by at least this make the verdict"
+        " `uncertain`",
+    )
+    DEEPFAKE_ENSEMBLE_WEIGHTS: str = Field(
+        "",
+        description="`key=weight` items, comma-separated: each member's weight in the combination"
+        " (default 1; 0 = reported, no say)",
+        json_schema_extra=_shown("(all 1)"),
+    )
     DEEPFAKE_MODEL_REVISIONS: str = Field(
         "", description="`key=revision` pins for any model", json_schema_extra=_shown("(none)")
     )
@@ -232,6 +251,47 @@ class EngineEnv(DeclaredEnv):
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("DEEPFAKE_ENSEMBLE_BAND")
+    @classmethod
+    def _band(cls, value: str) -> str:
+        ensemble_band(value)
+        return value
+
+    @field_validator("DEEPFAKE_ENSEMBLE_WEIGHTS")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        ensemble_weights(value)
+        return value
+
+
+def ensemble_band(text: str) -> tuple[float, float]:
+    """DEEPFAKE_ENSEMBLE_BAND as (low, high); ValueError unless 0 <= low <= 0.5 <= high <= 1."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        low = high = math.nan
+    if not 0.0 <= low <= 0.5 <= high <= 1.0:
+        raise ValueError("two numbers low,high with 0 <= low <= 0.5 <= high <= 1 (e.g. 0.35,0.65)")
+    return low, high
+
+
+def ensemble_weights(text: str) -> dict[str, float]:
+    """DEEPFAKE_ENSEMBLE_WEIGHTS as {key: weight}; ValueError on a malformed item or a weight that is not >= 0."""
+    weights: dict[str, float] = {}
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        key, sep, number = (part.strip() for part in item.partition("="))
+        try:
+            weight = float(number) if sep and key else math.nan
+        except ValueError:
+            weight = math.nan
+        if not (math.isfinite(weight) and weight >= 0.0):
+            raise ValueError("comma-separated key=weight items, each weight a number >= 0 (e.g. dima806=2)")
+        weights[key] = weight
+    return weights
 
 
 class ApiEnv(DeclaredEnv):
@@ -540,6 +600,8 @@ def _what(error: dict) -> str:
         return f"less than {ctx['lt']:g}"
     if kind == "literal_error":
         return f"one of {ctx['expected']}"
+    if kind == "value_error":  # our own validators say what the value must be
+        return str(ctx["error"])
     return error["msg"][0].lower() + error["msg"][1:]
 
 

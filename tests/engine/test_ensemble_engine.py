@@ -101,6 +101,25 @@ def test_the_setting_turns_the_self_test_on(tiny_hf_home, cue_extra_models):
     assert engine.detect_image(_magenta_and_pattern(), model_key="cue-pattern", robustness=False).verdict == "fake"
 
 
+def test_the_ensemble_settings_reach_the_verdict(tiny_hf_home, cue_extra_models):
+    """A zero weight silences the dissenting members; a band of [0.5, 0.5] leaves nothing in the middle."""
+    image = _png(media.green_tint(media.small_face()))
+    env = {
+        **os.environ,
+        "DEEPFAKE_EXTRA_MODELS": cue_extra_models,
+        "DEEPFAKE_ENSEMBLE_MEMBERS": CUES,
+        "DEEPFAKE_ENSEMBLE_WEIGHTS": "cue-magenta=0, cue-pattern=0",
+    }
+    weighted = DetectionEngine(EngineSettings.from_env(env)).detect_image(image, model_key="ensemble")
+    assert weighted.verdict == "fake" and weighted.fake_probability > 0.9
+    assert {m["key"] for m in weighted.members} == set(CUES.split(","))  # weighted out, still reported
+
+    env = {**env, "DEEPFAKE_ENSEMBLE_WEIGHTS": "", "DEEPFAKE_ENSEMBLE_SPREAD": "1", "DEEPFAKE_ENSEMBLE_BAND": "0.5,0.5"}
+    banded = DetectionEngine(EngineSettings.from_env(env)).detect_image(image, model_key="ensemble")
+    assert banded.verdict in ("fake", "real") and banded.verdict == ("fake" if banded.is_fake else "real")
+    assert not any(r.startswith("models disagree") for r in banded.reasons)
+
+
 def test_decoding_and_face_detection_run_once_and_members_match_single_models(tiny_hf_home):
     engine = DetectionEngine(EngineSettings.from_env())
     detector = CountingDetector()

@@ -257,6 +257,7 @@ class DetectionEngine:
         unstable = [run for run in runs if run.stability is not None and not run.stability.stable]
         combined = combine(
             [member(run, run.analysis.fake_probability) for run in runs],
+            self.settings.ensemble,
             robustness=unstable[0].stability if unstable else None,
             face_found=runs[0].analysis.face_found,
         )
@@ -273,7 +274,8 @@ class DetectionEngine:
         faces = runs[0].analysis.faces
         # Each face's own three-way verdict (band and disagreement; the self-test is the image's).
         per_face = [
-            combine([member(run, run.analysis.faces[i].fake_probability) for run in runs]) for i in range(len(faces))
+            combine([member(run, run.analysis.faces[i].fake_probability) for run in runs], self.settings.ensemble)
+            for i in range(len(faces))
         ]
         # A single model's answer is its own probability, calibrated when a calibration applies to it.
         calibrated = not ensemble and runs[0].spec.key in calibrations

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..settings import EngineEnv
+from ..settings import EngineEnv, ensemble_band, ensemble_weights
+from .ensemble import EnsembleSettings
 
 
 def hub_cache_dir(env: Mapping[str, str]) -> Path:
@@ -37,6 +38,7 @@ class EngineSettings:
     model_revisions: str = ""
     ensemble_members: str = ""  # comma-separated keys; empty: every model whose weights are available
     robustness: bool = False  # the robustness self-test on images unless detect_image says otherwise
+    ensemble: EnsembleSettings = EnsembleSettings()  # uncertain band, disagreement spread, member weights
     device: str = "auto"
     precision: str = "auto"
     backend: str = "auto"
@@ -93,6 +95,11 @@ class EngineSettings:
             model_revisions=declared.DEEPFAKE_MODEL_REVISIONS,
             ensemble_members=declared.DEEPFAKE_ENSEMBLE_MEMBERS,
             robustness=declared.DEEPFAKE_ROBUSTNESS,
+            ensemble=EnsembleSettings(
+                uncertain_band=ensemble_band(declared.DEEPFAKE_ENSEMBLE_BAND),
+                disagreement_spread=declared.DEEPFAKE_ENSEMBLE_SPREAD,
+                weights=ensemble_weights(declared.DEEPFAKE_ENSEMBLE_WEIGHTS),
+            ),
             device=declared.DEEPFAKE_DEVICE,
             precision=declared.DEEPFAKE_PRECISION,
             torch_threads=declared.DEEPFAKE_TORCH_THREADS,

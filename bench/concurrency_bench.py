@@ -134,6 +134,7 @@ def measure(name: str, request: Callable[[], object], per_client: int, lone_runs
         result["mean_images_per_pass"] = round(result["images"] / max(1, passes), 2)
         result["pass_limit"] = stats["pass_limiter"]["limit"]
         result["placement"] = engine.placement.label
+        result["backend"] = engine.classifier().backend  # what served the passes (placement is PyTorch's)
     print(name, result, file=sys.stderr)
     return result
 

@@ -36,6 +36,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# This checkout's engine, not whichever one the virtualenv has installed (an editable install of another tree).
+sys.path.insert(0, str(REPO / "src"))
 
 REVISION = "0000000000000000000000000000000000000224"
 MODELS = (

@@ -66,7 +66,7 @@ def engine_env(threads: int) -> dict[str, str]:
         DEEPFAKE_PRECISION="auto",
         DEEPFAKE_TORCH_THREADS=str(threads),
         DEEPFAKE_ENSEMBLE_MEMBERS=MEMBERS,
-    )
+    )  # DEEPFAKE_BATCH_WINDOW_MS: the engine's default, or --window-ms through os.environ
 
 
 def make_engine(threads: int, package: str = "deepfake_detection") -> Any:
@@ -218,20 +218,25 @@ def video_runs(engine: Any, video: Path, runs: int) -> dict:
             out[label]["frames_analyzed"] = verdict.frames_analyzed
             out[label]["backend"] = verdict.backend
             members = getattr(verdict, "members", None)
-            if members:
-                out[label]["members"] = [{"key": m["key"], "backend": m.get("backend")} for m in members]
+            if members:  # each member's key and backend, whether the verdict holds dicts or objects
+                out[label]["members"] = [
+                    {n: m.get(n) if isinstance(m, dict) else getattr(m, n, None) for n in ("key", "backend")}
+                    for m in members
+                ]
             available[label] = key
         except EnsembleNotSupportedError as exc:
             out[label] = f"not available: {exc}"
+    seconds: dict[str, list[float]] = {label: [] for label in available}
     for _ in range(runs):
         for label, key in available.items():
             start = time.perf_counter()
             engine.detect_video(video, model_key=key)
-            out[label]["runs"].append(round(time.perf_counter() - start, 2))
+            seconds[label].append(time.perf_counter() - start)
     for label in available:
-        out[label]["seconds"] = round(statistics.median(out[label]["runs"]), 2)
+        out[label]["runs"] = [round(t, 2) for t in seconds[label]]
+        out[label]["seconds"] = round(statistics.median(seconds[label]), 2)
     if len(available) == 2:
-        pairs = [e / s for s, e in zip(out["single"]["runs"], out["ensemble"]["runs"])]
+        pairs = [e / s for s, e in zip(seconds["single"], seconds["ensemble"])]
         out["ensemble / single (target <= 3.2)"] = _spread(pairs)
     return out
 
@@ -281,10 +286,13 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=0, help="calls per set-up and round (default 5, 2 quick)")
     parser.add_argument("--before", help="git ref of an engine to measure against, in the same run")
     parser.add_argument("--only", default="photo,parts,video,memory", help="subset of: photo,parts,video,memory")
+    parser.add_argument("--window-ms", type=float, help="DEEPFAKE_BATCH_WINDOW_MS (default: the engine's, 5)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     hf_home = use_workdir(args.workdir)
+    if args.window_ms is not None:
+        os.environ["DEEPFAKE_BATCH_WINDOW_MS"] = str(args.window_ms)
 
     import torch
 
@@ -298,6 +306,12 @@ def main() -> None:
         "video_seconds": seconds,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+    import deepfake_detection
+
+    results["engine_source"] = str(Path(deepfake_detection.__file__).parent)
+    results["engine_commit"] = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
     build_models(hf_home)
     photo_path, video = write_media(args.workdir, seconds)
     photo = photo_path.read_bytes()

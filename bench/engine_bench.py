@@ -36,6 +36,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# This checkout's engine, not whichever one the virtualenv has installed (an editable install of another tree).
+sys.path.insert(0, str(REPO / "src"))
 
 REVISION = "0000000000000000000000000000000000000224"
 MODELS = (
@@ -54,6 +56,28 @@ def rss_mb() -> tuple[float, float]:
                 key, value = line.split(":")
                 values[key] = int(value.split()[0]) / 1024
     return round(values.get("VmRSS", 0), 1), round(values.get("VmHWM", 0), 1)
+
+
+def use_workdir(workdir: Path) -> Path:
+    """Point the HF cache at workdir (offline) before transformers is imported; returns the HF home."""
+    hf_home = workdir / "hf_home"
+    os.environ["HF_HOME"] = str(hf_home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    return hf_home
+
+
+def write_media(workdir: Path, seconds: int) -> tuple[Path, Path]:
+    """The 1280x720 face photo (JPEG, quality 90) and a seconds-long 720p30 H.264 clip (kept between runs)."""
+    from tests.support import media
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    photo_path = workdir / "face_720p.jpg"
+    media.face_photo(False, size=(1280, 720)).save(photo_path, quality=90)
+    video = workdir / f"clip_{seconds}s_720p30.mp4"
+    if not video.exists():
+        media.write_video(video, seconds=seconds, fps=30, size=(1280, 720), fake=[i % 4 == 3 for i in range(seconds)])
+    return photo_path, video
 
 
 def build_models(hf_home: Path) -> None:
@@ -272,10 +296,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    hf_home = args.workdir / "hf_home"
-    os.environ["HF_HOME"] = str(hf_home)  # before transformers/huggingface_hub are imported
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    hf_home = use_workdir(args.workdir)
 
     import torch
 
@@ -295,13 +316,8 @@ def main() -> None:
     t = time.perf_counter()
     build_models(hf_home)
     results["build_models_seconds"] = round(time.perf_counter() - t, 1)
-    photo_path = args.workdir / "face_720p.jpg"
-    photo = media.face_photo(False, size=(1280, 720))
-    photo.save(photo_path, quality=90)
+    photo_path, video = write_media(args.workdir, seconds)
     photo_jpeg = photo_path.read_bytes()
-    video = args.workdir / f"clip_{seconds}s_720p30.mp4"
-    if not video.exists():
-        media.write_video(video, seconds=seconds, fps=30, size=(1280, 720), fake=[i % 4 == 3 for i in range(seconds)])
     print(f"models and media ready ({results['build_models_seconds']} s)", file=sys.stderr)
 
     only = set(args.only.split(","))

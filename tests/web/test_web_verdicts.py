@@ -181,6 +181,15 @@ def test_three_verdicts_with_their_words_bars_reasons_and_raw_notice(cue_page, c
         fake_share = item["confidence_score"] if item["is_fake"] else 100 - item["confidence_score"]
         expect(rows.nth(index)).to_contain_text(percent_fake(fake_share / 100))
     expect(page.locator("#history-table")).not_to_contain_text("confidence")
+    uncertain_option = page.locator("#filter-verdict option[value='uncertain']")
+    if "verdict" in items[0]:
+        # Uncertain results are their own category in the filter.
+        page.get_by_label("Verdict").select_option("uncertain")
+        expect(rows).to_have_count(sum(1 for item in items if item["verdict"] == "uncertain"))
+        expect(rows.locator(".badge")).to_have_text(["Uncertain"])
+    else:
+        # An API without the items' verdict cannot filter by it: the page does not offer it.
+        expect(uncertain_option).to_have_count(0)
     uncertain_item = items[1]
     page.goto(f"/#/history/{uncertain_item['id']}")
     expect(page.locator("#detail-verdict .verdict-label")).to_have_text("Uncertain")

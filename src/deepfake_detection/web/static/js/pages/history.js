@@ -129,6 +129,10 @@ export async function renderHistoryList(main, { query, signal }) {
   if (signal.aborted) return;
   const items = data.history || [];
   const pages = Math.max(1, data.pages || 1);
+  // An API whose items carry no three-way verdict cannot filter uncertain ones either: do not offer it.
+  if (items.length && !items.some((item) => "verdict" in item) && state.verdict !== "uncertain") {
+    main.querySelector('#filter-verdict option[value="uncertain"]')?.remove();
+  }
   if (!items.length && state.page > 1) {
     navigate(listPath({ ...state, page: Math.min(state.page - 1, pages) }));
     return;

@@ -197,7 +197,7 @@ export async function renderHistoryList(main, { query, signal }) {
 
 function feedbackButtons(item, onChange) {
   const current = feedbackValue(item.feedback);
-  const status = h("p", { class: "hint", "aria-live": "polite" }, current === null ? "Was this verdict right? Your answer feeds the dashboard's accuracy." : `You marked this verdict as ${current ? "correct" : "wrong"}.`);
+  const status = h("p", { class: "hint", "aria-live": "polite" }, current === null ? "Was this verdict right? Your answer counts in the dashboard's Rated correct card (and can feed a calibration)." : `You marked this verdict as ${current ? "correct" : "wrong"}.`);
   const make = (correct, text) => {
     const button = h("button", { type: "button", class: "button button-ghost", "aria-pressed": String(current === correct), id: correct ? "feedback-correct" : "feedback-wrong" }, text);
     button.addEventListener("click", async () => {

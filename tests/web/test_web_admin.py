@@ -1,5 +1,6 @@
 """The administrators' calibration page in the browser: refused to ordinary users, fit from a labelled upload,
-its reliability chart, activate and switch off, and a refused fit's message."""
+its reliability chart, activate, the verdicts naming it, roll back to an earlier fit, switch off, and a refused
+fit's message."""
 
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ def test_admin_fits_compares_activates_and_switches_off(page, live_server, tmp_p
     expect(link).to_be_visible()
     link.click()
     expect(page.locator("#active-calibrations")).to_be_visible()
+    # Calibrations are per model: the fitting forms do not offer the ensemble.
+    expect(page.locator("#upload-model")).to_be_enabled()
+    expect(page.locator("#upload-model option[value='ensemble']")).to_have_count(0)
+    expect(page.locator("#feedback-model option[value='ensemble']")).to_have_count(0)
 
     # Too few examples: the server's refusal is shown, nothing is stored.
     page.locator("#upload-real").set_input_files(write_images(tmp_path / "few-real", False, 3))
@@ -105,6 +110,46 @@ def test_admin_fits_compares_activates_and_switches_off(page, live_server, tmp_p
     expect(row.locator(".active-cell")).to_have_text("Active")
     expect(page.locator("#active-calibrations")).to_contain_text(f"calibration #{calibration_id} is applied")
     screenshot_both_themes(page, screenshot_dir, "admin-calibrations")
+    model_key = row.locator("td").nth(1).inner_text()
+
+    # Verdicts now name the calibration; the ensemble says which of its members are still raw.
+    page.goto("/#/image")
+    photo = write_images(tmp_path / "check", True, 1)[0]
+    page.locator("#image-model").select_option(model_key)
+    page.set_input_files("#image-file", photo)
+    with page.expect_response("**/api/detect/image") as answered:
+        page.get_by_role("button", name="Detect").click()
+    member = answered.value.json()["members"][0]
+    assert member["calibrated_probability"] is not None
+    fitted = f"(calibration #{calibration_id}, fitted on {2 * PER_CLASS} labelled examples)"
+    expect(page.locator("#image-calibration")).to_have_text(f"Calibrated probabilities: {member['name']} {fitted}.")
+    page.locator("#image-model").select_option("ensemble")
+    page.set_input_files("#image-file", photo)
+    with page.expect_response("**/api/detect/image") as answered:
+        page.get_by_role("button", name="Detect").click()
+    raw = [m["name"] for m in answered.value.json()["members"] if m["calibrated_probability"] is None]
+    expect(page.locator("#image-calibration")).to_contain_text(f"(calibration #{calibration_id}")
+    still_raw = f"Raw outputs, not calibrated probabilities: {', '.join(raw)}."
+    expect(page.locator("#image-calibration")).to_contain_text(still_raw)
+
+    # A second fit, switched on, then rolled back to the first.
+    page.goto("/#/admin/calibrations")
+    page.locator("#upload-model").select_option(model_key)
+    page.locator("#upload-real").set_input_files(write_images(tmp_path / "real", False, PER_CLASS))
+    page.locator("#upload-fake").set_input_files(write_images(tmp_path / "fake", True, PER_CLASS))
+    page.locator("#fit-upload").click()
+    expect(page.locator("#calibration-table tbody tr")).to_have_count(2)
+    newer = page.locator("#calibration-table tbody tr").first
+    newer_id = newer.get_attribute("data-id")
+    assert newer_id != calibration_id
+    newer.get_by_role("button", name=f"Activate calibration {newer_id}").click()
+    expect(page.locator("#active-calibrations")).to_contain_text(f"calibration #{newer_id} is applied")
+    row = page.locator(f"#calibration-table tbody tr[data-id='{calibration_id}']")
+    expect(row).to_have_attribute("data-active", "false")
+    row.get_by_role("button", name=f"Activate calibration {calibration_id}").click()
+    expect(row).to_have_attribute("data-active", "true")
+    expect(page.locator(f"#calibration-table tbody tr[data-id='{newer_id}']")).to_have_attribute("data-active", "false")
+    expect(page.locator("#active-calibrations")).to_contain_text(f"calibration #{calibration_id} is applied")
 
     row.get_by_role("button", name=f"Switch off calibration {calibration_id}").click()
     expect(row).to_have_attribute("data-active", "false")

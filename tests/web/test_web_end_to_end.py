@@ -54,7 +54,10 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     expect(page.locator("#image-preview img")).to_be_visible()
     page.get_by_role("button", name="Detect").click()
     expect(page.locator("#image-verdict")).to_have_attribute("data-verdict", "fake")
-    expect(page.locator("#image-verdict")).to_contain_text("confidence")
+    # The verdict in words with its fake probability, never a bare "confidence".
+    expect(page.locator("#image-verdict .verdict-label")).to_have_text("Likely fake")
+    expect(page.locator("#image-verdict .verdict-score")).to_have_text(re.compile(r"^\d+% fake$"))
+    expect(page.locator("#image-members li")).to_have_count(3)
     boxes = page.locator("#image-preview .face-box")
     expect(boxes.first).to_be_visible()
     box = boxes.first.bounding_box()
@@ -90,11 +93,12 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
 
     # --- camera: Chromium's fake camera plays a real face; a live verdict appears ---------
     nav(page, "Camera")
-    # The spec's camera default is Deep Fake Detector v2, unlike images and videos.
-    expect(page.locator("#camera-model")).to_have_value("deep-fake-v2")
+    # The web app defaults to the ensemble for camera frames too (the API's own default stays deep-fake-v2).
+    expect(page.locator("#camera-model")).to_have_value("ensemble")
     page.get_by_role("button", name="Start camera").click()
     expect(page.locator("#camera-verdict")).to_be_visible(timeout=30_000)
-    expect(page.locator("#camera-verdict")).to_have_attribute("data-verdict", re.compile("^(fake|real)$"))
+    expect(page.locator("#camera-verdict")).to_have_attribute("data-verdict", re.compile("^(fake|uncertain|real)$"))
+    expect(page.locator("#camera-members li")).to_have_count(3)
     expect(page.locator("#camera-frames")).to_have_text(re.compile(r"^[2-9]|\d\d"), timeout=30_000)
     expect(page.locator("#camera-window")).to_contain_text("frames")
     expect(page.locator("#camera-faces .face-box").first).to_be_visible()
@@ -162,7 +166,10 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     expect(page.locator("#stat-fake")).to_have_text(str(fake))
     expect(page.locator("#stat-real")).to_have_text(str(len(history) - fake))
     expect(page.locator("#stat-accuracy")).to_have_text("100%")  # one verdict rated, as correct
-    expect(page.locator("#stat-accuracy-label")).to_have_text("Accuracy")
+    expect(page.locator("#stat-accuracy-label")).to_have_text("Rated correct")
+    expect(page.locator("#stat-accuracy + .hint")).to_have_text(
+        "Of the 1 verdict you marked correct or wrong; unrated verdicts are not counted."
+    )
     mean = sum(item["confidence_score"] for item in history) / len(history)
     shown = float(page.locator("#stat-avg-confidence").inner_text().rstrip("%"))
     assert abs(shown - mean) <= 0.1

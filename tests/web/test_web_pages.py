@@ -196,9 +196,9 @@ def test_the_pages_show_and_apply_the_server_s_limits(page, live_server, tmp_pat
 def test_new_users_see_empty_states(page, live_server, screenshot_dir):
     open_signed_in(page, api_token(live_server.url, unique_user("empty")), "/dashboard")
     expect(page.locator("#stat-total")).to_have_text("0")
-    # Without feedback the card shows the documented meaning (mean confidence, 0 with no detections), labelled so.
-    expect(page.locator("#stat-accuracy")).to_have_text("0%")
-    expect(page.locator("#stat-accuracy-label")).to_have_text("Accuracy (est.)")
+    # Without feedback nothing was measured: the card says so (the API's fallback, the mean confidence, is not shown).
+    expect(page.locator("#stat-accuracy")).to_have_text("—")
+    expect(page.locator("#stat-accuracy-label")).to_have_text("Rated correct")
     expect(page.get_by_text("No detections yet.")).to_be_visible()
     screenshot_both_themes(page, screenshot_dir, "13-dashboard-empty")
     nav(page, "History")

@@ -100,14 +100,17 @@ def test_the_chosen_model_s_description_is_on_the_page(page, live_server):
     expect(select).to_be_enabled()
     description = page.locator("#image-model-description")
     expect(description).to_be_visible()
-    expect(description).to_have_text(described[models["default"]])
+    # The web app preselects the ensemble (its three members are downloaded here).
+    expect(select).to_have_value("ensemble")
+    expect(description).to_have_text(described["ensemble"])
     assert select.get_attribute("aria-describedby") == "image-model-description"
-    other = next(key for key in described if key != models["default"] and described[key])
+    other = next(key for key in described if key != "ensemble" and described[key])
     select.select_option(other)
     expect(description).to_have_text(described[other])
-    # The camera page has its own default and shows its description as well.
+    # The camera page defaults to the ensemble too and shows its description as well.
     page.goto("/#/camera")
-    expect(page.locator("#camera-model-description")).to_have_text(described[models["camera_default"]])
+    expect(page.locator("#camera-model")).to_have_value("ensemble")
+    expect(page.locator("#camera-model-description")).to_have_text(described["ensemble"])
 
 
 def test_the_timeline_draws_measured_points_and_the_player_jumps_to_them(page, live_server, tmp_path, screenshot_dir):

@@ -12,6 +12,7 @@ function palette() {
     grid: value("--border"),
     fake: value("--fake"),
     real: value("--real"),
+    uncertain: value("--warn"),
     primary: value("--primary"),
     surface: value("--surface"),
   };
@@ -65,32 +66,96 @@ export function redrawCharts() {
   }
 }
 
+// Distinct line colours for the per-model lines (the combined line keeps the theme's primary colour).
+const MEMBER_COLOURS = ["#7b61ff", "#00a3a3", "#d97706", "#db2777", "#4b5563"];
+
+/** A frame's verdict: its own three-way one when the API gave it, else its is_fake. */
+function frameVerdict(frame) {
+  return ["fake", "uncertain", "real"].includes(frame.verdict) ? frame.verdict : frame.is_fake ? "fake" : "real";
+}
+
+/** A colour with an alpha (hex "#rrggbb" or rgb(); anything else is returned as it is). */
+function translucent(colour, alpha) {
+  const hex = /^#([0-9a-f]{6})$/i.exec(colour.trim());
+  if (hex) {
+    const n = Number.parseInt(hex[1], 16);
+    return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+  }
+  const rgb = /^rgb\((\d+),\s*(\d+),\s*(\d+)\)$/.exec(colour.trim());
+  return rgb ? `rgba(${rgb[1]}, ${rgb[2]}, ${rgb[3]}, ${alpha})` : colour;
+}
+
+/**
+ * Chart.js plugin: the video's segments as coloured spans behind the lines, each from its first to its
+ * last measured time (at least a few pixels wide, so a one-frame segment shows).
+ */
+function segmentSpans(segments, colours) {
+  return {
+    id: "segmentSpans",
+    beforeDatasetsDraw(chart) {
+      const { ctx, chartArea, scales } = chart;
+      ctx.save();
+      for (const segment of segments) {
+        const left = scales.x.getPixelForValue(Number(segment.start));
+        const right = scales.x.getPixelForValue(Number(segment.end));
+        const width = Math.max(right - left, 6);
+        ctx.fillStyle = translucent(colours[segment.verdict] || colours.uncertain, 0.16);
+        ctx.fillRect(Math.max(chartArea.left, left - (width - (right - left)) / 2), chartArea.top, width, chartArea.bottom - chartArea.top);
+      }
+      ctx.restore();
+    },
+  };
+}
+
+/** One line per model from each frame's `members` {key: probability} (measured points only). */
+function memberLines(timeline, names) {
+  const keys = [...new Set(timeline.flatMap((frame) => Object.keys(frame.members || {})))];
+  return keys.map((key, index) => ({
+    label: names[key] || key,
+    data: timeline
+      .filter((frame) => frame.members && frame.members[key] !== undefined && frame.members[key] !== null)
+      .map((frame) => ({ x: Number(frame.time), y: Math.round(Number(frame.members[key]) * 1000) / 10 })),
+    borderColor: MEMBER_COLOURS[index % MEMBER_COLOURS.length],
+    backgroundColor: MEMBER_COLOURS[index % MEMBER_COLOURS.length],
+    borderWidth: 1.5,
+    borderDash: [3, 3],
+    pointRadius: 2,
+    tension: 0,
+    cubicInterpolationMode: "default",
+    stepped: false,
+  }));
+}
+
 /**
  * Fake probability (percent) of each analysed frame at its real time (linear axis in seconds), joined by
- * straight lines: nothing is drawn between the measured points that was not measured. onSeek(seconds) is
- * called with the time of the frame nearest to a click.
+ * straight lines: nothing is drawn between the measured points that was not measured. Each point is
+ * coloured by its frame's verdict; segments [{start, end, verdict}] are drawn as coloured spans; frames
+ * with `members` add one line per model (names: key -> name). onSeek(seconds) is called with the time of
+ * the frame nearest to a click.
  */
-export function timelineChart(timeline, { id = "timeline-chart", signal, onSeek } = {}) {
+export function timelineChart(timeline, { id = "timeline-chart", signal, onSeek, segments = [], names = {} } = {}) {
   const points = timeline.map((frame) => ({ x: Number(frame.time), y: Math.round(Number(frame.fake_probability) * 1000) / 10 }));
-  const fakeCount = timeline.filter((frame) => frame.is_fake).length;
+  const fakeCount = timeline.filter((frame) => frameVerdict(frame) === "fake").length;
   const times = points.map((point) => point.x);
   const first = Math.min(...times);
   const last = Math.max(...times);
+  const members = memberLines(timeline, names);
   return chartBox({
     id,
     signal,
     points: timeline.length,
-    label: `Fake probability for ${timeline.length} analysed frames; ${fakeCount} judged fake.${onSeek ? " Click a point to show that moment in the video." : ""}`,
+    label: `Fake probability for ${timeline.length} analysed frames; ${fakeCount} judged fake.${members.length ? ` One line per model: ${members.map((m) => m.label).join(", ")}.` : ""}${onSeek ? " Click a point to show that moment in the video." : ""}`,
     build: (c) => ({
       type: "line",
+      plugins: segments.length ? [segmentSpans(segments, c)] : [],
       data: {
         datasets: [
           {
-            label: "Fake probability (%)",
+            label: members.length ? "Combined fake probability (%)" : "Fake probability (%)",
             data: points,
             borderColor: c.primary,
             backgroundColor: c.primary,
-            pointBackgroundColor: timeline.map((frame) => (frame.is_fake ? c.fake : c.real)),
+            pointBackgroundColor: timeline.map((frame) => c[frameVerdict(frame)]),
             pointRadius: timeline.length > 60 ? 2 : 4,
             pointHoverRadius: 6,
             // Straight segments only: a curve would invent values between the samples.
@@ -106,6 +171,7 @@ export function timelineChart(timeline, { id = "timeline-chart", signal, onSeek 
             pointRadius: 0,
             pointHoverRadius: 0,
           },
+          ...members,
         ],
       },
       options: {
@@ -134,9 +200,9 @@ export function timelineChart(timeline, { id = "timeline-chart", signal, onSeek 
           },
         },
         plugins: {
-          legend: { display: false },
+          legend: { display: members.length > 0, position: "bottom", labels: { filter: (item) => item.datasetIndex !== 1 } },
           tooltip: {
-            filter: (item) => item.datasetIndex === 0,
+            filter: (item) => item.datasetIndex !== 1,
             callbacks: { title: (items) => (items.length ? `${items[0].parsed.x.toFixed(1)} s` : "") },
           },
         },

@@ -52,32 +52,10 @@ export function emptyState(message, ...extra) {
   return h("div", { class: "state state-empty" }, h("div", {}, h("p", {}, message), ...extra));
 }
 
-/** A verdict badge: FAKE (red) or REAL (green). */
-export function verdictBadge(isFake) {
-  if (isFake === null || isFake === undefined) return h("span", { class: "badge" }, "—");
-  return h("span", { class: `badge ${isFake ? "badge-fake" : "badge-real"}` }, isFake ? "FAKE" : "REAL");
-}
-
-/** Big verdict banner with confidence meter. */
-export function verdictBanner(isFake, confidence, { id, live = false } = {}) {
-  const label = isFake ? "FAKE" : "REAL";
-  return h(
-    "div",
-    { class: `verdict ${isFake ? "verdict-fake" : "verdict-real"}`, id, "data-verdict": label.toLowerCase(), role: live ? null : "status" },
-    h("span", { class: "verdict-label" }, label),
-    h("span", { class: "verdict-confidence" }, `${formatPercent(confidence)} confidence`),
-    h("span", { class: "meter", "aria-hidden": "true" }, h("span", { style: { width: `${clampPercent(confidence)}%` } })),
-  );
-}
-
 /** Percentage with at most one decimal; "—" for missing values. */
 export function formatPercent(value) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
   return `${Number(value).toFixed(1).replace(/\.0$/, "")}%`;
-}
-
-function clampPercent(value) {
-  return Math.max(0, Math.min(100, Number(value) || 0));
 }
 
 /** Local date and time for an ISO timestamp (naive timestamps from the API are UTC). */

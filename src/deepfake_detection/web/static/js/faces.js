@@ -1,6 +1,7 @@
 // Face boxes drawn over an image or video, positioned in percent of the analysed picture so they scale.
 
-import { formatPercent, h } from "./dom.js";
+import { h } from "./dom.js";
+import { fakeWords } from "./verdict.js";
 
 /** Replace the boxes in layer (an element covering the picture) with one per face of a width × height picture. */
 export function drawFaceBoxes(layer, faces, width, height) {
@@ -9,7 +10,9 @@ export function drawFaceBoxes(layer, faces, width, height) {
   faces.forEach((face, index) => {
     const box = face.box || face;
     const verdict = face.is_fake ? "fake" : "real";
-    const text = `${verdict.toUpperCase()} ${formatPercent(face.confidence)}`;
+    // The face's own fake probability in words, never a bare "confidence".
+    const percent = face.fake_probability !== undefined ? face.fake_probability * 100 : face.is_fake ? face.confidence : 100 - face.confidence;
+    const text = fakeWords(percent);
     layer.append(
       h(
         "div",

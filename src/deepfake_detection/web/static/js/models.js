@@ -13,7 +13,7 @@ export function loadModels() {
   if (!cached) {
     cached = api("/api/detect/models").then((data) => ({
       list: data.models || [],
-      defaults: { image: data.default, camera: data.camera_default || data.default },
+      defaults: { image: data.default, video: data.default, camera: data.camera_default || data.default },
       limits: data.limits || null,
     }));
     cached.catch(() => {
@@ -50,11 +50,25 @@ export function modelUnavailableNotice(key, detail) {
   );
 }
 
+/** Uses the ensemble judges (the API refuses it for videos for now). */
+const ENSEMBLE_USES = new Set(["image", "camera"]);
+
 /**
- * A labelled <select> filled from the API. Returns {element, value(), ready}; the model flagged as the
- * server's default for this use (image/video or camera) is preselected, the chosen model's description is
- * shown under it, and picking one that is not downloaded shows the notice at once. use "video" leaves the
- * ensemble out.
+ * The web app's choice for a use: the ensemble when the server offers it with at least two downloaded
+ * members, else the server's documented default for that use.
+ */
+export function preferredModel(list, defaults, use) {
+  const available = new Set(list.filter((m) => m.available !== false).map((m) => m.key));
+  const ensemble = ENSEMBLE_USES.has(use) ? list.find((m) => m.key === "ensemble" && Array.isArray(m.members)) : null;
+  if (ensemble && ensemble.members.filter((key) => available.has(key)).length >= 2) return ensemble;
+  return list.find((m) => m.key === defaults[use]) || list.find((m) => m.default) || list[0];
+}
+
+/**
+ * A labelled <select> filled from the API. Returns {element, value(), ready}; the ensemble (see
+ * preferredModel) or else the server's default for this use is preselected, the chosen model's description
+ * is shown under it, and picking one that is not downloaded shows the notice at once. use "video" and
+ * "calibration" (the calibrations are per model) leave the ensemble out.
  */
 export function modelPicker({ id = "model-select", use = "image" } = {}) {
   const select = h("select", { id, name: "model", disabled: true, "aria-describedby": `${id}-description` }, h("option", { value: "" }, "Loading models…"));
@@ -80,7 +94,7 @@ export function modelPicker({ id = "model-select", use = "image" } = {}) {
   const ready = loadModels()
     .then(({ list: all, defaults }) => {
       // The ensemble (a model with members) judges images and camera frames only, not videos.
-      const list = use === "video" ? all.filter((m) => !m.members) : all;
+      const list = ENSEMBLE_USES.has(use) ? all : all.filter((m) => !m.members);
       models = list;
       if (!list.length) {
         mount(select, h("option", { value: "" }, "Server default"));
@@ -93,7 +107,7 @@ export function modelPicker({ id = "model-select", use = "image" } = {}) {
           h("option", { value: model.key, title: model.description || null }, model.available === false ? `${model.name} (not downloaded)` : model.name),
         ),
       );
-      const preferred = list.find((m) => m.key === defaults[use]) || list.find((m) => m.default) || list[0];
+      const preferred = preferredModel(list, defaults, use);
       select.value = preferred.key;
       select.disabled = false;
       showNotice();

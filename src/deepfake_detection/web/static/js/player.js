@@ -77,7 +77,7 @@ export function frameList(timeline, seek, { idPrefix = "video" } = {}) {
         "button",
         {
           type: "button",
-          class: `button button-ghost button-small ${frame.is_fake ? "frame-fake" : "frame-real"}`,
+          class: `button button-ghost button-small frame-${["fake", "uncertain", "real"].includes(frame.verdict) ? frame.verdict : frame.is_fake ? "fake" : "real"}`,
           "data-time": frame.time,
           onclick: () => seek(Number(frame.time)),
         },
@@ -86,4 +86,32 @@ export function frameList(timeline, seek, { idPrefix = "video" } = {}) {
     ),
   );
   return h("details", { class: "frame-list" }, h("summary", {}, `Jump to an analysed frame (${timeline.length})`), list);
+}
+
+/** "0-6 s" (one decimal only when needed). */
+function span(segment) {
+  const time = (value) => Number(Number(value).toFixed(1));
+  return time(segment.start) === time(segment.end) ? `${time(segment.start)} s` : `${time(segment.start)}-${time(segment.end)} s`;
+}
+
+/** A button per segment ("fake 0-6 s"), coloured by its verdict; each jumps the player to its start. */
+export function segmentList(segments, seek, { idPrefix = "video" } = {}) {
+  return h(
+    "div",
+    { class: "frame-times segment-buttons", id: `${idPrefix}-segment-buttons` },
+    segments.map((segment) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `button button-ghost button-small frame-${segment.verdict}`,
+          "data-start": segment.start,
+          "data-verdict": segment.verdict,
+          "aria-label": `Show the ${segment.verdict} segment ${span(segment)}`,
+          onclick: () => seek(Number(segment.start)),
+        },
+        `${segment.verdict} ${span(segment)}`,
+      ),
+    ),
+  );
 }

@@ -119,7 +119,7 @@ export function renderAdminCalibrations(main, { signal }) {
   const detailArea = h("div", { id: "calibration-detail-area" });
   const actionStatus = h("div", { "aria-live": "polite", id: "action-status" });
 
-  const feedbackPicker = modelPicker({ id: "feedback-model" });
+  const feedbackPicker = modelPicker({ id: "feedback-model", use: "calibration" });
   const feedbackResult = h("div", { id: "feedback-result" });
   const feedbackButton = h("button", { type: "submit", class: "button", id: "fit-feedback" }, "Fit from feedback");
   const feedbackForm = h(
@@ -130,7 +130,7 @@ export function renderAdminCalibrations(main, { signal }) {
     feedbackResult,
   );
 
-  const uploadPicker = modelPicker({ id: "upload-model" });
+  const uploadPicker = modelPicker({ id: "upload-model", use: "calibration" });
   const realInput = h("input", { type: "file", id: "upload-real", name: "real", multiple: true, accept: "image/*" });
   const fakeInput = h("input", { type: "file", id: "upload-fake", name: "fake", multiple: true, accept: "image/*" });
   const uploadResult = h("div", { id: "upload-result" });

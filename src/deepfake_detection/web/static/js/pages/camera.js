@@ -1,10 +1,11 @@
 // Live camera: stream the webcam, send one frame at a steady rate, show the stabilised verdict.
 
 import { api } from "../api.js";
-import { errorState, formatBytes, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { errorState, formatBytes, h, mount } from "../dom.js";
 import { drawFaceBoxes } from "../faces.js";
 import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker } from "../models.js";
+import { VERDICT_WORDS, fakePercent, fakeWords, verdictEvidence, verdictHeadline, verdictKind } from "../verdict.js";
 
 const MAX_FRAME_WIDTH = 640;
 const MAX_FAILURES = 3;
@@ -116,10 +117,12 @@ export function renderCamera(main, { signal }) {
       const states = (live.dataset.windows || "").split(" ").filter(Boolean);
       if (states[states.length - 1] !== state) live.dataset.windows = [...states, state].join(" ");
     }
+    // The three-way verdict and its evidence are this frame's; the smoothed vote is shown next to it.
+    const frame = { ...answer, ...(answer.frame || {}), verdict: answer.verdict ?? (answer.frame && answer.frame.verdict) };
     mount(
       live,
       h("p", { class: "hint", id: "camera-status" }, h("span", { class: "live-dot", "aria-hidden": "true" }), windowText(answer)),
-      verdictBanner(answer.is_fake, answer.confidence, { id: "camera-verdict", live: true }),
+      verdictHeadline(frame, { id: "camera-verdict", live: true, score: `this frame ${fakeWords(fakePercent(frame))}` }),
       h(
         "dl",
         { class: "facts" },
@@ -127,16 +130,21 @@ export function renderCamera(main, { signal }) {
         h("dd", {}, answer.model_used || answer.model_key || "—"),
         h("dt", {}, "Window"),
         h("dd", { id: "camera-window" }, answer.window_size ? `${answer.frames_in_window} of ${answer.window_size} frames` : "—"),
-        h("dt", {}, "Fake votes"),
-        h("dd", {}, answer.fake_votes !== undefined ? String(answer.fake_votes) : "—"),
-        h("dt", {}, "This frame"),
-        h("dd", {}, answer.frame ? `${answer.frame.is_fake ? "fake" : "real"}, ${formatPercent(answer.frame.confidence)}, ${faces.length} face${faces.length === 1 ? "" : "s"}` : "—"),
+        h("dt", {}, "Smoothed vote"),
+        h(
+          "dd",
+          { id: "camera-smoothed" },
+          answer.fake_votes !== undefined ? `${answer.is_fake ? "fake" : "real"}: ${answer.fake_votes} of ${answer.frames_in_window ?? "—"} frames fake, mean ${fakeWords(fakePercent(answer))}` : "—",
+        ),
+        h("dt", {}, "Faces in this frame"),
+        h("dd", {}, String(faces.length)),
         h("dt", {}, "Frames sent"),
         h("dd", { id: "camera-frames" }, String(framesSent)),
       ),
+      verdictEvidence(frame, { idPrefix: "camera" }),
     );
-    const label = answer.is_fake ? "fake" : "real";
-    if (label !== lastLabel) announcer.textContent = `Live verdict: ${label}, ${formatPercent(answer.confidence)} confidence.`;
+    const label = verdictKind(frame);
+    if (label !== lastLabel) announcer.textContent = `Live verdict: ${VERDICT_WORDS[label] || "none"}, this frame ${fakeWords(fakePercent(frame))}.`;
     lastLabel = label;
   };
 

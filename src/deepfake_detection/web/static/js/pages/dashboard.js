@@ -2,7 +2,8 @@
 
 import { api } from "../api.js";
 import { chartBox } from "../charts.js";
-import { capitalise, emptyState, errorState, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge } from "../dom.js";
+import { capitalise, emptyState, errorState, formatDateTime, formatPercent, h, loadingState, mount } from "../dom.js";
+import { fakePercent, fakeWords, verdictBadge, verdictKind } from "../verdict.js";
 
 function statCard({ id, label, value, tone = "", note = null }) {
   return h(
@@ -25,14 +26,33 @@ function byTypeNote(byType) {
   return parts.map(([count, one, many]) => `${count} ${count === 1 ? one : many}`).join(" · ") || null;
 }
 
-/** The accuracy card: from the user's feedback, or (without any) the mean confidence, labelled as such. */
+/**
+ * The accuracy card says what it measures: the share of the verdicts you rated that you marked correct
+ * (GET /api/stats, accuracy_basis "feedback"). Without ratings the API's accuracy is the mean confidence,
+ * which is not an accuracy, so the card says that nothing was measured yet.
+ */
 function accuracyCard(stats) {
-  const fromFeedback = stats.accuracy_basis === "feedback";
-  const label = fromFeedback ? "Accuracy" : "Accuracy (est.)";
-  const note = fromFeedback
-    ? `From your feedback (${stats.feedback_count} rated)`
-    : "Mean confidence; no feedback yet";
-  return statCard({ id: "stat-accuracy", label, value: formatPercent(stats.accuracy), note });
+  if (stats.accuracy_basis === "feedback") {
+    const rated = stats.feedback_count;
+    return statCard({
+      id: "stat-accuracy",
+      label: "Rated correct",
+      value: formatPercent(stats.accuracy),
+      note: `Of the ${rated} verdict${rated === 1 ? "" : "s"} you marked correct or wrong; unrated verdicts are not counted.`,
+    });
+  }
+  return statCard({
+    id: "stat-accuracy",
+    label: "Rated correct",
+    value: "—",
+    note: "Not measured: you have not rated a verdict yet. Mark verdicts correct or wrong in your history.",
+  });
+}
+
+/** Uncertain results as their own category (they are also counted as fake or real, by is_fake). */
+function uncertainCard(stats) {
+  if (stats.uncertain_count === undefined || stats.uncertain_count === null) return null;
+  return statCard({ id: "stat-uncertain", label: "Uncertain", value: String(stats.uncertain_count), tone: "stat-uncertain", note: "Also counted as fake or real above" });
 }
 
 function statCards(stats) {
@@ -42,8 +62,14 @@ function statCards(stats) {
     statCard({ id: "stat-total", label: "Total detections", value: String(stats.total_detections ?? 0), note: byTypeNote(stats.by_type) }),
     statCard({ id: "stat-fake", label: "Fake", value: String(stats.fake_count ?? 0), tone: "stat-fake" }),
     statCard({ id: "stat-real", label: "Real", value: String(stats.real_count ?? 0), tone: "stat-real" }),
+    uncertainCard(stats),
     accuracyCard(stats),
-    statCard({ id: "stat-avg-confidence", label: "Avg. confidence", value: formatPercent(stats.average_confidence) }),
+    statCard({
+      id: "stat-avg-confidence",
+      label: "Avg. confidence",
+      value: formatPercent(stats.average_confidence),
+      note: "How sure the verdicts were of themselves, on average: not an accuracy",
+    }),
   );
 }
 
@@ -117,7 +143,7 @@ function recentList(items) {
           h("br"),
           h("span", { class: "hint" }, formatDateTime(item.detection_time)),
         ),
-        h("span", { class: "row" }, verdictBadge(item.is_fake), h("span", { class: "hint" }, formatPercent(item.confidence_score))),
+        h("span", { class: "row" }, verdictBadge(verdictKind(item)), h("span", { class: "hint" }, fakeWords(fakePercent(item)))),
       ),
     ),
   );

@@ -3,11 +3,13 @@
 
 import { api, fetchMediaUrl } from "../api.js";
 import { timelineChart } from "../charts.js";
-import { capitalise, emptyState, errorState, flash, formatDateTime, formatPercent, h, loadingState, mount, verdictBadge, verdictBanner } from "../dom.js";
+import { capitalise, emptyState, errorState, flash, formatDateTime, h, loadingState, mount } from "../dom.js";
 import { limitsLine } from "../detector-limits.js";
 import { imageWithFaces } from "../faces.js";
 import { frameList, videoPlayer } from "../player.js";
 import { navigate } from "../router.js";
+import { fakePercent, fakeWords, verdictBadge, verdictEvidence, verdictHeadline, verdictKind } from "../verdict.js";
+import { memberNames, timelineHint, videoScore, videoSegments } from "./video.js";
 
 const PER_PAGE = 10;
 
@@ -105,7 +107,7 @@ export async function renderHistoryList(main, { query, signal }) {
           id: "filter-verdict",
           label: "Verdict",
           value: state.verdict,
-          options: [["", "All verdicts"], ["fake", "Fake"], ["real", "Real"]],
+          options: [["", "All verdicts"], ["fake", "Likely fake"], ["uncertain", "Uncertain"], ["real", "Likely real"]],
           onChange: (verdict) => navigate(listPath({ ...state, verdict, page: 1 })),
         }),
       ),
@@ -127,6 +129,10 @@ export async function renderHistoryList(main, { query, signal }) {
   if (signal.aborted) return;
   const items = data.history || [];
   const pages = Math.max(1, data.pages || 1);
+  // An API whose items carry no three-way verdict cannot filter uncertain ones either: do not offer it.
+  if (items.length && !items.some((item) => "verdict" in item) && state.verdict !== "uncertain") {
+    main.querySelector('#filter-verdict option[value="uncertain"]')?.remove();
+  }
   if (!items.length && state.page > 1) {
     navigate(listPath({ ...state, page: Math.min(state.page - 1, pages) }));
     return;
@@ -145,8 +151,8 @@ export async function renderHistoryList(main, { query, signal }) {
       h("td", {}, formatDateTime(item.detection_time)),
       h("td", {}, capitalise(item.detection_type)),
       h("td", { class: "hide-narrow" }, item.filename || "—"),
-      h("td", {}, verdictBadge(item.is_fake)),
-      h("td", { class: "hide-narrow" }, formatPercent(item.confidence_score)),
+      h("td", {}, verdictBadge(verdictKind(item))),
+      h("td", { class: "hide-narrow" }, fakeWords(fakePercent(item))),
       h("td", { class: "hide-narrow" }, item.model_version || "—"),
       h("td", { class: "hide-narrow" }, feedbackText(item.feedback)),
       h("td", {}, h("div", { class: "actions" }, h("a", { class: "button button-ghost button-small", href: `#/history/${item.id}`, "aria-label": `View ${item.detection_type} detection ${item.id}` }, "View"), deleteButton)),
@@ -176,7 +182,7 @@ export async function renderHistoryList(main, { query, signal }) {
             h("th", { scope: "col" }, "Type"),
             h("th", { scope: "col", class: "hide-narrow" }, "File"),
             h("th", { scope: "col" }, "Verdict"),
-            h("th", { scope: "col", class: "hide-narrow" }, "Confidence"),
+            h("th", { scope: "col", class: "hide-narrow" }, "Fake score"),
             h("th", { scope: "col", class: "hide-narrow" }, "Model"),
             h("th", { scope: "col", class: "hide-narrow" }, "Feedback"),
             h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
@@ -191,7 +197,7 @@ export async function renderHistoryList(main, { query, signal }) {
 
 function feedbackButtons(item, onChange) {
   const current = feedbackValue(item.feedback);
-  const status = h("p", { class: "hint", "aria-live": "polite" }, current === null ? "Was this verdict right? Your answer feeds the dashboard's accuracy." : `You marked this verdict as ${current ? "correct" : "wrong"}.`);
+  const status = h("p", { class: "hint", "aria-live": "polite" }, current === null ? "Was this verdict right? Your answer counts in the dashboard's Rated correct card (and can feed a calibration)." : `You marked this verdict as ${current ? "correct" : "wrong"}.`);
   const make = (correct, text) => {
     const button = h("button", { type: "button", class: "button button-ghost", "aria-pressed": String(current === correct), id: correct ? "feedback-correct" : "feedback-wrong" }, text);
     button.addEventListener("click", async () => {
@@ -222,6 +228,16 @@ export async function renderHistoryDetail(main, { params, signal }) {
   }
   if (signal.aborted) return;
   const detail = item.detail || {};
+  // The verdict and its evidence: an image's trust fields, a camera frame's own result, a video's detail.
+  const isCamera = item.detection_type === "camera";
+  const evidence = {
+    ...detail,
+    ...(detail.trust || {}),
+    ...(isCamera ? detail.frame || {} : {}),
+    is_fake: isCamera && detail.frame ? detail.frame.is_fake : item.is_fake,
+    confidence: item.confidence_score,
+  };
+  evidence.verdict = (detail.trust && detail.trust.verdict) || (isCamera && detail.frame && detail.frame.verdict) || detail.verdict || item.verdict;
 
   const media = h("div", { id: "detail-media" }, loadingState("Loading media…"));
   const mediaPath = item.media_url || `/api/history/${item.id}/media`;
@@ -259,8 +275,9 @@ export async function renderHistoryDetail(main, { params, signal }) {
         "section",
         { class: "card stack", "aria-labelledby": "detail-result-title" },
         h("h2", { id: "detail-result-title" }, "Result"),
-        verdictBanner(item.is_fake, item.confidence_score ?? item.confidence, { id: "detail-verdict" }),
+        verdictHeadline(evidence, { id: "detail-verdict", score: isVideo ? videoScore(evidence, detail.frames_analyzed ?? timeline.length) : isCamera ? `this frame ${fakeWords(fakePercent(evidence))}` : undefined }),
         limitsLine({ id: "detail-limits" }),
+        verdictEvidence(evidence, { idPrefix: "detail" }),
         h(
           "dl",
           { class: "facts" },
@@ -269,10 +286,9 @@ export async function renderHistoryDetail(main, { params, signal }) {
           h("dd", {}, item.model_version || item.model_used || "—"),
           detail.faces ? [h("dt", {}, "Faces"), h("dd", { id: "detail-faces" }, String(detail.faces.length))] : null,
           detail.frame && detail.frame.faces ? [h("dt", {}, "Faces in frame"), h("dd", {}, String(detail.frame.faces.length))] : null,
-          detail.window_size ? [h("dt", {}, "Smoothing window"), h("dd", {}, `${detail.frames_in_window} of ${detail.window_size} frames, ${detail.fake_votes} fake`)] : null,
+          detail.window_size ? [h("dt", {}, "Smoothing window"), h("dd", {}, `${detail.frames_in_window} of ${detail.window_size} frames, ${detail.fake_votes} fake: ${item.is_fake ? "fake" : "real"}, mean ${fakeWords(fakePercent({ fake_probability: detail.fake_probability }))}`)] : null,
           detail.frames_analyzed !== undefined ? [h("dt", {}, "Frames analysed"), h("dd", {}, String(detail.frames_analyzed))] : null,
           detail.duration ? [h("dt", {}, "Duration"), h("dd", {}, `${Number(detail.duration).toFixed(1)} s`)] : null,
-          detail.fake_probability !== undefined && detail.fake_probability !== null ? [h("dt", {}, "Fake probability"), h("dd", {}, formatPercent(detail.fake_probability * 100))] : null,
         ),
         feedbackSlot,
       ),
@@ -282,8 +298,9 @@ export async function renderHistoryDetail(main, { params, signal }) {
           "section",
           { class: "card stack", style: { marginTop: "1rem" }, "aria-labelledby": "detail-timeline-title" },
           h("h2", { id: "detail-timeline-title" }, player ? "Timeline and video" : "Timeline"),
-          timeline.length ? timelineChart(timeline, { id: "detail-timeline", signal, onSeek: player ? player.seek : null }) : null,
-          timeline.length && player ? h("p", { class: "hint" }, "Each point is one analysed frame at its time in the video. Click a point to see that moment below.") : null,
+          timeline.length ? timelineChart(timeline, { id: "detail-timeline", signal, onSeek: player ? player.seek : null, segments: detail.segments || [], names: memberNames(detail) }) : null,
+          timeline.length && player ? h("p", { class: "hint" }, timelineHint(detail)) : null,
+          player ? videoSegments(detail, player.seek, { idPrefix: "detail" }) : null,
           player ? player.element : null,
           timeline.length && player ? frameList(timeline, player.seek, { idPrefix: "detail" }) : null,
         )

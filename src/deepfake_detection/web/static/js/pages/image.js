@@ -1,11 +1,12 @@
 // Image detection: pick or drop an image, preview it, run a model, show the verdict with face boxes.
 
 import { api } from "../api.js";
-import { emptyState, errorState, formatBytes, formatDuration, formatPercent, h, loadingState, mount, verdictBanner } from "../dom.js";
+import { emptyState, errorState, formatBytes, formatDuration, h, loadingState, mount } from "../dom.js";
 import { imageWithFaces } from "../faces.js";
 import { filePicker } from "../filepicker.js";
 import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker } from "../models.js";
+import { verdictEvidence, verdictHeadline } from "../verdict.js";
 
 /** The facts under a verdict (also used by the history detail view). */
 export function imageFacts(result) {
@@ -15,9 +16,6 @@ export function imageFacts(result) {
     { class: "facts" },
     h("dt", {}, "Model"),
     h("dd", { id: "result-model" }, result.model_used || result.model_name || result.model_key || "—"),
-    h("dt", {}, "Confidence"),
-    h("dd", {}, formatPercent(result.confidence)),
-    result.fake_probability !== undefined ? [h("dt", {}, "Fake probability"), h("dd", {}, formatPercent(result.fake_probability * 100))] : null,
     h("dt", {}, "Faces found"),
     h("dd", { id: "result-faces" }, result.face_found === false ? "None (whole image analysed)" : String(faces.length)),
     result.width ? [h("dt", {}, "Image size"), h("dd", {}, `${result.width} × ${result.height} px`)] : null,
@@ -76,13 +74,15 @@ export function renderImage(main, { signal }) {
     const data = new FormData();
     data.append("image", file);
     if (modelKey) data.append("model", modelKey);
+    // The robustness self-test is on for every image from the web app (re-compressed and rescaled copies).
+    data.append("robustness", "true");
     detectButton.disabled = true;
     mount(result, loadingState("Analysing the image…"));
     details.replaceChildren();
     try {
       const answer = await api("/api/detect/image", { method: "POST", form: data, signal });
       showPreview(answer.faces || [], { width: answer.width, height: answer.height });
-      mount(result, verdictBanner(answer.is_fake, answer.confidence, { id: "image-verdict" }), limitsLine({ id: "image-limits" }));
+      mount(result, verdictHeadline(answer, { id: "image-verdict" }), limitsLine({ id: "image-limits" }), verdictEvidence(answer, { idPrefix: "image" }));
       mount(
         details,
         imageFacts(answer),

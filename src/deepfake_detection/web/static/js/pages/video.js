@@ -3,11 +3,12 @@
 
 import { MODEL_UNAVAILABLE, api, fetchMediaUrl, uploadWithProgress } from "../api.js";
 import { timelineChart } from "../charts.js";
-import { capitalise, emptyState, errorState, formatBytes, formatDuration, formatPercent, h, mount, verdictBanner } from "../dom.js";
+import { capitalise, emptyState, errorState, formatBytes, formatDuration, h, mount } from "../dom.js";
 import { filePicker } from "../filepicker.js";
 import { limitsLine } from "../detector-limits.js";
 import { detectionError, loadLimits, modelPicker, modelUnavailableNotice } from "../models.js";
-import { frameList, videoPlayer } from "../player.js";
+import { frameList, segmentList, videoPlayer } from "../player.js";
+import { fakePercent, fakeWords, verdictEvidence, verdictHeadline } from "../verdict.js";
 
 const POLL_MS = 1000;
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
@@ -16,6 +17,30 @@ const FINISHED = new Set(["completed", "failed", "cancelled"]);
  * Verdict, facts, thumbnail, timeline and a player of a finished video (also used by the history detail
  * view). file: the File just uploaded from this page, played locally instead of fetched back.
  */
+/** "6 of 9 frames fake · mean 73% fake": what the headline of a video rests on. */
+export function videoScore(video, frames) {
+  const fake = video.fake_frames;
+  const share = fake !== undefined && fake !== null && frames ? `${fake} of ${frames} frames fake · ` : "";
+  return `${share}mean ${fakeWords(fakePercent(video))}`;
+}
+
+/** The video's segments as text ("fake 0-6 s, real 7-9 s") with a button per segment, when the API gave them. */
+export function videoSegments(video, seek, { idPrefix }) {
+  const segments = Array.isArray(video.segments) ? video.segments : [];
+  if (!segments.length && !video.segments_text) return null;
+  return h(
+    "div",
+    { class: "segments stack", id: `${idPrefix}-segments` },
+    video.segments_text ? h("p", { id: `${idPrefix}-segments-text` }, h("strong", {}, "Segments: "), video.segments_text) : null,
+    segments.length ? segmentList(segments, seek, { idPrefix }) : null,
+  );
+}
+
+/** Model key -> name, from the answer's members (names of the per-model timeline lines). */
+export function memberNames(video) {
+  return Object.fromEntries((Array.isArray(video.members) ? video.members : []).map((m) => [m.key, m.name || m.key]));
+}
+
 export function videoResult(video, { signal, idPrefix = "video", file = null } = {}) {
   const timeline = video.timeline || [];
   const videoId = video.video_id ?? video.id;
@@ -33,8 +58,9 @@ export function videoResult(video, { signal, idPrefix = "video", file = null } =
   return h(
     "div",
     { class: "stack" },
-    verdictBanner(video.is_fake, video.confidence, { id: `${idPrefix}-verdict` }),
+    verdictHeadline(video, { id: `${idPrefix}-verdict`, score: videoScore(video, video.frames_analyzed ?? timeline.length) }),
     limitsLine({ id: `${idPrefix}-limits` }),
+    verdictEvidence(video, { idPrefix }),
     h(
       "div",
       { class: "grid-2" },
@@ -50,8 +76,6 @@ export function videoResult(video, { signal, idPrefix = "video", file = null } =
         video.frames_skipped ? [h("dt", {}, "Frames skipped"), h("dd", {}, String(video.frames_skipped))] : null,
         h("dt", {}, "Duration"),
         h("dd", {}, video.duration !== undefined && video.duration !== null ? `${Number(video.duration).toFixed(1)} s` : "—"),
-        h("dt", {}, "Mean fake probability"),
-        h("dd", {}, video.fake_probability !== undefined ? formatPercent(video.fake_probability * 100) : "—"),
         h("dt", {}, "Time"),
         h("dd", {}, formatDuration(video.processing_time_ms)),
       ),
@@ -63,14 +87,24 @@ export function videoResult(video, { signal, idPrefix = "video", file = null } =
       h("h2", { id: `${idPrefix}-timeline-title` }, "Timeline"),
       timeline.length
         ? [
-            timelineChart(timeline, { id: `${idPrefix}-timeline`, signal, onSeek: player.seek }),
-            h("p", { class: "hint" }, "Each point is one analysed frame at its time in the video. Click a point to see that moment below."),
+            timelineChart(timeline, { id: `${idPrefix}-timeline`, signal, onSeek: player.seek, segments: video.segments || [], names: memberNames(video) }),
+            h("p", { class: "hint" }, timelineHint(video)),
           ]
         : emptyState("No frames with a result."),
+      videoSegments(video, player.seek, { idPrefix }),
       player.element,
       timeline.length ? frameList(timeline, player.seek, { idPrefix }) : null,
     ),
   );
+}
+
+/** What the timeline shows, in words (segments and per-model lines only when the answer has them). */
+export function timelineHint(video) {
+  const parts = ["Each point is one analysed frame at its time in the video, coloured by its verdict."];
+  if (Array.isArray(video.segments) && video.segments.length) parts.push("Shaded spans are the segments judged fake, uncertain or real.");
+  if ((video.timeline || []).some((frame) => frame.members)) parts.push("The dashed lines are each model's own score.");
+  parts.push("Click a point or a segment to see that moment below.");
+  return parts.join(" ");
 }
 
 export function renderVideo(main, { signal }) {

@@ -225,7 +225,9 @@ if __name__ == "__main__":  # pragma: no cover
 @main.command()
 @click.argument("real_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("fake_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--model", "model_key", default=None, help="Model key (default: the default model); `ensemble`: its combination.")
+@click.option(
+    "--model", "model_key", default=None, help="Model key (default: the default model); `ensemble`: its combination."
+)
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the calibration here (JSON)."
 )

@@ -332,20 +332,23 @@ def activate(
     calibrations than those in force is refused (Conflict): it would not be applied.
     """
     require_admin(session=session, user_id=admin_id)
+    current = None
+    model_key = session.scalar(select(CalibrationRecord.model_key).where(CalibrationRecord.id == calibration_id))
+    if model_key == ENSEMBLE_KEY and engine is not None:
+        # Read before the row is locked: reading the active calibrations ends the transaction it runs in.
+        current = ensemble_basis(session=session, engine=engine).engine_basis
     record = session.get(CalibrationRecord, calibration_id, with_for_update=True)
     if record is None:
         session.rollback()
         return None
-    if record.model_key == ENSEMBLE_KEY and engine is not None:
-        fitted = (record.parameters or {}).get("basis")
-        current = ensemble_basis(session=session, engine=engine).engine_basis
-        if fitted != current:
-            session.rollback()
-            raise Conflict(
-                f"Calibration {record.id} of the ensemble was fitted over other members or member calibrations "
-                "than those in force, so it would not be applied: fit the ensemble's calibration again",
-                code="calibration_stale",
-            )
+    if current is not None and (record.parameters or {}).get("basis") != current:
+        stale = Conflict(
+            f"Calibration {record.id} of the ensemble was fitted over other members or member calibrations "
+            "than those in force, so it would not be applied: fit the ensemble's calibration again",
+            code="calibration_stale",
+        )
+        session.rollback()
+        raise stale
     # Off first, then on, in one transaction: the partial unique index never sees two active rows.
     session.execute(
         update(CalibrationRecord)

@@ -158,19 +158,3 @@ def test_the_upload_has_its_own_body_limit_in_the_app_and_in_the_server(app, cli
     refused = assert_error(post_upload(client, admin.headers, upload_form(2)), 413)
     assert "Calibration upload too large" in refused["message"]
     assert stored(app) == 0
-
-
-def test_the_ensemble_is_not_a_model_a_calibration_is_fitted_for(app, client):
-    """The document offers `ensemble` as a model key; calibrating it is a clear 400 (was a 500: an unknown model)."""
-    admin = register_and_login(client)
-    grant(app, admin.username)
-    refused = assert_error(
-        client.post("/api/admin/calibrations/feedback", headers=admin.headers, json={"model": "ensemble"}), 400
-    )
-    assert refused["code"] == "calibration_refused" and "through its members" in refused["message"]
-    # Nothing is ever active for it, so switching it off is a valid request that switches nothing off.
-    switched = client.post("/api/admin/calibrations/deactivate", headers=admin.headers, json={"model": "ensemble"})
-    assert switched.status_code == 200 and switched.get_json()["deactivated"] is None
-    refused = assert_error(post_upload(client, admin.headers, upload_form(2, model="ensemble")), 400)
-    assert refused["code"] == "calibration_refused"
-    assert stored(app) == 0

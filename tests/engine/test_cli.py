@@ -17,6 +17,8 @@ from deepfake_detection.engine.cli import main
 from tests.support import media
 from tests.support.labelled import write_labelled_folders
 
+TINY_KEYS = ("dima806", "deep-fake-v2", "open-deepfake")
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
@@ -124,6 +126,18 @@ def test_calibrate_fits_on_labelled_folders_and_writes_the_calibration(tmp_path)
     stored = json.loads(out.read_text())
     assert stored["model_key"] == "dima806"
     assert Calibration.from_dict(stored["calibration"]).n_real == 22
+
+
+def test_calibrate_fits_the_ensemble_s_combination_over_raw_member_scores(tmp_path):
+    real, fake = write_labelled_folders(tmp_path, 22)
+    out = tmp_path / "ensemble.json"
+    result = run("calibrate", str(real), str(fake), "--model", "ensemble", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "ensemble: platt calibration from 22 real and 22 fake examples" in result.output
+    stored = json.loads(out.read_text())
+    basis = Calibration.from_dict(stored["calibration"]).basis
+    assert stored["model_key"] == "ensemble"
+    assert basis == {"members": {key: {"calibration": None, "weight": 1.0} for key in TINY_KEYS}}
 
 
 def test_calibrate_refuses_too_few_examples_with_the_reason(tmp_path):

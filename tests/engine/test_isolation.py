@@ -24,6 +24,8 @@ PUBLIC_ENGINE_MEMBERS = {
     "detect_camera_frame",
     "probe_video",
     "ensemble_members",
+    "ensemble_basis",
+    "combined_probability",
     "warm_up",
 }
 # Public engine modules besides the package itself: fitting loads scikit-learn, so it is not imported with it.

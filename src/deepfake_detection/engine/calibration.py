@@ -18,10 +18,16 @@ loads scikit-learn (about 45 MB of RSS and a second of import). The rules of ``f
   fitted on all examples.
 - Storage: ``Calibration.to_dict()``/``from_dict()`` give a JSON-safe dict (numbers and lists only, no
   pickle): Platt keeps coef and intercept, isotonic its threshold arrays.
+- The ensemble's combination: a calibration of the combined probability also keeps its ``basis``, what
+  the combined probabilities it was fitted on depended on (each member's key, the ``fingerprint()`` of the
+  member calibration then in force or None, and the member's weight); the engine applies it only while
+  the members, their calibrations and weights are the same (``DetectionEngine.ensemble_basis``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence, cast, overload
@@ -115,6 +121,8 @@ class Calibration:
     ece_after: float
     params: dict[str, Any] = field(repr=False)
     evaluation: str = f"stratified {CV_FOLDS}-fold cross-validation"
+    # The combination's calibration only: what its combined probabilities depended on (module docstring).
+    basis: dict[str, Any] | None = field(default=None, repr=False)
 
     @overload
     def apply(self, probabilities: float) -> float: ...
@@ -127,9 +135,14 @@ class Calibration:
         out = apply_params(self.method, self.params, p)
         return float(out) if scalar else out
 
+    def fingerprint(self) -> str:
+        """A short hash of the stored form: equal for equal calibrations, different when anything differs."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (plain numbers and lists), for the database."""
-        return {
+        stored: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "method": self.method,
             "n_real": self.n_real,
@@ -141,6 +154,9 @@ class Calibration:
             "evaluation": self.evaluation,
             "params": {k: (list(v) if isinstance(v, list) else v) for k, v in self.params.items()},
         }
+        if self.basis is not None:
+            stored["basis"] = json.loads(json.dumps(self.basis))
+        return stored
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Calibration":
@@ -162,6 +178,9 @@ class Calibration:
                 params = {"x": x, "y": y}
             else:
                 raise ValueError(f"unknown method {method!r}")
+            basis = data.get("basis")
+            if basis is not None and not isinstance(basis, dict):
+                raise ValueError("the basis must be a mapping")
             return cls(
                 method=method,
                 n_real=int(data["n_real"]),
@@ -172,6 +191,7 @@ class Calibration:
                 ece_after=float(data["ece_after"]),
                 params=params,
                 evaluation=str(data.get("evaluation", cls.evaluation)),
+                basis=basis,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"The stored calibration cannot be read: {exc}.") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .calibration_fit import fit_calibration
 from .engine import DetectionEngine
 from .errors import EngineError
 from .labelled import calibration_summary, score_labelled_folders
+from .registry import ENSEMBLE_KEY
 from .settings import EngineSettings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -223,7 +225,9 @@ if __name__ == "__main__":  # pragma: no cover
 @main.command()
 @click.argument("real_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("fake_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--model", "model_key", default=None, help="Model key (default: the default model).")
+@click.option(
+    "--model", "model_key", default=None, help="Model key (default: the default model); `ensemble`: its combination."
+)
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the calibration here (JSON)."
 )
@@ -239,6 +243,9 @@ def calibrate(real_dir: Path, fake_dir: Path, model_key: str | None, out: Path |
         for path, why in scores.skipped:
             click.echo(f"skipped {path}: {why}", err=True)
         calibration = fit_calibration(scores.probabilities, scores.labels)
+        if scores.model_key == ENSEMBLE_KEY:
+            # Fitted over the members' raw scores: the server applies it only while no member is calibrated.
+            calibration = replace(calibration, basis=engine.ensemble_basis({}))
     except EngineError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{scores.model_key}: {calibration_summary(calibration)}")

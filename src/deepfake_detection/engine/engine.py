@@ -52,6 +52,11 @@ def _elapsed_ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
 
 
+def _named(calibration: Calibration) -> dict[str, Any]:
+    """What an answer says of an applied calibration (the app adds its id)."""
+    return {"method": calibration.method, "n_real": calibration.n_real, "n_fake": calibration.n_fake}
+
+
 def _thumbnail_jpeg(rgb: np.ndarray) -> bytes:
     image = Image.fromarray(rgb)
     image.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
@@ -205,6 +210,43 @@ class DetectionEngine:
             return [self.registry.get(key) for key in dict.fromkeys(configured)]
         return [spec for spec in self.registry.all() if self.is_cached(spec.key)]
 
+    def ensemble_basis(
+        self, calibrations: Mapping[str, Calibration] | None = None, *, members: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """What the ensemble's combined probability depends on, as a calibration of the combination records it.
+
+        ``{"members": {key: {"calibration": fingerprint of its calibration or None, "weight": w}}}`` for
+        ``members`` (default: ``ensemble_members()``) under ``calibrations``; a calibration of the
+        combination applies only while this is what it was fitted under.
+        """
+        keys = [spec.key for spec in self.ensemble_members()] if members is None else list(members)
+        calibrations = calibrations or {}
+        return {
+            "members": {
+                key: {
+                    "calibration": calibrations[key].fingerprint() if key in calibrations else None,
+                    "weight": float(self.settings.ensemble.weights.get(key, 1.0)),
+                }
+                for key in keys
+            }
+        }
+
+    def combined_probability(self, raw: Mapping[str, float], calibrations: Mapping[str, Calibration]) -> float:
+        """The ensemble's combined probability (before any calibration of it) of its members' raw probabilities.
+
+        ``raw`` maps each of ``ensemble_members()`` to its raw fake probability (ValueError otherwise);
+        each is calibrated with ``calibrations`` as detect_image does, then combined by the deployment's rule.
+        """
+        keys = [spec.key for spec in self.ensemble_members()]
+        if set(raw) != set(keys):
+            raise ValueError(f"need the raw probability of each member ({', '.join(keys)}), got {sorted(raw)}")
+        results = []
+        for spec in self.ensemble_members():
+            p = float(raw[spec.key])
+            found = calibrations.get(spec.key)
+            results.append(MemberResult(spec.key, spec.name, p, None if found is None else found.apply(p)))
+        return combine(results, self.settings.ensemble).fake_probability
+
     def detect_image(
         self,
         source: ImageSource,
@@ -218,7 +260,9 @@ class DetectionEngine:
         ``model_key="ensemble"`` combines the ensemble's members (decoding and face detection once,
         each member's crops through its own batcher). ``robustness`` (None: DEEPFAKE_ROBUSTNESS) also
         scores each crop's JPEG and rescale variants in the same pass. ``calibrations`` maps model keys
-        to the calibration applied to their probability. Images larger than DEEPFAKE_WORK_MAX_SIDE are
+        to the calibration applied to their probability; ``calibrations["ensemble"]``, the combination's,
+        is applied to the ensemble's combined probability when its basis is the members' (else a reason
+        says it is not applied). Images larger than DEEPFAKE_WORK_MAX_SIDE are
         analysed reduced to it; width, height and face boxes are still in the original's pixels.
         """
         start = time.perf_counter()
@@ -272,13 +316,17 @@ class DetectionEngine:
             return MemberResult(run.spec.key, run.spec.name, p, None if found is None else found.apply(p))
 
         unstable = [run for run in runs if run.stability is not None and not run.stability.stable]
+        combination, stale = self._combination_calibration(runs, calibrations) if ensemble else (None, None)
         combined = combine(
             [member(run, run.analysis.fake_probability) for run in runs],
             self.settings.ensemble,
             robustness=unstable[0].stability if unstable else None,
             face_found=runs[0].analysis.face_found,
+            calibration=combination,
         )
         reasons = list(combined.reasons)
+        if stale:
+            reasons.append(stale)
         if ensemble and unstable:
             # Name the model whose verdict moved; the other unstable members add their own reasons.
             first = unstable[0]
@@ -291,7 +339,11 @@ class DetectionEngine:
         faces = runs[0].analysis.faces
         # Each face's own three-way verdict (band and disagreement; the self-test is the image's).
         per_face = [
-            combine([member(run, run.analysis.faces[i].fake_probability) for run in runs], self.settings.ensemble)
+            combine(
+                [member(run, run.analysis.faces[i].fake_probability) for run in runs],
+                self.settings.ensemble,
+                calibration=combination,
+            )
             for i in range(len(faces))
         ]
         # A single model's answer is its own probability, calibrated when a calibration applies to it.
@@ -318,11 +370,11 @@ class DetectionEngine:
             for m in combined.members
         ]
         used = {key: c for key, c in calibrations.items() if key in backends}
-        calibration = (
-            {"members": {key: {"method": c.method, "n_real": c.n_real, "n_fake": c.n_fake} for key, c in used.items()}}
-            if used
-            else None
-        )
+        calibration: dict[str, Any] | None = None
+        if used or combination is not None:
+            calibration = {"members": {key: _named(c) for key, c in used.items()}}
+            if combination is not None:
+                calibration["ensemble"] = _named(combination)
         robustness = None
         if runs[0].stability is not None:
             robustness = {
@@ -356,6 +408,25 @@ class DetectionEngine:
             robustness=robustness,
             faces_summary=face_summary([v.verdict for v in per_face]),
         )
+
+    def _combination_calibration(
+        self, runs: list[_MemberRun], calibrations: Mapping[str, Calibration]
+    ) -> tuple[Calibration | None, str | None]:
+        """The combination's calibration when it applies to these members, else None and why not (None: none given)."""
+        found = calibrations.get(ENSEMBLE_KEY)
+        if found is None:
+            return None, None
+        fitted = (found.basis or {}).get("members") or {}
+        current = self.ensemble_basis(calibrations, members=[run.spec.key for run in runs])["members"]
+        if fitted == current:
+            return found, None
+        if set(fitted) != set(current):
+            what = "other members"
+        elif any(fitted[key].get("calibration") != current[key]["calibration"] for key in current):
+            what = "other member calibrations"
+        else:
+            what = "other member weights"
+        return None, f"the ensemble's calibration was fitted with {what} and is not applied"
 
     # --- camera -------------------------------------------------------------------------
     def detect_camera_frame(

@@ -1,14 +1,16 @@
-"""Score folders of labelled images (real/, fake/) with one model: the examples a calibration is fitted on."""
+"""Score folders of labelled images (real/, fake/) with one model or the ensemble: what a calibration is fitted on."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .calibration import Calibration
 from .engine import DetectionEngine
 from .errors import EngineError
+from .registry import ENSEMBLE_KEY
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
@@ -43,13 +45,24 @@ def score_labelled_folders(
     real_dir: str | os.PathLike[str],
     fake_dir: str | os.PathLike[str],
     model_key: str | None = None,
+    member_calibrations: Mapping[str, Calibration] | None = None,
 ) -> LabelledScores:
-    """Every image of real_dir (label 0) and fake_dir (label 1) through the model, as detect_image judges it."""
-    scores = LabelledScores(model_key=engine.model(model_key).key)
+    """Every image of real_dir (label 0) and fake_dir (label 1) through the model, as detect_image judges it.
+
+    A model's score is its raw probability. The ensemble's is its combined probability with
+    ``member_calibrations`` applied to the members (never a calibration of the combination: that is what
+    these scores fit).
+    """
+    key = ENSEMBLE_KEY if model_key == ENSEMBLE_KEY else engine.model(model_key).key
+    calibrations = {k: c for k, c in (member_calibrations or {}).items() if k != ENSEMBLE_KEY}
+    scores = LabelledScores(model_key=key)
     for label, folder in ((0, real_dir), (1, fake_dir)):
         for path in image_files(folder):
             try:
-                verdict = engine.detect_image(path, model_key=scores.model_key)
+                if key == ENSEMBLE_KEY:
+                    verdict = engine.detect_image(path, model_key=key, calibrations=calibrations)
+                else:
+                    verdict = engine.detect_image(path, model_key=key)
             except EngineError as exc:
                 scores.skipped.append((str(path), exc.message))
                 continue

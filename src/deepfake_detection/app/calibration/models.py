@@ -36,6 +36,9 @@ class CalibrationRecord(db.Model):
     parameters: Mapped[dict] = mapped_column(JSON, nullable=False)
     # Reliability points (mean score vs fake rate per bin) before and after, for the administrator's chart.
     reliability: Mapped[dict] = mapped_column(JSON, nullable=False)
+    # The ensemble's calibration only: the members and the ids of their calibrations it was fitted over,
+    # {"members": [{"key": KEY, "calibration_id": ID or null}]}; it applies only while they are in force.
+    basis: Mapped[dict | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

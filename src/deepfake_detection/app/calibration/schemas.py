@@ -72,6 +72,11 @@ class CalibrationItem(ResponseModel):
     created_at: str
     created_by: str | None = Field(description="the administrator's username (null once the account is gone)")
     activated_at: str | None
+    basis: dict[str, Any] | None = Field(
+        default=None,
+        description="the ensemble's only: the members and their calibrations' ids it was fitted over, "
+        '{"members": [{"key", "calibration_id"}]}; applied only while the same are in force',
+    )
     reliability: Reliability | None = None
 
     @classmethod
@@ -94,6 +99,7 @@ class CalibrationItem(ResponseModel):
                 "created_at": iso(record.created_at),
                 "created_by": creator,
                 "activated_at": iso(record.activated_at),
+                "basis": record.basis,
             }
         )
         if detail:

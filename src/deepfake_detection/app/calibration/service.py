@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ...engine import ENSEMBLE_KEY, CalibrationError, DetectionEngine, InvalidMediaError, reliability_bins
+from ...engine import (
+    ENSEMBLE_KEY,
+    Calibration,
+    CalibrationError,
+    DetectionEngine,
+    InvalidMediaError,
+    reliability_bins,
+)
 from ...engine.calibration_fit import fit_calibration
 from ..auth.models import User
 from ..auth.service import require_admin
 from ..detection.models import Image
 from ..detection.service import domain_error_from_engine
-from ..domain_errors import InvalidInput, NotFound, TooLarge
+from ..domain_errors import Conflict, InvalidInput, NotFound, TooLarge
 from ..history.models import DetectionHistory
 from ..serialization import size_text
+from .active import active_calibrations
 from .models import SOURCES, CalibrationRecord
 
 
@@ -40,6 +48,37 @@ class UploadFit:
     skipped: list[tuple[LabelledFile, str]]
 
 
+@dataclass(frozen=True)
+class EnsembleBasis:
+    """The ensemble's members and their calibrations in force: what a calibration of the combination depends on."""
+
+    member_ids: dict[str, int | None]  # each member's active calibration id (None: its raw score)
+    calibrations: dict[str, Calibration]  # the members' calibrations, as the engine applies them
+    engine_basis: dict[str, Any]  # DetectionEngine.ensemble_basis: what the engine checks at inference
+
+    def stored(self) -> dict[str, Any]:
+        """The calibration row's basis column."""
+        return {"members": [{"key": key, "calibration_id": id_} for key, id_ in self.member_ids.items()]}
+
+
+def ensemble_basis(*, session: Session, engine: DetectionEngine) -> EnsembleBasis:
+    """The deployment's ensemble members now, with their active calibrations."""
+    active = active_calibrations(session=session)
+    keys = [spec.key for spec in engine.ensemble_members()]
+    calibrations = {key: active[key].calibration for key in keys if key in active}
+    return EnsembleBasis(
+        member_ids={key: active[key].id if key in active else None for key in keys},
+        calibrations=calibrations,
+        engine_basis=engine.ensemble_basis(calibrations),
+    )
+
+
+def ensemble_revision(engine: DetectionEngine) -> str:
+    """The ensemble's "revision": its members' weights, key@revision each (the column holds 255 characters)."""
+    text = ", ".join(f"{spec.key}@{spec.revision or spec.model_id}" for spec in engine.ensemble_members())
+    return text[:255]
+
+
 def fit(
     *,
     session: Session,
@@ -49,16 +88,24 @@ def fit(
     probabilities: Sequence[float],
     labels: Sequence[int],
     source: str,
+    basis: EnsembleBasis | None = None,
 ) -> CalibrationRecord:
-    """Fit and store a new (inactive) calibration of model_key; InvalidInput, with nothing stored, when refused."""
+    """Fit and store a new (inactive) calibration of model_key; InvalidInput, with nothing stored, when refused.
+
+    The ensemble's (model_key "ensemble") needs the basis its combined probabilities were computed under.
+    """
     require_admin(session=session, user_id=admin_id)
     if source not in SOURCES:
         raise ValueError(f"unknown calibration source {source!r}")
+    if (model_key == ENSEMBLE_KEY) != (basis is not None):
+        raise ValueError("a basis is given with the ensemble's calibration, and only then")
     try:
         calibration = fit_calibration(probabilities, labels)
     except CalibrationError as exc:
         session.rollback()
         raise InvalidInput(str(exc), code="calibration_refused") from None
+    if basis is not None:
+        calibration = replace(calibration, basis=basis.engine_basis)
     record = CalibrationRecord(
         model_key=model_key,
         model_revision=model_revision,
@@ -71,6 +118,7 @@ def fit(
         ece_before=calibration.ece_before,
         ece_after=calibration.ece_after,
         parameters=calibration.to_dict(),
+        basis=None if basis is None else basis.stored(),
         # In-sample reliability points for the chart; the before/after metrics above are cross-validated.
         reliability={
             "before": reliability_bins(probabilities, labels),
@@ -121,6 +169,58 @@ def _raw_probability(model_key: str, *, stored_key: str | None, stored: float | 
     return float(stored) if stored_key == model_key and stored is not None and not trust else None
 
 
+def ensemble_feedback_examples(
+    *, session: Session, engine: DetectionEngine, calibrations: Mapping[str, Calibration]
+) -> tuple[list[float], list[int]]:
+    """(combined probabilities, labels 1 = fake) of the ensemble's image verdicts users marked correct or wrong.
+
+    Each combined probability is computed again from the raw member scores the image keeps, with the
+    members' calibrations given (those in force now), not the one the user saw; images judged by other
+    members than the ensemble's current ones are left out. Labels as in feedback_examples.
+    """
+    rows: Sequence[Any] = session.execute(
+        select(Image.trust, Image.is_fake, DetectionHistory.feedback_correct)
+        .join(DetectionHistory, DetectionHistory.image_id == Image.id)
+        .where(
+            Image.model_key == ENSEMBLE_KEY,
+            DetectionHistory.feedback_correct.is_not(None),
+            Image.is_fake.is_not(None),
+        )
+        .order_by(Image.id)
+    ).all()
+    session.rollback()
+    members = {spec.key for spec in engine.ensemble_members()}
+    probabilities: list[float] = []
+    labels: list[int] = []
+    for trust, is_fake, correct in rows:
+        raw = {
+            member.get("key"): member.get("raw_probability")
+            for member in (trust or {}).get("members") or []
+            if member.get("raw_probability") is not None
+        }
+        if members and set(raw) == members:
+            probabilities.append(engine.combined_probability(raw, calibrations))
+            labels.append(int(bool(is_fake) == bool(correct)))
+    return probabilities, labels
+
+
+def fit_ensemble_from_feedback(*, session: Session, engine: DetectionEngine, admin_id: int) -> CalibrationRecord:
+    """Fit the calibration of the ensemble's combination on feedback (see ensemble_feedback_examples)."""
+    require_admin(session=session, user_id=admin_id)
+    basis = ensemble_basis(session=session, engine=engine)
+    probabilities, labels = ensemble_feedback_examples(session=session, engine=engine, calibrations=basis.calibrations)
+    return fit(
+        session=session,
+        admin_id=admin_id,
+        model_key=ENSEMBLE_KEY,
+        model_revision=ensemble_revision(engine),
+        probabilities=probabilities,
+        labels=labels,
+        source="feedback",
+        basis=basis,
+    )
+
+
 def fit_from_feedback(
     *, session: Session, admin_id: int, model_key: str, model_revision: str | None
 ) -> CalibrationRecord:
@@ -149,12 +249,20 @@ def fit_from_upload(
 ) -> UploadFit:
     """Score each uploaded example with model_key as detect_image judges it, then fit; unreadable files are skipped.
 
-    Files are read one at a time (werkzeug spools large parts to disk), so memory holds one image, not the upload;
-    a file over max_file_size refuses the whole upload (TooLarge).
+    A model's score is its raw probability; the ensemble's is its combined probability under the members'
+    calibrations in force (never its own: that is what is fitted). Files are read one at a time (werkzeug
+    spools large parts to disk), so memory holds one image, not the upload; a file over max_file_size
+    refuses the whole upload (TooLarge).
     """
     require_admin(session=session, user_id=admin_id)
+    ensemble = model_key == ENSEMBLE_KEY
+    basis = ensemble_basis(session=session, engine=engine) if ensemble else None
     session.rollback()  # no transaction held while the model runs
-    spec = engine.model(model_key)
+    if basis is not None:
+        key, revision, calibrations = ENSEMBLE_KEY, ensemble_revision(engine), basis.calibrations
+    else:
+        spec = engine.model(model_key)
+        key, revision, calibrations = spec.key, spec.revision or spec.model_id, {}
     probabilities: list[float] = []
     labels: list[int] = []
     skipped: list[tuple[LabelledFile, str]] = []
@@ -163,7 +271,7 @@ def fit_from_upload(
         if len(data) > max_file_size:
             raise TooLarge(f"Image too large: {item.filename or 'a file'} is over {size_text(max_file_size)}")
         try:
-            verdict = engine.detect_image(data, model_key=spec.key)
+            verdict = engine.detect_image(data, model_key=key, calibrations=calibrations)
         except InvalidMediaError as exc:
             skipped.append((item, exc.message))
             continue
@@ -178,11 +286,12 @@ def fit_from_upload(
     record = fit(
         session=session,
         admin_id=admin_id,
-        model_key=spec.key,
-        model_revision=spec.revision or spec.model_id,
+        model_key=key,
+        model_revision=revision,
         probabilities=probabilities,
         labels=labels,
         source="labelled_upload",
+        basis=basis,
     )
     return UploadFit(record=record, scored=len(labels), skipped=skipped)
 
@@ -214,13 +323,32 @@ def list_calibrations(*, session: Session, model_key: str | None = None) -> list
     return list(session.scalars(query))
 
 
-def activate(*, session: Session, admin_id: int, calibration_id: int) -> CalibrationRecord | None:
-    """Make this calibration its model's active one (the previous one is switched off); None if none."""
+def activate(
+    *, session: Session, admin_id: int, calibration_id: int, engine: DetectionEngine | None = None
+) -> CalibrationRecord | None:
+    """Make this calibration its model's active one (the previous one is switched off); None if none.
+
+    With the engine, a calibration of the ensemble's combination fitted over other members or member
+    calibrations than those in force is refused (Conflict): it would not be applied.
+    """
     require_admin(session=session, user_id=admin_id)
+    current = None
+    model_key = session.scalar(select(CalibrationRecord.model_key).where(CalibrationRecord.id == calibration_id))
+    if model_key == ENSEMBLE_KEY and engine is not None:
+        # Read before the row is locked: reading the active calibrations ends the transaction it runs in.
+        current = ensemble_basis(session=session, engine=engine).engine_basis
     record = session.get(CalibrationRecord, calibration_id, with_for_update=True)
     if record is None:
         session.rollback()
         return None
+    if current is not None and (record.parameters or {}).get("basis") != current:
+        stale = Conflict(
+            f"Calibration {record.id} of the ensemble was fitted over other members or member calibrations "
+            "than those in force, so it would not be applied: fit the ensemble's calibration again",
+            code="calibration_stale",
+        )
+        session.rollback()
+        raise stale
     # Off first, then on, in one transaction: the partial unique index never sees two active rows.
     session.execute(
         update(CalibrationRecord)

@@ -8,7 +8,7 @@ from flask_jwt_extended import jwt_required
 from ...engine import ENSEMBLE_KEY, DetectionEngine
 from ..auth.service import require_admin
 from ..detection.service import resolve_model_key
-from ..domain_errors import InvalidInput, NotFound, TooLarge
+from ..domain_errors import NotFound, TooLarge
 from ..engine_ext import get_engine
 from ..extensions import db
 from ..request_parsing import current_user_id
@@ -41,12 +41,8 @@ def upload_limits(cfg) -> dict[str, tuple[int, str]]:
 
 
 def _calibrated_model(engine: DetectionEngine, requested: str | None) -> str:
-    """The model key a calibration is for (absent: the default); 400 for an unknown one and for the ensemble."""
-    key = resolve_model_key(engine=engine, requested=requested)
-    if key == ENSEMBLE_KEY:
-        message = "The ensemble is calibrated through its members: fit a calibration for each model"
-        raise InvalidInput(message, code="calibration_refused", fields={"model": message})
-    return key
+    """The model key a calibration is for (absent: the default; `ensemble`: its combination); 400 when unknown."""
+    return resolve_model_key(engine=engine, requested=requested)
 
 
 @bp.before_request
@@ -83,6 +79,7 @@ def list_calibrations():
     creators = service.creators(session=db.session, records=records)
     items = [CalibrationItem.of(record, creators.get(record.created_by or 0)) for record in records]
     active: dict[str, int | None] = {spec.key: None for spec in get_engine().models()}
+    active[ENSEMBLE_KEY] = None
     for record in service.list_calibrations(session=db.session):
         active.setdefault(record.model_key, None)
         if record.active:
@@ -102,14 +99,18 @@ def get_calibration(calibration_id: int):
 @bp.post("/feedback")
 @jwt_required()
 def fit_from_feedback():
-    """Fit a model's calibration on the feedback users gave on its image verdicts: {"model": KEY}."""
+    """Fit a model's (or the ensemble's combination's) calibration on feedback on image verdicts: {"model": KEY}."""
     admin_id = _admin_id()
     form = parse_body(ModelRequest)
     engine = get_engine()
-    spec = engine.model(_calibrated_model(engine, form.model))
-    record = service.fit_from_feedback(
-        session=db.session, admin_id=admin_id, model_key=spec.key, model_revision=spec.revision or spec.model_id
-    )
+    key = _calibrated_model(engine, form.model)
+    if key == ENSEMBLE_KEY:
+        record = service.fit_ensemble_from_feedback(session=db.session, engine=engine, admin_id=admin_id)
+    else:
+        spec = engine.model(key)
+        record = service.fit_from_feedback(
+            session=db.session, admin_id=admin_id, model_key=spec.key, model_revision=spec.revision or spec.model_id
+        )
     return _entry(record, 201)
 
 
@@ -154,7 +155,8 @@ def fit_from_upload():
 @jwt_required()
 def activate(calibration_id: int):
     """Apply this calibration to its model from now on (its previous one is switched off)."""
-    record = service.activate(session=db.session, admin_id=_admin_id(), calibration_id=calibration_id)
+    admin_id = _admin_id()
+    record = service.activate(session=db.session, admin_id=admin_id, calibration_id=calibration_id, engine=get_engine())
     if record is None:
         raise NotFound("Calibration not found", code="calibration_not_found")
     return _entry(record)
@@ -167,7 +169,7 @@ def deactivate():
     admin_id = _admin_id()
     form = parse_body(ModelRequest)
     engine = get_engine()
-    model_key = resolve_model_key(engine=engine, requested=form.model)  # the ensemble never has one: null
+    model_key = resolve_model_key(engine=engine, requested=form.model)
     record = service.deactivate(session=db.session, admin_id=admin_id, model_key=model_key)
     deactivated = record.id if record is not None else None
     db.session.rollback()

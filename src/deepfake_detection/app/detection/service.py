@@ -176,6 +176,9 @@ def _name_calibrations(verdict: ImageVerdict, active: dict[str, ActiveCalibratio
     for key, described in applied.items():
         if key in active:
             described.update(active[key].describe())
+    combination = (verdict.calibration or {}).get("ensemble")
+    if combination is not None and ENSEMBLE_KEY in active:
+        combination.update(active[ENSEMBLE_KEY].describe())
 
 
 def detect_image(

@@ -318,7 +318,8 @@ def _paths() -> dict[str, Any]:
         "/api/admin/calibrations/feedback": {
             "post": {
                 "tags": ["admin"],
-                "summary": "Fit a model's calibration on users' feedback (stored inactive)",
+                "summary": "Fit a model's (or the ensemble's combination's) calibration on users' feedback"
+                " (stored inactive)",
                 "description": "400 `calibration_refused` (nothing stored) when the examples cannot support a fit.",
                 "security": BEARER,
                 "requestBody": _body(ModelRequest),
@@ -328,7 +329,8 @@ def _paths() -> dict[str, Any]:
         "/api/admin/calibrations/upload": {
             "post": {
                 "tags": ["admin"],
-                "summary": "Fit a model's calibration on uploaded real and fake images (stored inactive)",
+                "summary": "Fit a model's (or the ensemble's combination's) calibration on uploaded real and fake"
+                " images (stored inactive)",
                 "description": "Unreadable images are skipped and listed; 400 `calibration_refused` (nothing"
                 " stored) when the rest cannot support a fit.",
                 "security": BEARER,
@@ -340,9 +342,11 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "tags": ["admin"],
                 "summary": "Apply this calibration to its model (switch, or roll back to an earlier one)",
+                "description": "409 `calibration_stale` for an ensemble calibration fitted over other members or"
+                " member calibrations than those in force (it would not be applied).",
                 "security": BEARER,
                 "parameters": [{**ID_PARAM, "name": "calibration_id"}],
-                "responses": {"200": _answer(CalibrationEntry, "Active"), **_errors(401, 403, 404)},
+                "responses": {"200": _answer(CalibrationEntry, "Active"), **_errors(401, 403, 404, 409)},
             }
         },
         "/api/admin/calibrations/deactivate": {

@@ -56,9 +56,9 @@ class HistoryItem(ResponseModel):
     filename: str | None
     media_url: str | None
     detail: dict[str, Any] | None = None
-    # Added after the documented fields; null for items judged before the three-way verdict existed.
+    # Added after the documented fields; null when the detection has none (e.g. judged before it existed).
     verdict: Annotated[str, OneOf(VERDICTS)] | None = Field(
-        default=None, description="fake, uncertain or real (null: judged before the three-way verdict existed)"
+        default=None, description="fake, uncertain or real (null: the detection has no three-way verdict)"
     )
 
     @classmethod

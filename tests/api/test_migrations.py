@@ -1,14 +1,22 @@
-"""Migrations: usernames and emails unique ignoring case, on a fresh database and on the previous revision's."""
+"""Migrations on SQLite: each data-changing revision upgraded from (and downgraded to) the revision before it."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from deepfake_detection.app.extensions import db
+from deepfake_detection.app.history.models import VERDICTS
 from tests.support.job_rows import BEFORE_JOB_ERROR_CODE, NO_MODEL_MESSAGE, insert_failed_video_job
+from tests.support.verdict_rows import (
+    BEFORE_HISTORY_VERDICT,
+    insert_detections_before_history_verdict,
+    stored_verdicts,
+)
 
 from .helpers import PASSWORD, register_and_login
 
@@ -117,3 +125,72 @@ def test_a_restart_on_a_migrated_sqlite_database_keeps_foreign_keys_on(make_app,
     with restarted.app_context():
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
         db.session.rollback()
+
+
+def test_upgrading_copies_each_stored_verdict_into_the_history_and_downgrading_drops_it(app):
+    client = app.test_client()
+    owner = register_and_login(client, "verdicts")
+    other = register_and_login(client, "brokenverdicts")
+    answered = [
+        _detect_image(client, owner, fake=True),
+        _detect_image(client, owner, fake=False),
+        client.post(
+            "/api/detect/camera", headers=owner.headers, json={"image": _frame_data_url(), "session_id": "m"}
+        ).get_json(),
+    ]
+    assert [a["verdict"] for a in answered] == ["fake", "real", "real"]
+    with app.app_context():
+        downgrade(revision=BEFORE_HISTORY_VERDICT)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("detection_history")}
+        assert "verdict" not in columns and "feedback_correct" in columns
+        expected = insert_detections_before_history_verdict(db.session, user_id=owner.id)
+        broken = insert_detections_before_history_verdict(db.session, user_id=other.id)
+        if db.engine.dialect.name == "sqlite":
+            # Text that is not JSON at all (SQLite stores JSON as any text; PostgreSQL's json refuses it):
+            # left NULL, not a failed upgrade.
+            first = next(iter(broken))  # its image said "uncertain"
+            db.session.execute(
+                text(
+                    "UPDATE image SET trust = 'not json' "
+                    "WHERE id = (SELECT image_id FROM detection_history WHERE id = :h)"
+                ),
+                {"h": first},
+            )
+            db.session.commit()
+            broken[first] = None
+        upgrade()
+        stored = stored_verdicts(db.session)
+        db.session.rollback()
+    for answer in answered:
+        assert stored[answer["history_id"]] == answer["verdict"]
+    for history_id, verdict in expected.items():
+        assert stored[history_id] == verdict, (history_id, verdict)
+    assert [stored[i] for i in broken] == list(broken.values())
+    # The API answers the copied verdicts, and the filter reads them (NULL ones by is_fake).
+    history = client.get("/api/history", headers=owner.headers).get_json()["history"]
+    assert {item["id"]: item["verdict"] for item in history} == {i: v for i, v in stored.items() if i not in broken}
+    uncertain = client.get("/api/history?verdict=uncertain", headers=owner.headers).get_json()
+    assert {item["id"] for item in uncertain["history"]} == {i for i, v in expected.items() if v == "uncertain"}
+    # Without a verdict (a JSON null, an unknown word, a frame without one, the video): fake or real by is_fake.
+    totals = {v: client.get(f"/api/history?verdict={v}", headers=owner.headers).get_json()["total"] for v in VERDICTS}
+    assert totals == {"fake": 4, "uncertain": 1, "real": 5} and sum(totals.values()) == len(history) == 10
+    assert client.get("/api/stats", headers=owner.headers).get_json()["uncertain_count"] == 1
+    with app.app_context():
+        downgrade(revision=BEFORE_HISTORY_VERDICT)
+        assert "verdict" not in {c["name"] for c in inspect(db.engine).get_columns("detection_history")}
+        assert db.session.execute(text("SELECT count(*) FROM detection_history")).scalar_one() == len(stored)
+        db.session.rollback()
+        upgrade()
+
+
+def _detect_image(client, user, *, fake: bool) -> dict:
+    from tests.support import media
+
+    response = client.post(
+        "/api/detect/image",
+        headers=user.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(media.image_bytes(media.face_photo(fake))), "p.jpg")},
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

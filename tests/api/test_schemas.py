@@ -79,7 +79,7 @@ QUERY_REFUSALS = [
     ("page=0", f"page must be between 1 and {MAX_PAGE}", f"Must be between 1 and {MAX_PAGE}"),
     ("per_page=101", f"per_page must be between 1 and {MAX_PER_PAGE}", f"Must be between 1 and {MAX_PER_PAGE}"),
     ("type=photo", "type must be one of: image, video, camera", "Invalid value"),
-    ("verdict=maybe", "verdict must be 'fake' or 'real'", "Invalid value"),
+    ("verdict=maybe", "verdict must be one of: fake, uncertain, real", "Invalid value"),
     ("page=1&page=1", "page must be given at most once", "Given more than once"),
 ]
 

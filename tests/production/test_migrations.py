@@ -11,6 +11,11 @@ from sqlalchemy import create_engine, inspect, text
 
 from tests.production.services import Deployment
 from tests.support.job_rows import BEFORE_JOB_ERROR_CODE, insert_failed_video_job
+from tests.support.verdict_rows import (
+    BEFORE_HISTORY_VERDICT,
+    insert_detections_before_history_verdict,
+    stored_verdicts,
+)
 
 TABLES = {"user", "image", "video", "camera_detection", "detection_history", "job", "revoked_token"}
 
@@ -93,5 +98,34 @@ def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(fresh_dat
             db.session.execute(text("SELECT error_status FROM job WHERE video_id = :v"), {"v": video_id}).scalar_one()
             == 503
         )
+        db.session.rollback()
+        db.engine.dispose()
+
+
+def test_upgrading_copies_each_stored_verdict_into_the_history(fresh_database, redis_prefix, tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    from deepfake_detection.app import create_app
+    from deepfake_detection.app.extensions import db
+
+    deployment = Deployment(root=tmp_path, database_url=fresh_database, prefix=redis_prefix)
+    app = create_app(deployment.app_config())
+    with app.app_context():
+        upgrade(revision=BEFORE_HISTORY_VERDICT)
+        user_id = db.session.execute(
+            text(
+                'INSERT INTO "user" (username, email, password_hash, created_at) '
+                "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id"
+            )
+        ).scalar_one()
+        expected = insert_detections_before_history_verdict(db.session, user_id=user_id)
+        upgrade()
+        assert stored_verdicts(db.session) == expected
+        assert sorted(v for v in expected.values() if v) == ["fake", "real", "uncertain"]
+        db.session.rollback()
+        downgrade(revision=BEFORE_HISTORY_VERDICT)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("detection_history")}
+        assert "verdict" not in columns and "is_fake" in columns
+        assert db.session.execute(text("SELECT count(*) FROM detection_history")).scalar_one() == len(expected)
         db.session.rollback()
         db.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field, Strict
+from pydantic import Field, Strict, StrictBool
 
 from ..schemas_common import (
     Flag,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .models import CameraDetection, Image, Video
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-# The words `async` takes (form field or query); anything else is a 400.
+# The words `async` (form field or query) and the image form's `robustness` take; anything else is a 400.
 ASYNC_WORDS = {
     "true": True,
     "True": True,
@@ -41,6 +41,11 @@ ASYNC_WORDS = {
     "off": False,
 }
 ASYNC_MESSAGE = f"async must be one of: {', '.join(ASYNC_WORDS)}"
+ROBUSTNESS_MESSAGE = f"robustness must be one of: {', '.join(ASYNC_WORDS)}"
+ROBUSTNESS_DESCRIPTION = (
+    "Run the robustness self-test (JPEG re-compression and half-size rescale of each face crop; a verdict that "
+    "does not survive becomes uncertain). Absent: the deployment's DEEPFAKE_ROBUSTNESS"
+)
 JOB_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 # What GET /api/videos/<id> says while a job has no message of its own (a completed one says its verdict).
 STATUS_MESSAGES = {
@@ -80,11 +85,30 @@ TrustRobustness = Annotated[
 TrustFacesSummary = Annotated[str | None, Field(description='e.g. "1 of 2 faces looks manipulated"')]
 
 
+def _absent_means_a_setting(schema: dict[str, Any]) -> None:
+    """A form field whose absence means a setting: declared with no default, and not nullable (a form has no null)."""
+    schema.pop("default", None)
+    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+
+
 class ImageForm(RequestModel):
-    """POST /api/detect/image's multipart form (werkzeug reads it; the file and the model are checked in code)."""
+    """POST /api/detect/image's multipart form (werkzeug reads it; its fields are checked in code)."""
 
     image: bytes
     model: ModelKey = "dima806"
+    # Absent: the deployment's DEEPFAKE_ROBUSTNESS.
+    robustness: AsyncWord | None = Field(
+        default=None, description=ROBUSTNESS_DESCRIPTION, json_schema_extra=_absent_means_a_setting
+    )
+
+
+class RobustnessOption(RequestModel):
+    """`robustness` of POST /api/detect/image's form, as a word (checked on its own: werkzeug reads the form)."""
+
+    robustness: AsyncWord | None = None
+    messages: ClassVar[dict[str, tuple[str, str]]] = {"robustness": (ROBUSTNESS_MESSAGE, ROBUSTNESS_MESSAGE)}
 
 
 class AsyncOption(RequestModel):
@@ -109,8 +133,11 @@ class CameraRequest(RequestModel):
     # null or absent: no session; anything else must match exactly.
     session_id: Annotated[str, Strict(), Field(pattern=SESSION_ID_PATTERN)] | None = None
     model: ModelKey | None = Field(default=None, json_schema_extra={"default": "deep-fake-v2"})
+    # null or absent: the deployment's DEEPFAKE_ROBUSTNESS.
+    robustness: StrictBool | None = Field(default=None, description=ROBUSTNESS_DESCRIPTION)
     messages: ClassVar[dict[str, tuple[str, str]]] = {
-        "session_id": ("session_id must be 1-64 letters, digits or _ . : -", "Invalid format")
+        "session_id": ("session_id must be 1-64 letters, digits or _ . : -", "Invalid format"),
+        "robustness": ("robustness must be true or false", "Must be a boolean"),
     }
 
 

@@ -190,10 +190,12 @@ def detect_image(
     data: bytes,
     original_name: str | None,
     model_key: str,
+    robustness: bool | None = None,
     before_commit: Callable[..., object] | None = None,
 ) -> tuple[Image, DetectionHistory, ImageVerdict]:
     """Check, analyse, then store an uploaded image; returns (image, history, verdict).
 
+    ``robustness``: run the robustness self-test (None: the deployment's DEEPFAKE_ROBUSTNESS).
     ``before_commit(image, history, verdict)`` runs in the transaction that stores the rows (it records
     the request's idempotent answer with them).
     """
@@ -202,7 +204,7 @@ def detect_image(
     validation.check_image_content(data, extension=extension)
     active = active_calibrations(session=session)
     try:
-        verdict = engine.detect_image(data, model_key=model_key, calibrations=_maps(active))
+        verdict = engine.detect_image(data, model_key=model_key, robustness=robustness, calibrations=_maps(active))
     except Exception as exc:
         raise _engine_failure(exc) from None
     _name_calibrations(verdict, active)
@@ -237,6 +239,7 @@ def detect_image(
         data=data,
         make_row=image_row,
         verdict=verdict,
+        three_way=verdict.verdict,
         before_commit=before_commit,
     )
     return image, history, verdict
@@ -472,10 +475,12 @@ def detect_camera_frame(
     data: bytes,
     session_id: str | None,
     model_key: str,
+    robustness: bool | None = None,
     before_commit: Callable[..., object] | None = None,
 ) -> tuple[CameraDetection, DetectionHistory, CameraVerdict]:
     """Analyse one webcam frame with per-user/session smoothing; store frame and records.
 
+    ``robustness``: run the robustness self-test on the frame (None: the deployment's DEEPFAKE_ROBUSTNESS).
     ``before_commit(detection, history, verdict)`` runs in the transaction that stores the rows.
     """
     validation.check_image_content(data, extension=_camera_extension(data))
@@ -484,7 +489,12 @@ def detect_camera_frame(
     active = active_calibrations(session=session)
     try:
         verdict = engine.detect_camera_frame(
-            data, session_key=session_key, model_key=model_key, store=store, calibrations=_maps(active)
+            data,
+            session_key=session_key,
+            model_key=model_key,
+            store=store,
+            robustness=robustness,
+            calibrations=_maps(active),
         )
     except Exception as exc:
         raise _engine_failure(exc) from None
@@ -517,6 +527,8 @@ def detect_camera_frame(
         data=data,
         make_row=camera_row,
         verdict=verdict,
+        # The frame's own three-way verdict, as the answer's `verdict` (the smoothed one is only fake/real).
+        three_way=verdict.frame.verdict if verdict.frame is not None else None,
         before_commit=before_commit,
     )
     return detection, history, verdict
@@ -530,16 +542,24 @@ def _store_with_history(
     data: bytes,
     make_row: Callable[[], ContentT],
     verdict: ImageVerdict | CameraVerdict,
+    three_way: str | None,
     before_commit: Callable[[ContentT, DetectionHistory, Any], object] | None = None,
 ) -> tuple[ContentT, DetectionHistory]:
-    """Write the file, then commit its detection row with a history row: all of it or none of it."""
+    """Write the file, then commit its detection row with a history row: all of it or none of it.
+
+    ``three_way``: the history row's verdict (fake, uncertain, real; None when the detection has none).
+    """
     storage.write_bytes(upload_root=upload_root, relative=relative, data=data)
     try:
         row = make_row()
         session.add(row)
         session.flush()
         history = DetectionHistory.of(
-            row, is_fake=verdict.is_fake, confidence=verdict.confidence, model_version=verdict.model_name
+            row,
+            is_fake=verdict.is_fake,
+            confidence=verdict.confidence,
+            model_version=verdict.model_name,
+            verdict=three_way,
         )
         session.add(history)
         if before_commit is not None:

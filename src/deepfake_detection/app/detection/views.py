@@ -26,6 +26,7 @@ from .schemas import (
     CameraResult,
     ImageResult,
     Models,
+    RobustnessOption,
     VideoAccepted,
     VideoCancelled,
     VideoResult,
@@ -88,7 +89,7 @@ def models():
 @bp.post("/detect/image")
 @jwt_required()
 def detect_image():
-    """Analyse an uploaded image (form field 'image', optional 'model')."""
+    """Analyse an uploaded image (form field 'image', optional 'model' and 'robustness')."""
     user_id = current_user_id()
     upload = request.files.get("image")
     if upload is None or not upload.filename:
@@ -97,6 +98,7 @@ def detect_image():
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(g.upload_limit_message)
+    robustness = _robustness_flag()
     engine = get_engine()
     model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
 
@@ -109,6 +111,7 @@ def detect_image():
             data=data,
             original_name=upload.filename,
             model_key=model_key,
+            robustness=robustness,
             before_commit=lambda row, item, result: claim.answer(200, dump(ImageResult.of(row, item))),
         )
         return respond(ImageResult.of(image, history))
@@ -117,7 +120,12 @@ def detect_image():
         user_id=user_id,
         endpoint="detect_image",
         work=work,
-        fields=lambda: {"model": model_key, "filename": upload.filename, "sha256": digest_bytes(data)},
+        fields=lambda: {
+            "model": model_key,
+            "filename": upload.filename,
+            "sha256": digest_bytes(data),
+            **_given("robustness", robustness),
+        },
     )
 
 
@@ -242,7 +250,7 @@ def delete_video(video_id: int):
 @bp.post("/detect/camera")
 @jwt_required()
 def detect_camera():
-    """Analyse one webcam frame (JSON: image data URL, optional model and session_id)."""
+    """Analyse one webcam frame (JSON: image data URL, optional model, session_id and robustness)."""
     user_id = current_user_id()
     form = parse_body(CameraRequest)
     session_id = form.session_id
@@ -261,6 +269,7 @@ def detect_camera():
             data=frame,
             session_id=session_id,
             model_key=model_key,
+            robustness=form.robustness,
             before_commit=lambda row, item, result: claim.answer(200, dump(CameraResult.of(row, item))),
         )
         # Frames only pile up through this endpoint, so it is where old ones are cleared (one bounded batch
@@ -278,7 +287,12 @@ def detect_camera():
         user_id=user_id,
         endpoint="detect_camera",
         work=work,
-        fields=lambda: {"model": model_key, "session_id": session_id, "sha256": digest_bytes(frame)},
+        fields=lambda: {
+            "model": model_key,
+            "session_id": session_id,
+            "sha256": digest_bytes(frame),
+            **_given("robustness", form.robustness),
+        },
     )
 
 
@@ -291,6 +305,22 @@ def _async_flag() -> bool:
     if raw is None:
         return False
     return ASYNC_WORDS[validate(AsyncOption, {"async": raw}).run_async or ""]
+
+
+def _robustness_flag() -> bool | None:
+    """The image form's `robustness` word (at most once); absent: None, the deployment's setting."""
+    given = request.form.getlist("robustness")
+    if len(given) > 1:
+        raise InvalidInput("robustness must be given at most once", fields={"robustness": "Given more than once"})
+    if not given:
+        return None
+    word = validate(RobustnessOption, {"robustness": given[0]}).robustness
+    return ASYNC_WORDS[word or ""]
+
+
+def _given(name: str, value: bool | None) -> dict[str, bool]:
+    """{name: value} when the request gave the flag, else nothing (requests without it keep their fingerprint)."""
+    return {} if value is None else {name: value}
 
 
 def init_app(app: Flask) -> None:

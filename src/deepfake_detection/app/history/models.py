@@ -12,6 +12,8 @@ from ..detection.models import CONTENT_MODELS, CameraDetection, DetectionContent
 from ..extensions import db
 
 DETECTION_TYPES = tuple(CONTENT_MODELS)
+# The three-way verdict (docs/architecture.md "Trust") a history row may carry; NULL: judged before it existed.
+VERDICTS = ("fake", "uncertain", "real")
 # detection_type -> the foreign key column (and relationship) naming that kind's row.
 CONTENT_COLUMNS = {"image": "image_id", "video": "video_id", "camera": "camera_detection_id"}
 
@@ -54,6 +56,8 @@ class DetectionHistory(db.Model):
     # Added: the user's judgement of the verdict (None until given); the basis of honest accuracy.
     feedback_correct: Mapped[bool | None] = mapped_column(Boolean)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Added: fake, uncertain or real (an image's trust verdict, a camera frame's own); NULL for rows from before.
+    verdict: Mapped[str | None] = mapped_column(String(10))
     # Indexed: the cascade and "the history row of this video / these frames" look rows up by them.
     image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
     video_id: Mapped[int | None] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"), index=True)
@@ -67,9 +71,20 @@ class DetectionHistory(db.Model):
 
     @classmethod
     def of(
-        cls, content: DetectionContent, *, is_fake: bool, confidence: float, model_version: str | None
+        cls,
+        content: DetectionContent,
+        *,
+        is_fake: bool,
+        confidence: float,
+        model_version: str | None,
+        verdict: str | None = None,
     ) -> DetectionHistory:
-        """A new history row for a stored (flushed) detection row of any kind."""
+        """A new history row for a stored (flushed) detection row of any kind.
+
+        ``verdict``: the three-way verdict (fake, uncertain, real) when the detection has one, else None.
+        """
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)} or None, got {verdict!r}")
         return cls(
             user_id=content.user_id,
             detection_type=content.KIND,
@@ -77,6 +92,7 @@ class DetectionHistory(db.Model):
             is_fake=bool(is_fake),
             confidence_score=float(confidence),
             model_version=model_version,
+            verdict=verdict,
             **{CONTENT_COLUMNS[content.KIND]: content.id},
         )
 

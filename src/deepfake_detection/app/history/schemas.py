@@ -8,7 +8,7 @@ from pydantic import Field, Strict, StrictBool
 
 from ..schemas_common import QUERY_INTEGER, Number, OneOf, RequestModel, ResponseModel, String
 from ..serialization import iso, media_url
-from .models import DETECTION_TYPES
+from .models import DETECTION_TYPES, VERDICTS
 
 if TYPE_CHECKING:
     from ..detection.models import DetectionContent
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 MAX_PER_PAGE = 100
 # Far beyond any real history, and small enough that (page - 1) * per_page fits every database's integers.
 MAX_PAGE = 1_000_000
-VERDICTS = ("fake", "real")
+VERDICT_MESSAGE = f"verdict must be one of: {', '.join(VERDICTS)}"
 
 
 class HistoryQuery(RequestModel):
@@ -26,10 +26,12 @@ class HistoryQuery(RequestModel):
     page: Annotated[int, Strict(), Field(ge=1, le=MAX_PAGE), QUERY_INTEGER] | None = None
     per_page: Annotated[int, Strict(), Field(ge=1, le=MAX_PER_PAGE), QUERY_INTEGER] | None = None
     detection_type: Annotated[str, OneOf(DETECTION_TYPES)] | None = Field(default=None, alias="type")
-    verdict: Annotated[str, OneOf(VERDICTS)] | None = None
+    verdict: Annotated[str, OneOf(VERDICTS)] | None = Field(
+        default=None, description="The three-way verdict; an item without one counts as fake or real by is_fake"
+    )
     messages: ClassVar[dict[str, tuple[str, str]]] = {
         "type": (f"type must be one of: {', '.join(DETECTION_TYPES)}", "Invalid value"),
-        "verdict": ("verdict must be 'fake' or 'real'", "Invalid value"),
+        "verdict": (VERDICT_MESSAGE, "Invalid value"),
     }
 
 
@@ -54,6 +56,10 @@ class HistoryItem(ResponseModel):
     filename: str | None
     media_url: str | None
     detail: dict[str, Any] | None = None
+    # Added after the documented fields; null when the detection has none (e.g. judged before it existed).
+    verdict: Annotated[str, OneOf(VERDICTS)] | None = Field(
+        default=None, description="fake, uncertain or real (null: the detection has no three-way verdict)"
+    )
 
     @classmethod
     def of(cls, row: DetectionHistory, content: DetectionContent | None, *, detail: bool = False) -> HistoryItem:
@@ -70,6 +76,7 @@ class HistoryItem(ResponseModel):
                 "feedback": row.feedback_correct,
                 "filename": getattr(content, "filename", None),
                 "media_url": media_url(row.id) if content is not None and content.media() else None,
+                "verdict": row.verdict,
             }
         )
         if detail:

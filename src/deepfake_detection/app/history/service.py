@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..detection.models import DetectionContent, Video
@@ -16,7 +16,7 @@ from ..domain_errors import InvalidInput, NotFound
 from ..jobs.models import ACTIVE_STATUSES, Job
 from ..jobs.service import JobBackend
 from ..storage import service as storage
-from .models import DETECTION_TYPES, DetectionHistory
+from .models import DETECTION_TYPES, VERDICTS, DetectionHistory
 
 log = logging.getLogger(__name__)
 # Loads every item's content with the items (one query per kind, whatever the page size).
@@ -55,13 +55,13 @@ def list_history(
     """The user's detections, newest first, optionally filtered and paginated."""
     if detection_type is not None and detection_type not in DETECTION_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(DETECTION_TYPES)}", fields={"type": "Invalid value"})
-    if verdict is not None and verdict not in ("fake", "real"):
-        raise InvalidInput("verdict must be 'fake' or 'real'", fields={"verdict": "Invalid value"})
+    if verdict is not None and verdict not in VERDICTS:
+        raise InvalidInput(f"verdict must be one of: {', '.join(VERDICTS)}", fields={"verdict": "Invalid value"})
     query = select(DetectionHistory).where(DetectionHistory.user_id == user_id)
     if detection_type:
         query = query.where(DetectionHistory.detection_type == detection_type)
     if verdict:
-        query = query.where(DetectionHistory.is_fake.is_(verdict == "fake"))
+        query = query.where(judged(verdict))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     query = query.order_by(DetectionHistory.detection_time.desc(), DetectionHistory.id.desc()).options(*WITH_CONTENT)
     if page is not None or per_page is not None:
@@ -69,6 +69,17 @@ def list_history(
         query = query.offset((page - 1) * per_page).limit(per_page)
     rows = list(session.execute(query).scalars())
     return HistoryPage(items=[(row, _own_content(row)) for row in rows], total=total, page=page, per_page=per_page)
+
+
+def judged(verdict: str) -> ColumnElement[bool]:
+    """SQL: the item's three-way verdict is ``verdict``; an item without one is fake or real by is_fake.
+
+    The three verdicts split every history into three parts, each item in exactly one.
+    """
+    h = DetectionHistory
+    if verdict == "uncertain":
+        return h.verdict == "uncertain"
+    return or_(h.verdict == verdict, and_(h.verdict.is_(None), h.is_fake.is_(verdict == "fake")))
 
 
 def _own_content(row: DetectionHistory) -> DetectionContent | None:

@@ -73,10 +73,11 @@ def test_admin_fits_compares_activates_and_switches_off(page, live_server, tmp_p
     expect(link).to_be_visible()
     link.click()
     expect(page.locator("#active-calibrations")).to_be_visible()
-    # Calibrations are per model: the fitting forms do not offer the ensemble.
+    # The ensemble's combination can be calibrated too: offered, but a calibration names its model on purpose.
     expect(page.locator("#upload-model")).to_be_enabled()
-    expect(page.locator("#upload-model option[value='ensemble']")).to_have_count(0)
-    expect(page.locator("#feedback-model option[value='ensemble']")).to_have_count(0)
+    expect(page.locator("#upload-model option[value='ensemble']")).to_have_count(1)
+    expect(page.locator("#feedback-model option[value='ensemble']")).to_have_count(1)
+    expect(page.locator("#upload-model")).not_to_have_value("ensemble")
 
     # Too few examples: the server's refusal is shown, nothing is stored.
     page.locator("#upload-real").set_input_files(write_images(tmp_path / "few-real", False, 3))

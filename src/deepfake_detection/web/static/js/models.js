@@ -50,8 +50,8 @@ export function modelUnavailableNotice(key, detail) {
   );
 }
 
-/** Uses the ensemble judges (the API refuses it for videos for now). */
-const ENSEMBLE_USES = new Set(["image", "camera"]);
+/** Uses the ensemble is preselected for; it is offered everywhere (a calibration names its model on purpose). */
+const ENSEMBLE_DEFAULT_USES = new Set(["image", "camera", "video"]);
 
 /**
  * The web app's choice for a use: the ensemble when the server offers it with at least two downloaded
@@ -59,7 +59,7 @@ const ENSEMBLE_USES = new Set(["image", "camera"]);
  */
 export function preferredModel(list, defaults, use) {
   const available = new Set(list.filter((m) => m.available !== false).map((m) => m.key));
-  const ensemble = ENSEMBLE_USES.has(use) ? list.find((m) => m.key === "ensemble" && Array.isArray(m.members)) : null;
+  const ensemble = ENSEMBLE_DEFAULT_USES.has(use) ? list.find((m) => m.key === "ensemble" && Array.isArray(m.members)) : null;
   if (ensemble && ensemble.members.filter((key) => available.has(key)).length >= 2) return ensemble;
   return list.find((m) => m.key === defaults[use]) || list.find((m) => m.default) || list[0];
 }
@@ -67,8 +67,8 @@ export function preferredModel(list, defaults, use) {
 /**
  * A labelled <select> filled from the API. Returns {element, value(), ready}; the ensemble (see
  * preferredModel) or else the server's default for this use is preselected, the chosen model's description
- * is shown under it, and picking one that is not downloaded shows the notice at once. use "video" and
- * "calibration" (the calibrations are per model) leave the ensemble out.
+ * is shown under it, and picking one that is not downloaded shows the notice at once. The ensemble is offered
+ * for every use but preselected only for images, camera frames and videos, not for "calibration".
  */
 export function modelPicker({ id = "model-select", use = "image" } = {}) {
   const select = h("select", { id, name: "model", disabled: true, "aria-describedby": `${id}-description` }, h("option", { value: "" }, "Loading models…"));
@@ -92,9 +92,7 @@ export function modelPicker({ id = "model-select", use = "image" } = {}) {
   };
   select.addEventListener("change", showNotice);
   const ready = loadModels()
-    .then(({ list: all, defaults }) => {
-      // The ensemble (a model with members) judges images and camera frames only, not videos.
-      const list = ENSEMBLE_USES.has(use) ? all : all.filter((m) => !m.members);
+    .then(({ list, defaults }) => {
       models = list;
       if (!list.length) {
         mount(select, h("option", { value: "" }, "Server default"));

@@ -16,6 +16,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from deepfake_detection.app.detection.schemas import VIDEO_TRUST_DEFAULTS
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.jobs.backends import BACKEND_KEY
 from deepfake_detection.app.jobs.models import Job
@@ -72,7 +73,8 @@ def _history_answers(client, user) -> tuple[dict, dict]:
     }
     for answer in items.values():
         # Columns added by later migrations: the downgrade below drops them with their values, by design.
-        for column in ("backend", "trust"):
+        # A video's trust fields (column video.trust) are answered at the top of its detail.
+        for column in ("backend", "trust", *VIDEO_TRUST_DEFAULTS):
             (answer["item"]["detail"] or {}).pop(column, None)
     return listing, items
 

@@ -1,4 +1,4 @@
-"""The ensemble and the trust fields on the API: images, camera frames, the model list; videos refuse it."""
+"""The ensemble and the trust fields on the API: images, camera frames, the model list (videos: own file)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import io
 
 from sqlalchemy import select
 
-from deepfake_detection.app.detection.models import Image, Video
+from deepfake_detection.app.detection.models import Image
 from deepfake_detection.app.extensions import db
 from tests.support import media
-
-from .helpers import assert_error
 
 TINY = ["dima806", "deep-fake-v2", "open-deepfake"]
 
@@ -69,20 +67,6 @@ def test_camera_takes_the_ensemble(client, user):
     assert body["model_key"] == "ensemble" and body["verdict"] == "fake"
     assert [m["key"] for m in body["members"]] == TINY
     assert body["frame"]["verdict"] == "fake" and body["faces_summary"] == "the face looks manipulated"
-
-
-def test_video_with_the_ensemble_is_a_clear_400_and_nothing_is_stored(app, client, user, tmp_path):
-    clip = media.write_video(tmp_path / "clip.mp4", seconds=1, fps=5, fake=False).read_bytes()
-    response = client.post(
-        "/api/detect/video",
-        headers=user.headers,
-        content_type="multipart/form-data",
-        data={"video": (io.BytesIO(clip), "clip.mp4"), "model": "ensemble"},
-    )
-    body = assert_error(response, 400)
-    assert "images and camera frames only" in body["message"]
-    with app.app_context():
-        assert db.session.execute(select(Video)).first() is None
 
 
 def test_the_document_offers_the_ensemble_as_a_model_key(client):

@@ -16,6 +16,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from deepfake_detection.app.detection.schemas import VIDEO_TRUST_DEFAULTS
 from deepfake_detection.app.extensions import db
 from deepfake_detection.app.jobs.backends import BACKEND_KEY
 from deepfake_detection.app.jobs.models import Job
@@ -70,9 +71,10 @@ def _history_answers(client, user) -> tuple[dict, dict]:
         item["id"]: client.get(f"/api/history/{item['id']}", headers=user.headers).get_json()
         for item in listing["history"]
     }
-    # Columns added by later migrations: the downgrade below drops them with their values, by design.
     for answer in items.values():
-        for column in ("backend", "trust"):
+        # Columns added by later migrations: the downgrade below drops them with their values, by design.
+        # A video's trust fields (column video.trust) are answered at the top of its detail.
+        for column in ("backend", "trust", *VIDEO_TRUST_DEFAULTS):
             (answer["item"]["detail"] or {}).pop(column, None)
     for item in [*listing["history"], *(answer["item"] for answer in items.values())]:
         item.pop("verdict", None)

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from deepfake_detection.engine.calibration import Calibration
 from deepfake_detection.engine.cli import main
@@ -49,9 +50,16 @@ def test_scan_folder_json(folder):
 def test_scan_all_real_table_exit_zero(folder):
     result = run("scan", str(folder / "real.jpg"), str(folder / "clip.mp4"), "--model", "open-deepfake")
     assert result.exit_code == 0
-    lines = result.stdout.strip().splitlines()
-    assert lines[0].split()[:3] == ["PATH", "TYPE", "VERDICT"]
-    assert all("REAL" in line and "open-deepfake" in line for line in lines[1:])
+    table, details = result.stdout.strip().split("\n\n")
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["PATH", "TYPE", "VERDICT"] and lines[0].split()[-1] == "ASSESSMENT"
+    assert all("REAL" in line and "open-deepfake" in line and line.endswith("real") for line in lines[1:])
+    # Below the table, each file's three-way verdict with its reasons, then each model's score.
+    assert f"{folder / 'real.jpg'}: real - the score is" in details
+    assert "\n  Open Deepfake Detection (open-deepfake): 1% fake, likely real\n" in details
+    assert details.endswith(
+        "  segments: real 0-1 s\n  Open Deepfake Detection (open-deepfake): 1% fake, likely real, 0 fake frames"
+    )
 
 
 def test_scan_csv_with_an_error_exits_two(folder, tmp_path):
@@ -62,6 +70,41 @@ def test_scan_csv_with_an_error_exits_two(folder, tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["verdict"] for r in rows] == ["REAL", "ERROR"]
     assert "truncated or corrupt" in rows[1]["error"]
+
+
+@pytest.fixture
+def cue_members(monkeypatch, tiny_hf_home, cue_extra_models):
+    """The CLI's engine (configured from the environment) with the cue models; members set by the test."""
+    monkeypatch.setenv("DEEPFAKE_EXTRA_MODELS", cue_extra_models)
+    return lambda members: monkeypatch.setenv("DEEPFAKE_ENSEMBLE_MEMBERS", members)
+
+
+def test_scan_an_image_with_the_ensemble_prints_the_verdict_reasons_and_members(cue_members, tmp_path):
+    cue_members("cue-magenta,cue-green")
+    path = tmp_path / "green.png"
+    Image.fromarray(media.green_tint(media.small_face())).save(path)
+    result = run("scan", str(path), "--model", "ensemble")
+    assert result.exit_code in (0, 1)  # is_fake as documented; the assessment is what this test is about
+    table, details = result.stdout.strip().split("\n\n")
+    assert table.splitlines()[1].split()[-1] == "uncertain" and "ensemble" in table
+    lines = details.splitlines()
+    assert lines[0].startswith(f"{path}: uncertain - models disagree: Cue Green 99% fake, Cue Magenta")
+    assert lines[1].startswith("  Cue Magenta (cue-magenta): ") and lines[1].endswith("likely real")
+    assert lines[2].startswith("  Cue Green (cue-green): 99") and lines[2].endswith("likely fake")
+
+
+def test_scan_a_video_with_the_ensemble_in_json(cue_members, tmp_path):
+    cue_members("cue-magenta,dima806")
+    path = media.write_cue_video(tmp_path / "clip.mp4", cues=["magenta"] * 3 + [None], fps=5)
+    result = run("scan", str(path), "--model", "ensemble", "--format", "json")
+    assert result.exit_code == 1
+    [row] = json.loads(result.stdout)
+    assert row["verdict"] == "FAKE" and row["model"] == "ensemble" and row["assessment"] == "fake"
+    assert row["reasons"] == ["3 of 4 frames judged fake"]
+    assert [(m["key"], m["fake_frames"]) for m in row["members"]] == [("cue-magenta", 3), ("dima806", 3)]
+    assert row["result"]["segments_text"].startswith("fake 0-") and row["result"]["fake_share"] == 0.75
+    table = run("scan", str(path), "--model", "ensemble").stdout
+    assert "  segments: fake 0-" in table and "  Cue Magenta (cue-magenta): " in table and "3 fake frames" in table
 
 
 def test_scan_unknown_model_and_empty_folder(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepfake_detection.engine import DetectionEngine, EngineSettings, EnsembleNotSupportedError
+from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.calibration import Calibration
 from deepfake_detection.engine.faces import FaceBox, FaceDetector
 from tests.support import media
@@ -164,11 +164,6 @@ def test_camera_frames_take_the_ensemble(cue_engine):
         _png(media.green_tint(media.small_face())), session_key="user:1:session:x", model_key="ensemble"
     )
     assert verdict.model_key == "ensemble" and verdict.frame.verdict == "uncertain"
-
-
-def test_videos_refuse_the_ensemble_clearly(engine, tmp_path):
-    with pytest.raises(EnsembleNotSupportedError, match="images and camera frames only"):
-        engine.detect_video(tmp_path / "any.mp4", model_key="ensemble")
 
 
 def test_ensemble_members_default_to_every_cached_model(engine):

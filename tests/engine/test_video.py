@@ -45,7 +45,8 @@ def test_thumbnail_is_a_jpeg_and_not_in_to_dict(engine, mixed_video):
     data = verdict.to_dict()
     assert "thumbnail_jpeg" not in data
     json.dumps(data)
-    assert set(data["timeline"][0]) == {"time", "fake_probability", "is_fake", "faces"}
+    # The four documented fields and the frame's three-way verdict (a single model: no per-member probabilities).
+    assert set(data["timeline"][0]) == {"time", "fake_probability", "is_fake", "faces", "verdict"}
 
 
 @pytest.mark.parametrize("fake", [False, True])

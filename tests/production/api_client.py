@@ -35,14 +35,14 @@ def make_video(folder: Path, *, seconds: float, fake: bool = False, fps: int = 5
     return write_video(path, seconds=seconds, fps=fps, size=size, fake=fake)
 
 
-def upload_async(client, headers: dict, video: Path) -> int:
-    """POST /api/detect/video with async=true; returns the video id."""
+def upload_async(client, headers: dict, video: Path, model: str | None = None) -> int:
+    """POST /api/detect/video with async=true (and the model, when given); returns the video id."""
     with open(video, "rb") as handle:
         response = client.post(
             "/api/detect/video",
             headers=headers,
             content_type="multipart/form-data",
-            data={"video": (handle, video.name), "async": "true"},
+            data={"video": (handle, video.name), "async": "true", **({"model": model} if model else {})},
         )
     assert response.status_code == 202, response.get_json()
     return response.get_json()["video_id"]

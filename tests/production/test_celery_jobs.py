@@ -67,7 +67,7 @@ def test_video_job_runs_on_a_worker_end_to_end(api, workers, tmp_path):
     w1, w2 = workers("w1", "w2")
     client = api.test_client()
     headers = new_user(client)
-    fake_id = upload_async(client, headers, make_video(tmp_path, seconds=3, fake=True))
+    fake_id = upload_async(client, headers, make_video(tmp_path, seconds=3, fake=True), model="ensemble")
     real_id = upload_async(client, headers, make_video(tmp_path, seconds=3, fake=False))
 
     fake = wait_for_final(client, headers, fake_id)
@@ -77,6 +77,10 @@ def test_video_job_runs_on_a_worker_end_to_end(api, workers, tmp_path):
     assert fake["progress"] == 100
     assert fake["is_fake"] is True and real["is_fake"] is False
     assert fake["frames_analyzed"] == 3 and len(fake["timeline"]) == 3
+    # The worker judged the first with every member, frame by frame, and stored the three-way verdict.
+    assert fake["model_key"] == "ensemble" and fake["verdict"] == "fake" and len(fake["members"]) == 3
+    assert [s["verdict"] for s in fake["segments"]] == ["fake"] and len(fake["timeline"][0]["members"]) == 3
+    assert real["verdict"] == "real" and real["segments_text"].startswith("real 0-")
     history = client.get("/api/history", headers=headers).get_json()
     assert {item["content_id"] for item in history["history"]} >= {fake_id, real_id}
     # The work happened in the worker processes, each of which loaded the model once, at its start.

@@ -193,6 +193,33 @@ def write_video(
     return path
 
 
+CUE_TINTS = {"magenta": magenta_tint, "green": green_tint}
+
+
+def write_cue_video(
+    path: str | Path, *, cues: Sequence[str | None], fps: int = 10, size: tuple[int, int] = (320, 240)
+) -> Path:
+    """An H.264 MP4 of len(cues) seconds of the face photo; second i carries the tint cues[i] ("magenta",
+    "green") of the cue-trained models, or none (None). The fine pattern would not survive the encoding."""
+    import av
+
+    path = Path(path)
+    base = _fit(_astronaut(), size)
+    frames = {cue: CUE_TINTS[cue](base) for cue in set(cues) if cue is not None}
+    frames[None] = base
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("h264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(len(cues) * fps):
+            rgb = np.roll(frames[cues[i // fps]], (i % fps) // 3, axis=1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def write_vfr_video(
     path: str | Path,
     *,

@@ -72,8 +72,8 @@ def test_full_flow_from_sign_up_to_dashboard(page, live_server, screenshot_dir, 
     clip = media.write_video(tmp_path / "clip.mp4", seconds=3, fps=10, size=(320, 240), fake=True)
     nav(page, "Video")
     expect(page.locator("#video-model")).to_be_enabled()
-    # The ensemble judges images and camera frames only: the video page does not offer it.
-    expect(page.locator('#video-model option[value="ensemble"]')).to_have_count(0)
+    # The ensemble judges videos too (offered; preselected when two or more members are downloaded).
+    expect(page.locator('#video-model option[value="ensemble"]')).to_have_count(1)
     page.set_input_files("#video-file", str(clip))
     page.get_by_role("button", name="Upload and detect").click()
     expect(page.locator("#video-verdict")).to_be_visible(timeout=60_000)

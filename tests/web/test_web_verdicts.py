@@ -207,10 +207,7 @@ def test_the_self_test_is_shown_when_the_api_ran_it(cue_page, cue_server, tmp_pa
     picture.write_bytes(png(media.fine_pattern(media.magenta_tint(media.small_face(), 0.3))))
     answer, _ = detect(page, picture)
     expect(page.locator("#image-verdict")).to_have_attribute("data-verdict", answer["verdict"])
-    if answer["robustness"] is None:
-        # An API that does not run the self-test yet: the page leaves the section out rather than guess.
-        expect(page.locator("#image-robustness")).to_have_count(0)
-        pytest.skip("this API ignores robustness=true (the self-test is wired into the API separately)")
+    assert answer["robustness"] is not None, "the page sends robustness=true with every image"
     section = page.locator("#image-robustness")
     expect(section).to_have_attribute("data-stable", "false")
     pattern = section.locator("li[data-key='cue-pattern']")
@@ -228,10 +225,7 @@ def test_the_dashboard_says_what_its_accuracy_measures(page, live_server):
     expect(page.locator("#stat-accuracy")).to_have_text("—")
     expect(page.locator("#stat-accuracy + .hint")).to_contain_text("you have not rated a verdict yet")
     stats = api_get(page, "/api/stats")
-    if "uncertain_count" in stats:
-        expect(page.locator("#stat-uncertain")).to_have_text(str(stats["uncertain_count"]))
-    else:
-        expect(page.locator("#stat-uncertain")).to_have_count(0)
+    expect(page.locator("#stat-uncertain")).to_have_text(str(stats["uncertain_count"]))
 
 
 # A video's segments and per-model lines, as the API names them; absent from older answers.
@@ -269,11 +263,7 @@ def test_video_segments_are_text_and_spans_that_seek_the_player(page, live_serve
     page.wait_for_function(TIMELINE_DRAWN)
     facts = page.locator("#video-timeline canvas").evaluate(SEGMENT_FACTS)
     assert all(line["tension"] == 0 for line in facts["lines"]), facts
-    if not video.get("segments"):
-        # An API without segments: no segment text, no spans, and the page still works.
-        expect(page.locator("#video-segments")).to_have_count(0)
-        assert facts["spans"] == []
-        pytest.skip("this API does not answer video segments yet (added separately)")
+    assert video["segments"], video
     expect(page.locator("#video-segments-text")).to_have_text(f"Segments: {video['segments_text']}")
     assert facts["spans"] == ["segmentSpans"]
     buttons = page.locator("#video-segment-buttons button")

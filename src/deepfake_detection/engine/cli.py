@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .calibration_fit import fit_calibration
 from .engine import DetectionEngine
+from .ensemble import pct
 from .errors import EngineError
 from .labelled import calibration_summary, score_labelled_folders
 from .registry import ENSEMBLE_KEY
@@ -22,7 +23,10 @@ from .settings import EngineSettings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".3gp", ".h264", ".y4m"}
-CSV_COLUMNS = ["path", "type", "verdict", "confidence", "fake_probability", "faces_or_frames", "model", "error"]
+# `verdict` is the documented FAKE/REAL (is_fake); `assessment` the three-way fake/uncertain/real with its reasons.
+CSV_COLUMNS = [
+    "path", "type", "verdict", "confidence", "fake_probability", "faces_or_frames", "model", "error", "assessment",
+]  # fmt: skip
 
 EXIT_REAL, EXIT_FAKE, EXIT_ERROR = 0, 1, 2
 
@@ -65,8 +69,28 @@ def _scan_one(engine: DetectionEngine, path: Path, model_key: str | None) -> dic
         "faces_or_frames": count,
         "model": verdict.model_key,
         "error": "",
+        "assessment": result["verdict"],
+        "reasons": result["reasons"],
+        "members": result["members"],
         "result": result,
     }
+
+
+def _details(row: dict[str, Any]) -> list[str]:
+    """A scanned file's three-way verdict, its reasons, its segments (video) and each model's score, as lines."""
+    if row["verdict"] == "ERROR":
+        return [f"{row['path']}: error: {row['error']}"]
+    lines = [f"{row['path']}: {row['assessment']} - {'; '.join(row['reasons'])}"]
+    segments = row["result"].get("segments_text")
+    if segments:
+        lines.append(f"  segments: {segments}")
+    for member in row["members"]:
+        score = f"{pct(member['raw_probability'])} fake"
+        if member["calibrated_probability"] is not None:
+            score = f"{pct(member['calibrated_probability'])} fake calibrated (raw {score})"
+        frames = f", {member['fake_frames']} fake frames" if "fake_frames" in member else ""
+        lines.append(f"  {member['name']} ({member['key']}): {score}, {member['band']}{frames}")
+    return lines
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -84,7 +108,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--model", "model_key", default=None, help="Model key (see `deepfake models`).")
+@click.option(
+    "--model", "model_key", default=None, help="Model key (see `deepfake models`), or `ensemble` for every member."
+)
 @click.option(
     "--format",
     "fmt",
@@ -97,7 +123,10 @@ def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
     """Scan image/video files or folders. Exit code: 0 all real, 1 any fake, 2 any error."""
     engine = _engine()
     try:
-        engine.model(model_key)
+        if model_key == ENSEMBLE_KEY:
+            engine.ensemble_members()  # unknown member keys in DEEPFAKE_ENSEMBLE_MEMBERS
+        else:
+            engine.model(model_key)
     except EngineError as exc:
         raise click.UsageError(exc.message) from None
     files = _collect(paths)
@@ -119,6 +148,10 @@ def scan(paths: tuple[Path, ...], model_key: str | None, fmt: str) -> None:
         writer.writerows(rows)
     else:
         _print_table(rows, CSV_COLUMNS)
+        click.echo()
+        for row in rows:
+            for line in _details(row):
+                click.echo(line)
     verdicts = {r["verdict"] for r in rows}
     sys.exit(EXIT_ERROR if "ERROR" in verdicts else EXIT_FAKE if "FAKE" in verdicts else EXIT_REAL)
 

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import av
@@ -21,8 +21,8 @@ from .batching import PROCESS_PASS_LIMITER, DynamicBatcher, PassLimiter
 from .calibration import Calibration
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
-from .ensemble import MemberResult, combine, face_summary
-from .errors import DetectionCancelled, EnsembleNotSupportedError, InvalidMediaError, ModelUnavailableError
+from .ensemble import MemberResult, combine, disagreement, face_summary, video_segments
+from .errors import DetectionCancelled, InvalidMediaError, ModelUnavailableError
 from .faces import FaceDetector
 from .images import ImageSource, load_image
 from .memory import release_freed_memory
@@ -509,14 +509,25 @@ class DetectionEngine:
         path: str | os.PathLike[str],
         *,
         model_key: str | None = None,
+        calibrations: Mapping[str, Calibration] | None = None,
         progress: Callable[[int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
     ) -> VideoVerdict:
-        """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second)."""
-        if model_key == ENSEMBLE_KEY:
-            raise EnsembleNotSupportedError("videos")
+        """Majority vote over frames sampled at DEEPFAKE_VIDEO_SAMPLE_FPS (default 1 per second).
+
+        ``model_key="ensemble"`` combines the ensemble's members on every frame (each frame decoded and
+        its faces detected once, every member's classifier on the same chunk of crops). Each frame gets a
+        three-way verdict; the video its spans (``segments``), fake share, verdict and reasons.
+        ``calibrations`` maps model keys to the calibration applied to their probabilities.
+        """
         try:
-            return self._detect_video(path, model_key=model_key, progress=progress, should_cancel=should_cancel)
+            return self._detect_video(
+                path,
+                model_key=model_key,
+                calibrations=calibrations or {},
+                progress=progress,
+                should_cancel=should_cancel,
+            )
         except av.error.FFmpegError as exc:  # anything the reader did not already turn into a clear error
             raise InvalidMediaError(f"The video could not be decoded ({type(exc).__name__}).") from None
         finally:
@@ -528,16 +539,22 @@ class DetectionEngine:
         path: str | os.PathLike[str],
         *,
         model_key: str | None,
+        calibrations: Mapping[str, Calibration],
         progress: Callable[[int, int], None] | None,
         should_cancel: Callable[[], bool] | None,
     ) -> VideoVerdict:
         start = time.perf_counter()
-        spec = self.registry.get(model_key)
+        ensemble = model_key == ENSEMBLE_KEY
+        specs = self.ensemble_members() if ensemble else [self.registry.get(model_key)]
+        if not specs:
+            raise ModelUnavailableError(ENSEMBLE_KEY, "(no member)", "no model's weights are available")
         # The video's own chunks, each under the process's pass limit (no window: a chunk is a full batch).
-        batcher = self.batcher(spec.key)
-        classifier = batcher.alone
+        classifiers = [self.batcher(spec.key).alone for spec in specs]
         detector = self.face_detector()
         timeline: list[FrameResult] = []
+        # Per member, its probability (calibrated when a calibration applies) and raw one on each frame.
+        used: dict[str, list[float]] = {spec.key: [] for spec in specs}
+        raw: dict[str, list[float]] = {spec.key: [] for spec in specs}
         thumbnail_source: tuple[float, np.ndarray] | None = None
         first_frame: np.ndarray | None = None
         with VideoReader(
@@ -567,15 +584,28 @@ class DetectionEngine:
                         break
                     if should_cancel is not None and should_cancel():
                         raise DetectionCancelled()
-                    results = classify_prepared([prepared for _, prepared in chunk], classifier=classifier)
-                    for (sampled, _), result in zip(chunk, results):
-                        p = result.fake_probability
+                    prepared = [prepared for _, prepared in chunk]
+                    # Every member on the same crops, one after the other.
+                    per_member = [classify_prepared(prepared, classifier=classifier) for classifier in classifiers]
+                    for index, (sampled, _) in enumerate(chunk):
+                        members = [
+                            _member_result(spec, results[index].fake_probability, calibrations)
+                            for spec, results in zip(specs, per_member)
+                        ]
+                        combined = combine(members, self.settings.ensemble)
+                        # A single model's frame is its own (calibrated) probability, unclipped, as before.
+                        p = combined.fake_probability if ensemble else members[0].probability
+                        for m in members:
+                            used[m.key].append(m.probability)
+                            raw[m.key].append(m.raw_probability)
                         timeline.append(
                             FrameResult(
                                 time=sampled.time,
                                 fake_probability=round(p, 6),
                                 is_fake=p >= 0.5,
-                                faces=len(result.faces),
+                                faces=len(per_member[0][index].faces),
+                                verdict=combined.verdict,
+                                members={m.key: round(m.probability, 6) for m in members} if ensemble else None,
                             )
                         )
                         if first_frame is None:
@@ -599,6 +629,13 @@ class DetectionEngine:
         # A non-empty timeline set both.
         assert thumbnail_source is not None and first_frame is not None
         thumb = thumbnail_source[1] if is_fake else first_frame
+        backends = {spec.key: self.classifier(spec.key).backend for spec in specs}
+        trust = self._video_trust(specs, timeline, used=used, raw=raw, calibrations=calibrations, backends=backends)
+        if ensemble:
+            key, name = ENSEMBLE_KEY, _ensemble_name(len(specs))
+            backend = ", ".join(dict.fromkeys(backends.values()))
+        else:
+            key, name, backend = specs[0].key, specs[0].name, backends[specs[0].key]
         return VideoVerdict(
             is_fake=is_fake,
             confidence=percent(mean if is_fake else 1.0 - mean),
@@ -611,8 +648,77 @@ class DetectionEngine:
             fps=info.fps,
             timeline=timeline,
             thumbnail_jpeg=_thumbnail_jpeg(thumb),
-            model_key=spec.key,
-            model_name=spec.name,
+            model_key=key,
+            model_name=name,
             processing_time_ms=_elapsed_ms(start),
-            backend=self.classifier(spec.key).backend,
+            backend=backend,
+            **trust,
         )
+
+    def _video_trust(
+        self,
+        specs: list[ModelSpec],
+        timeline: list[FrameResult],
+        *,
+        used: Mapping[str, list[float]],
+        raw: Mapping[str, list[float]],
+        calibrations: Mapping[str, Calibration],
+        backends: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """The video's trust fields: segments and verdict of the frames, and each member over the whole video."""
+        summary = video_segments([f.time for f in timeline], [f.verdict or f.is_fake for f in timeline])
+        verdict, reasons = summary.verdict, list(summary.reasons)
+        # Each member's mean over the frames, combined once more: members that disagree over the whole
+        # video make it uncertain, even when each frame alone looked decided.
+        means = [
+            MemberResult(
+                spec.key,
+                spec.name,
+                float(np.mean(raw[spec.key])),
+                float(np.mean(used[spec.key])) if spec.key in calibrations else None,
+            )
+            for spec in specs
+        ]
+        overall = combine(means, self.settings.ensemble)
+        disagree = disagreement(overall, self.settings.ensemble)
+        if disagree is not None:
+            verdict, reasons = "uncertain", [disagree, *reasons]
+        members = [
+            {
+                "key": m.key,
+                "name": m.name,
+                "raw_probability": round(m.raw_probability, 6),
+                "calibrated_probability": None
+                if m.calibrated_probability is None
+                else round(m.calibrated_probability, 6),
+                "fake_frames": sum(p >= 0.5 for p in used[m.key]),
+                "band": m.band,
+                "backend": backends[m.key],
+            }
+            for m in overall.members
+        ]
+        applied = {key: c for key, c in calibrations.items() if key in backends}
+        calibration = (
+            {"members": {k: {"method": c.method, "n_real": c.n_real, "n_fake": c.n_fake} for k, c in applied.items()}}
+            if applied
+            else None
+        )
+        return {
+            "verdict": verdict,
+            "reasons": reasons,
+            "segments": [asdict(segment) for segment in summary.segments],
+            "segments_text": summary.text(),
+            "fake_share": round(summary.fake_share, 6),
+            "members": members,
+            "calibration": calibration,
+        }
+
+
+def _member_result(spec: ModelSpec, probability: float, calibrations: Mapping[str, Calibration]) -> MemberResult:
+    """A member's raw probability and, when a calibration applies to it, its calibrated one."""
+    found = calibrations.get(spec.key)
+    return MemberResult(spec.key, spec.name, probability, None if found is None else found.apply(probability))
+
+
+def _ensemble_name(count: int) -> str:
+    return f"Ensemble ({count} model{'s' if count != 1 else ''})"

@@ -22,7 +22,9 @@ band, "likely real" below it, "uncertain" within it.
 Video (``video_segments``): contiguous runs of equal per-frame verdicts become spans from the first to
 the last measured time of the run (nothing is invented between measured points). The video is uncertain
 when no frame has a fake/real verdict, when most frames are uncertain, or when the fake frames' share of
-the frames judged fake or real lies within ``EVEN_SPLIT_MARGIN`` (0.15) of one half.
+the frames judged fake or real lies within ``EVEN_SPLIT_MARGIN`` (0.15) of one half. The engine adds one rule: a
+video whose members disagree over the whole video (``disagreement`` of their mean probabilities) is
+uncertain too, with that reason first.
 """
 
 from __future__ import annotations
@@ -263,6 +265,11 @@ def _frame_verdict(value: str | bool) -> Verdict:
     if value in ("fake", "uncertain", "real"):
         return value  # type: ignore[return-value]  # narrowed by the membership test
     raise ValueError(f"a frame verdict must be 'fake', 'uncertain', 'real' or a bool, got {value!r}")
+
+
+def disagreement(verdict: EnsembleVerdict, settings: EnsembleSettings | None = None) -> str | None:
+    """The "models disagree: ..." reason of a combined verdict's members, or None when they do not disagree."""
+    return _disagreement(verdict.members, settings or EnsembleSettings())
 
 
 def video_segments(

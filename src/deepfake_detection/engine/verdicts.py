@@ -75,12 +75,17 @@ class FrameResult:
     """One sampled video frame on the timeline."""
 
     time: float
-    fake_probability: float
+    fake_probability: float  # the frame's combined probability (one model: its own, calibrated when one applies)
     is_fake: bool
     faces: int
+    verdict: str | None = None  # "fake", "uncertain" or "real" (ensemble.combine on this frame)
+    members: dict[str, float] | None = None  # ensemble only: each member's probability on this frame
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.members is None:
+            data.pop("members")  # a single model's entry: its probability is the entry's own
+        return data
 
 
 @dataclass
@@ -102,11 +107,33 @@ class VideoVerdict:
     processing_time_ms: float
     backend: str = ""  # runtime/precision that produced the probabilities, e.g. "openvino/int8-static"
     thumbnail_jpeg: bytes = field(default=b"", repr=False)
+    # Trust (docs/architecture.md "Trust"): the video's three-way verdict and its reasons, its spans of equal
+    # frame verdicts, the share of fake frames, every member over the whole video, the calibrations applied.
+    verdict: str | None = None  # "fake", "uncertain" or "real"
+    reasons: list[str] | None = None
+    segments: list[dict[str, Any]] | None = None  # [{start, end, verdict}], times in seconds
+    segments_text: str | None = None  # e.g. "fake 0-6 s, real 7-9 s"
+    fake_share: float | None = None  # fake frames / sampled frames, 0..1
+    members: list[dict[str, Any]] | None = None  # key, name, mean raw/calibrated p, fake_frames, band, backend
+    calibration: dict[str, Any] | None = None  # None: the scores are the models' raw outputs
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("thumbnail_jpeg")
+        data["timeline"] = [frame.to_dict() for frame in self.timeline]
         return data
+
+    def trust(self) -> dict[str, Any]:
+        """The trust fields alone (what the API stores next to the documented ones)."""
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "segments": self.segments,
+            "segments_text": self.segments_text,
+            "fake_share": self.fake_share,
+            "members": self.members,
+            "calibration": self.calibration,
+        }
 
 
 @dataclass

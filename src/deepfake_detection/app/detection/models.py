@@ -125,6 +125,8 @@ class Video(DetectionContent, db.Model):
     timeline: Mapped[list | None] = mapped_column(JSON)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
     backend: Mapped[str | None] = mapped_column(String(64))  # as Image.backend
+    # Verdict, reasons, segments, segments_text, fake_share, members, calibration (VideoVerdict.trust()); None before.
+    trust: Mapped[dict | None] = mapped_column(JSON)
 
     def media(self) -> tuple[str, str] | None:
         return (self.thumbnail_path, "thumbnail.jpg") if self.thumbnail_path else None

@@ -68,6 +68,14 @@ ModelKey = Annotated[str, Strict(), ModelKeyField()]
 # Requests ------------------------------------------------------------------------------------------------------
 
 
+class VideoSegment(ResponseModel):
+    """A span of a video's sampled frames with the same verdict (times in seconds, the frames' own)."""
+
+    start: float
+    end: float
+    verdict: Annotated[str, OneOf(("fake", "uncertain", "real"))]
+
+
 # Added verdict fields, declared once for every answer that carries them (kept after the documented ones).
 # The inference backend and precision that produced the verdict, e.g. "openvino/int8-static" (null: not recorded).
 VerdictBackend = Annotated[str | None, Field(description="Inference backend/precision that produced the verdict")]
@@ -83,6 +91,23 @@ TrustRobustness = Annotated[
     dict[str, Any] | None, Field(description="Robustness self-test: each member's variant probabilities and stable")
 ]
 TrustFacesSummary = Annotated[str | None, Field(description='e.g. "1 of 2 faces looks manipulated"')]
+# A video's trust fields (VideoVerdict.trust() in the engine), null on videos stored before they were kept.
+VIDEO_TRUST_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    ("verdict", "reasons", "segments", "segments_text", "fake_share", "members", "calibration")
+)
+VideoSegments = Annotated[
+    list[VideoSegment] | None,
+    Field(description="Contiguous spans of sampled frames with the same verdict, from first to last frame time"),
+]
+SegmentsText = Annotated[str | None, Field(description='The segments in words, e.g. "fake 0-6 s, real 7-9 s"')]
+FakeShare = Annotated[float | None, Field(ge=0, le=1, description="Fake frames / sampled frames")]
+VideoMembers = Annotated[
+    list[dict[str, Any]] | None,
+    Field(
+        description="Each model over the whole video: key, name, mean raw and calibrated fake probability, "
+        "fake_frames, band, backend"
+    ),
+]
 
 
 def _absent_means_a_setting(schema: dict[str, Any]) -> None:
@@ -153,7 +178,7 @@ class ModelInfo(ResponseModel):
     model_id: str
     default: bool
     available: bool
-    # Only on the virtual `ensemble` model: the keys of the models it combines (images and camera frames).
+    # Only on the virtual `ensemble` model: the keys of the models it combines.
     members: list[str] | None = Field(default=None, description="The ensemble's member model keys")
 
 
@@ -218,6 +243,11 @@ class FrameResult(StoredJson):
     fake_probability: float = 0
     is_fake: bool = False
     faces: int = 0
+    # Added (absent on frames stored before): the frame's three-way verdict and, for the ensemble, each member's.
+    verdict: TrustVerdict = None
+    members: Annotated[
+        dict[str, float] | None, Field(description="Ensemble only: each member's fake probability on this frame")
+    ] = None
 
 
 class ImageResult(ResponseModel):
@@ -297,6 +327,14 @@ class VideoVerdict(ResponseModel):
     processing_time_ms: Number
     history_id: int | None
     backend: VerdictBackend
+    # Trust (docs/architecture.md "Trust"): null on videos stored before they were kept.
+    verdict: TrustVerdict = None
+    reasons: TrustReasons = None
+    segments: VideoSegments = None
+    segments_text: SegmentsText = None
+    fake_share: FakeShare = None
+    members: VideoMembers = None
+    calibration: TrustCalibration = None
 
     @classmethod
     def of(cls, video: Video, history_id: int | None, **more: Any) -> Any:
@@ -324,6 +362,8 @@ class VideoVerdict(ResponseModel):
             "processing_time_ms": video.processing_time_ms,
             "history_id": history_id,
             "backend": video.backend,
+            **VIDEO_TRUST_DEFAULTS,
+            **(video.trust or {}),
         }
 
 

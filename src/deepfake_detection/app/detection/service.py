@@ -103,7 +103,7 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
 def list_models(*, engine: DetectionEngine, ensemble: bool = False) -> list[dict[str, Any]]:
     """The documented model list plus model_id, default and available (weights cached).
 
-    ``ensemble``: the virtual `ensemble` model last, with its members' keys (for images and camera frames).
+    ``ensemble``: the virtual `ensemble` model last, with its members' keys.
     """
     models = []
     for spec in engine.models():
@@ -123,7 +123,7 @@ def list_models(*, engine: DetectionEngine, ensemble: bool = False) -> list[dict
             {
                 "key": ENSEMBLE_KEY,
                 "name": f"Ensemble ({len(members)} model{'' if len(members) == 1 else 's'})",
-                "description": "Every member judges the image; uncertain when they disagree (images and camera only)",
+                "description": "Every member judges the image or each video frame; uncertain when they disagree",
                 "model_id": "",
                 "default": False,
                 "available": bool(members) and all(engine.is_cached(key) for key in members),
@@ -138,12 +138,8 @@ def model_keys(*, engine: DetectionEngine) -> list[str]:
     return [*(spec.key for spec in engine.models()), ENSEMBLE_KEY]
 
 
-def resolve_model_key(
-    *, engine: DetectionEngine, requested: str | None, default: str | None = None, ensemble: bool = True
-) -> str:
+def resolve_model_key(*, engine: DetectionEngine, requested: str | None, default: str | None = None) -> str:
     """The model key to use (absent, null or empty: the default); 400 for an unknown one (before anything is stored).
-
-    ``ensemble`` False (videos): the `ensemble` key is a 400 saying it judges images and camera frames only.
 
     Empty means the default because the documentation calls the field optional, and a client's form with
     no model chosen sends it empty.
@@ -155,9 +151,6 @@ def resolve_model_key(
     if key not in known:
         message = f"Unknown model '{key}'. Available models: {', '.join(known)}."
         raise UnknownModel(message, fields={"model": message})
-    if key == ENSEMBLE_KEY and not ensemble:
-        error = EnsembleNotSupportedError("videos")
-        raise InvalidInput(error.message, fields={"model": error.message})
     return key
 
 
@@ -170,7 +163,7 @@ def _maps(active: dict[str, ActiveCalibration]) -> dict[str, Calibration]:
     return {key: found.calibration for key, found in active.items()}
 
 
-def _name_calibrations(verdict: ImageVerdict, active: dict[str, ActiveCalibration]) -> None:
+def _name_calibrations(verdict: ImageVerdict | VideoVerdict, active: dict[str, ActiveCalibration]) -> None:
     """Name each applied calibration by its id and N in the verdict (the engine knows only the maps)."""
     applied = (verdict.calibration or {}).get("members", {})
     for key, described in applied.items():
@@ -430,6 +423,27 @@ def delete_video(*, session: Session, backend: JobBackend, user_id: int, video_i
     history_service.delete_detections(session=session, contents=[video], upload_root=upload_root, backend=backend)
 
 
+def analyse_stored_video(
+    *,
+    session: Session,
+    engine: DetectionEngine,
+    path: str | Path,
+    model_key: str | None,
+    progress: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> VideoVerdict:
+    """Run the engine on a stored video with the deployment's active calibrations, each named by its id and N.
+
+    Engine errors are raised as they are (the job runner translates them with domain_error_from_engine).
+    """
+    active = active_calibrations(session=session)
+    verdict = engine.detect_video(
+        path, model_key=model_key, calibrations=_maps(active), progress=progress, should_cancel=should_cancel
+    )
+    _name_calibrations(verdict, active)
+    return verdict
+
+
 def complete_video(*, session: Session, upload_root: str, video: Video, verdict: VideoVerdict) -> DetectionHistory:
     """Record a finished video analysis (verdict, thumbnail, history row) in the caller's transaction."""
     thumbnail = None
@@ -451,11 +465,16 @@ def complete_video(*, session: Session, upload_root: str, video: Video, verdict:
         video.model_key = verdict.model_key
         video.processing_time_ms = verdict.processing_time_ms
         video.backend = verdict.backend
+        video.trust = verdict.trust()
         video.processing_status = "completed"
         video.processed_at = _now()
         video.thumbnail_path = thumbnail
         history = DetectionHistory.of(
-            video, is_fake=verdict.is_fake, confidence=verdict.confidence, model_version=verdict.model_name
+            video,
+            is_fake=verdict.is_fake,
+            confidence=verdict.confidence,
+            model_version=verdict.model_name,
+            verdict=verdict.verdict,
         )
         session.add(history)
         session.flush()

@@ -139,7 +139,7 @@ def detect_video():
         raise InvalidInput("No video file provided (multipart form field 'video')", fields={"video": "Required"})
     run_async = _async_flag()
     engine = get_engine()
-    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"), ensemble=False)
+    model_key = service.resolve_model_key(engine=engine, requested=request.form.get("model"))
     cfg = current_app.config
 
     def work(claim: idempotency.RequestClaim) -> Response:

@@ -8,7 +8,7 @@ import time
 from flask import Flask, current_app
 
 from ..detection.models import Video
-from ..detection.service import complete_video, domain_error_from_engine
+from ..detection.service import analyse_stored_video, complete_video, domain_error_from_engine
 from ..domain_errors import Cancelled, Internal, NotFound
 from ..engine_ext import get_engine
 from ..extensions import db
@@ -99,8 +99,13 @@ def _run(job_id: int, app: Flask) -> str:
         return lifecycle.cancel_requested(session=session, job_id=job_id)
 
     try:
-        verdict = get_engine(app).detect_video(
-            path, model_key=model_key, progress=progress, should_cancel=should_cancel
+        verdict = analyse_stored_video(
+            session=session,
+            engine=get_engine(app),
+            path=path,
+            model_key=model_key,
+            progress=progress,
+            should_cancel=should_cancel,
         )
     except Exception as exc:
         error = domain_error_from_engine(exc)

@@ -29,7 +29,7 @@ BEFORE_VIDEO_TRUST = "e5c3a7d9f214"
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> bytes:
+def split_clip(tmp_path_factory) -> bytes:
     """Four seconds: three with the tiny models' cue (fake), then one without."""
     path = tmp_path_factory.mktemp("video") / "clip.mp4"
     return media.write_video(path, seconds=4, fps=5, fake=[True, True, True, False]).read_bytes()
@@ -62,8 +62,10 @@ def assert_ensemble_trust(answer: dict) -> None:
     assert all(set(frame["members"]) == set(TINY) for frame in answer["timeline"])
 
 
-def test_a_synchronous_video_takes_the_ensemble_and_every_answer_carries_the_trust_fields(app, client, user, clip):
-    response = post_video(client, user, clip, model="ensemble")
+def test_a_synchronous_video_takes_the_ensemble_and_every_answer_carries_the_trust_fields(
+    app, client, user, split_clip
+):
+    response = post_video(client, user, split_clip, model="ensemble")
     body = response.get_json()
     assert response.status_code == 200, body
     assert VIDEO_FIELDS <= set(body)
@@ -79,8 +81,8 @@ def test_a_synchronous_video_takes_the_ensemble_and_every_answer_carries_the_tru
         db.session.rollback()
 
 
-def test_an_asynchronous_video_takes_the_ensemble(app, client, user, clip):
-    response = post_video(client, user, clip, query="?async=true", model="ensemble")
+def test_an_asynchronous_video_takes_the_ensemble(app, client, user, split_clip):
+    response = post_video(client, user, split_clip, query="?async=true", model="ensemble")
     body = response.get_json()
     assert response.status_code == 202, body
     app.extensions[BACKEND_KEY].wait(body["job_id"], timeout=120)
@@ -102,8 +104,8 @@ def test_a_video_split_evenly_is_an_uncertain_history_item(client, user, tmp_pat
     assert stats["uncertain_count"] == 1 and stats["total_detections"] == stats["fake_count"] + stats["real_count"]
 
 
-def test_a_single_model_video_keeps_every_field_and_gains_the_verdict(client, user, clip):
-    body = post_video(client, user, clip, model="deep-fake-v2").get_json()
+def test_a_single_model_video_keeps_every_field_and_gains_the_verdict(client, user, split_clip):
+    body = post_video(client, user, split_clip, model="deep-fake-v2").get_json()
     assert VIDEO_FIELDS | set(TRUST) <= set(body)
     assert body["model_key"] == "deep-fake-v2" and body["is_fake"] is True and body["frames_analyzed"] == 4
     assert body["verdict"] == "fake" and [s["verdict"] for s in body["segments"]] == ["fake", "real"]
@@ -113,13 +115,13 @@ def test_a_single_model_video_keeps_every_field_and_gains_the_verdict(client, us
     assert set(frame) == {"time", "fake_probability", "is_fake", "faces", "verdict"}  # no members for one model
 
 
-def test_the_active_calibration_reaches_video_jobs_and_is_named(app, client, clip):
+def test_the_active_calibration_reaches_video_jobs_and_is_named(app, client, split_clip):
     admin = register_and_login(client)
     grant(app, admin.username)
     record = fit(app, admin.id, seed=4)
     with app.app_context():
         calibration_service.activate(session=db.session, admin_id=admin.id, calibration_id=record.id)
-    body = post_video(client, admin, clip, model="dima806").get_json()
+    body = post_video(client, admin, split_clip, model="dima806").get_json()
     assert body["calibration"]["members"]["dima806"] == {
         "method": record.method,
         "n_real": record.n_real,
@@ -131,8 +133,8 @@ def test_the_active_calibration_reaches_video_jobs_and_is_named(app, client, cli
     assert member["calibrated_probability"] == pytest.approx(body["fake_probability"], abs=1e-5)
 
 
-def test_videos_stored_before_the_trust_column_answer_null(app, client, user, clip):
-    body = post_video(client, user, clip).get_json()
+def test_videos_stored_before_the_trust_column_answer_null(app, client, user, split_clip):
+    body = post_video(client, user, split_clip).get_json()
     with app.app_context():
         # Back to the revision before the column, and up again: the row keeps NULL, as an older row would.
         downgrade(revision=BEFORE_VIDEO_TRUST)

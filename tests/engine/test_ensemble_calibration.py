@@ -14,6 +14,7 @@ from PIL import Image
 from deepfake_detection.engine import ENSEMBLE_KEY, Calibration, DetectionEngine, EngineSettings, score_labelled_folders
 from deepfake_detection.engine.calibration import brier_score, expected_calibration_error
 from deepfake_detection.engine.calibration_fit import fit_calibration
+from tests.support import media
 from tests.support.labelled import labelled_image, write_labelled_folders
 
 # The magenta cue model sees the labelled fakes' graded magenta cast; the green one calls them all real, so
@@ -174,3 +175,21 @@ def test_the_basis_survives_storage_and_changes_the_fingerprint(pair, fitted, me
             "cue-green": {"calibration": None, "weight": 1.0},
         }
     }
+
+
+def test_videos_apply_the_combination_to_every_frame_and_say_when_it_is_stale(
+    pair, fitted, member_calibration, tmp_path
+):
+    clip = media.write_video(tmp_path / "clip.mp4", seconds=3, fps=5, fake=[True, False, True])
+    plain = pair.detect_video(clip, model_key=ENSEMBLE_KEY)
+    calibrated = pair.detect_video(clip, model_key=ENSEMBLE_KEY, calibrations={"ensemble": fitted})
+    for before, after in zip(plain.timeline, calibrated.timeline):
+        assert after.fake_probability == pytest.approx(fitted.apply(before.fake_probability), abs=1e-5)
+    assert calibrated.calibration == {
+        "members": {},
+        "ensemble": {"method": "platt", "n_real": FIT_PER_CLASS, "n_fake": FIT_PER_CLASS},
+    }
+    stale = pair.detect_video(
+        clip, model_key=ENSEMBLE_KEY, calibrations={"cue-magenta": member_calibration, "ensemble": fitted}
+    )
+    assert stale.reasons[-1] == STALE_MEMBER_CALIBRATION and "ensemble" not in stale.calibration

@@ -21,7 +21,7 @@ from .batching import PROCESS_PASS_LIMITER, DynamicBatcher, PassLimiter
 from .calibration import Calibration
 from .camera import InMemorySmoothingStore, SmoothingStore, smooth
 from .device import Placement, choose_placement, tune_allocator, usable_cpus
-from .ensemble import MemberResult, combine, disagreement, face_summary, video_segments
+from .ensemble import MemberResult, MemberVerdict, combine, disagreement, face_summary, video_segments
 from .errors import DetectionCancelled, InvalidMediaError, ModelUnavailableError
 from .faces import FaceDetector
 from .images import ImageSource, load_image
@@ -316,7 +316,8 @@ class DetectionEngine:
             return MemberResult(run.spec.key, run.spec.name, p, None if found is None else found.apply(p))
 
         unstable = [run for run in runs if run.stability is not None and not run.stability.stable]
-        combination, stale = self._combination_calibration(runs, calibrations) if ensemble else (None, None)
+        keys = [run.spec.key for run in runs]
+        combination, stale = self._combination_calibration(keys, calibrations) if ensemble else (None, None)
         combined = combine(
             [member(run, run.analysis.fake_probability) for run in runs],
             self.settings.ensemble,
@@ -356,25 +357,8 @@ class DetectionEngine:
                 face.is_fake = face_verdict.is_fake
                 face.confidence = face_verdict.confidence
         backends = {run.spec.key: run.backend for run in runs}
-        members = [
-            {
-                "key": m.key,
-                "name": m.name,
-                "raw_probability": round(m.raw_probability, 6),
-                "calibrated_probability": None
-                if m.calibrated_probability is None
-                else round(m.calibrated_probability, 6),
-                "band": m.band,
-                "backend": backends[m.key],
-            }
-            for m in combined.members
-        ]
-        used = {key: c for key, c in calibrations.items() if key in backends}
-        calibration: dict[str, Any] | None = None
-        if used or combination is not None:
-            calibration = {"members": {key: _named(c) for key, c in used.items()}}
-            if combination is not None:
-                calibration["ensemble"] = _named(combination)
+        members = [_member_answer(m, backends[m.key]) for m in combined.members]
+        calibration = _calibrations_answer(calibrations, backends, combination)
         robustness = None
         if runs[0].stability is not None:
             robustness = {
@@ -410,14 +394,14 @@ class DetectionEngine:
         )
 
     def _combination_calibration(
-        self, runs: list[_MemberRun], calibrations: Mapping[str, Calibration]
+        self, member_keys: list[str], calibrations: Mapping[str, Calibration]
     ) -> tuple[Calibration | None, str | None]:
         """The combination's calibration when it applies to these members, else None and why not (None: none given)."""
         found = calibrations.get(ENSEMBLE_KEY)
         if found is None:
             return None, None
         fitted = (found.basis or {}).get("members") or {}
-        current = self.ensemble_basis(calibrations, members=[run.spec.key for run in runs])["members"]
+        current = self.ensemble_basis(calibrations, members=member_keys)["members"]
         if fitted == current:
             return found, None
         if set(fitted) != set(current):
@@ -548,6 +532,8 @@ class DetectionEngine:
         specs = self.ensemble_members() if ensemble else [self.registry.get(model_key)]
         if not specs:
             raise ModelUnavailableError(ENSEMBLE_KEY, "(no member)", "no model's weights are available")
+        keys = [spec.key for spec in specs]
+        combination, stale = self._combination_calibration(keys, calibrations) if ensemble else (None, None)
         # The video's own chunks, each under the process's pass limit (no window: a chunk is a full batch).
         classifiers = [self.batcher(spec.key).alone for spec in specs]
         detector = self.face_detector()
@@ -592,7 +578,7 @@ class DetectionEngine:
                             _member_result(spec, results[index].fake_probability, calibrations)
                             for spec, results in zip(specs, per_member)
                         ]
-                        combined = combine(members, self.settings.ensemble)
+                        combined = combine(members, self.settings.ensemble, calibration=combination)
                         # A single model's frame is its own (calibrated) probability, unclipped, as before.
                         p = combined.fake_probability if ensemble else members[0].probability
                         for m in members:
@@ -630,7 +616,16 @@ class DetectionEngine:
         assert thumbnail_source is not None and first_frame is not None
         thumb = thumbnail_source[1] if is_fake else first_frame
         backends = {spec.key: self.classifier(spec.key).backend for spec in specs}
-        trust = self._video_trust(specs, timeline, used=used, raw=raw, calibrations=calibrations, backends=backends)
+        trust = self._video_trust(
+            specs,
+            timeline,
+            used=used,
+            raw=raw,
+            calibrations=calibrations,
+            backends=backends,
+            combination=combination,
+            stale=stale,
+        )
         if ensemble:
             key, name = ENSEMBLE_KEY, _ensemble_name(len(specs))
             backend = ", ".join(dict.fromkeys(backends.values()))
@@ -664,8 +659,13 @@ class DetectionEngine:
         raw: Mapping[str, list[float]],
         calibrations: Mapping[str, Calibration],
         backends: Mapping[str, str],
+        combination: Calibration | None,
+        stale: str | None,
     ) -> dict[str, Any]:
-        """The video's trust fields: segments and verdict of the frames, and each member over the whole video."""
+        """The video's trust fields: segments and verdict of the frames, and each member over the whole video.
+
+        ``combination``: the ensemble's calibration applied to each frame; ``stale``: why one was not applied.
+        """
         summary = video_segments([f.time for f in timeline], [f.verdict or f.is_fake for f in timeline])
         verdict, reasons = summary.verdict, list(summary.reasons)
         # Each member's mean over the frames, combined once more: members that disagree over the whole
@@ -684,25 +684,10 @@ class DetectionEngine:
         if disagree is not None:
             verdict, reasons = "uncertain", [disagree, *reasons]
         members = [
-            {
-                "key": m.key,
-                "name": m.name,
-                "raw_probability": round(m.raw_probability, 6),
-                "calibrated_probability": None
-                if m.calibrated_probability is None
-                else round(m.calibrated_probability, 6),
-                "fake_frames": sum(p >= 0.5 for p in used[m.key]),
-                "band": m.band,
-                "backend": backends[m.key],
-            }
-            for m in overall.members
+            _member_answer(m, backends[m.key], fake_frames=sum(p >= 0.5 for p in used[m.key])) for m in overall.members
         ]
-        applied = {key: c for key, c in calibrations.items() if key in backends}
-        calibration = (
-            {"members": {k: {"method": c.method, "n_real": c.n_real, "n_fake": c.n_fake} for k, c in applied.items()}}
-            if applied
-            else None
-        )
+        if stale:
+            reasons.append(stale)
         return {
             "verdict": verdict,
             "reasons": reasons,
@@ -710,8 +695,36 @@ class DetectionEngine:
             "segments_text": summary.text(),
             "fake_share": round(summary.fake_share, 6),
             "members": members,
-            "calibration": calibration,
+            "calibration": _calibrations_answer(calibrations, backends, combination),
         }
+
+
+def _member_answer(member: MemberVerdict, backend: str, **more: Any) -> dict[str, Any]:
+    """A member as answers report it: key, name, raw and calibrated probability, band, backend (and ``more``)."""
+    calibrated = member.calibrated_probability
+    answer = {
+        "key": member.key,
+        "name": member.name,
+        "raw_probability": round(member.raw_probability, 6),
+        "calibrated_probability": None if calibrated is None else round(calibrated, 6),
+        **more,
+        "band": member.band,
+        "backend": backend,
+    }
+    return answer
+
+
+def _calibrations_answer(
+    calibrations: Mapping[str, Calibration], backends: Mapping[str, str], combination: Calibration | None
+) -> dict[str, Any] | None:
+    """The calibrations an answer applied, named per member and for the combination (None: raw scores)."""
+    used = {key: c for key, c in calibrations.items() if key in backends}
+    if not used and combination is None:
+        return None
+    named: dict[str, Any] = {"members": {key: _named(c) for key, c in used.items()}}
+    if combination is not None:
+        named["ensemble"] = _named(combination)
+    return named
 
 
 def _member_result(spec: ModelSpec, probability: float, calibrations: Mapping[str, Calibration]) -> MemberResult:

@@ -211,3 +211,24 @@ def test_default_pass_limit_keeps_threads_times_passes_within_the_cpus():
 def test_max_batch_follows_the_classifier(tiny_hf_home):
     assert max_batch_of(make_engine(DEEPFAKE_BATCH_SIZE="5").classifier("dima806")) == 5
     assert max_batch_of(make_engine(DEEPFAKE_PRECISION="int8").classifier("dima806")) == 1  # batch-dependent
+
+
+def test_freed_memory_goes_back_to_the_os_when_passes_come_to_rest(tiny_hf_home):
+    """Each pass that leaves the limiter idle releases freed memory (with no delay, as configured here)."""
+    limiter = PassLimiter(1, idle_release_seconds=0)  # 0: at once, so the test needs no waiting
+    engine = DetectionEngine(EngineSettings.from_env(dict(os.environ)), pass_limiter=limiter)
+    classifier = engine.classifier("dima806")
+    for image in photos(3):
+        limiter.run(lambda image=image: classifier.fake_probabilities([image]))
+    assert limiter.stats()["releases"] == limiter.stats()["passes"] == 3
+
+
+def test_a_long_rest_delay_releases_once_after_a_burst():
+    limiter = PassLimiter(1, idle_release_seconds=3600)  # never fires during the test
+    for _ in range(3):
+        limiter.run(lambda: None)
+    assert limiter.stats()["releases"] == 0
+    limiter._release_if_still_idle(1)  # a timer scheduled after the first pass: more passes came since
+    assert limiter.stats()["releases"] == 0
+    limiter._release_if_still_idle(3)  # the timer of the last pass of the burst
+    assert limiter.stats()["releases"] == 1

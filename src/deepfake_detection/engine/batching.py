@@ -50,7 +50,7 @@ def default_pass_limit() -> int:
 T = TypeVar("T")
 
 #: Seconds without a forward pass after which freed memory goes back to the OS (see PassLimiter).
-IDLE_RELEASE_SECONDS = 1.0
+IDLE_RELEASE_SECONDS = 5.0
 
 
 class PassLimiter:

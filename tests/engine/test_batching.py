@@ -223,12 +223,27 @@ def test_freed_memory_goes_back_to_the_os_when_passes_come_to_rest(tiny_hf_home)
     assert limiter.stats()["releases"] == limiter.stats()["passes"] == 3
 
 
-def test_a_long_rest_delay_releases_once_after_a_burst():
+def test_a_burst_of_passes_waits_on_one_timer_and_does_not_release_before_the_rest_delay():
     limiter = PassLimiter(1, idle_release_seconds=3600)  # never fires during the test
+    limiter.run(lambda: None)
+    timer = limiter._timer
+    assert timer is not None and timer.is_alive()
     for _ in range(3):
         limiter.run(lambda: None)
-    assert limiter.stats()["releases"] == 0
-    limiter._release_if_still_idle(1)  # a timer scheduled after the first pass: more passes came since
-    assert limiter.stats()["releases"] == 0
-    limiter._release_if_still_idle(3)  # the timer of the last pass of the burst
-    assert limiter.stats()["releases"] == 1
+    assert limiter._timer is timer  # no thread per pass: the one timer waits out the rest
+    assert limiter.stats()["releases"] == 0 and limiter.stats()["passes"] == 4
+    timer.cancel()
+
+
+def test_the_timer_releases_once_the_rest_is_long_enough_and_waits_on_otherwise():
+    limiter = PassLimiter(1, idle_release_seconds=3600)
+    limiter.run(lambda: None)
+    first = limiter._timer
+    assert first is not None
+    first.cancel()  # the test plays the timer's part itself, without waiting an hour
+    limiter._on_timer()  # fired too early (just after the pass): it waits again, no release
+    assert limiter.stats()["releases"] == 0 and limiter._timer is not None and limiter._timer is not first
+    limiter._timer.cancel()
+    limiter._idle_since -= 3600  # the last pass ended an hour ago
+    limiter._on_timer()
+    assert limiter.stats()["releases"] == 1 and limiter._timer is None

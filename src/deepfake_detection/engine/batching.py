@@ -82,6 +82,8 @@ class PassLimiter:
         self.waited = 0  # passes that found every slot taken and queued
         self.releases = 0  # times freed memory was handed back to the OS at rest
         self._idle_release_seconds = idle_release_seconds
+        self._idle_since = 0.0
+        self._timer: threading.Timer | None = None
 
     @property
     def limit(self) -> int:
@@ -98,6 +100,7 @@ class PassLimiter:
                 self._executor = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="deepfake-pass")
                 self._executor_limit, self._pid = limit, os.getpid()
                 self.active = self.pending = 0
+                self._timer = None  # a parent's timer thread does not exist in a forked child
             return self._executor
 
     def run(self, fn: Callable[[], T]) -> T:
@@ -124,23 +127,38 @@ class PassLimiter:
             with self._guard:
                 self.active -= 1
                 idle = self.active == 0 and self.pending <= 1  # this pass is still counted as pending
-                passes = self.passes
             if idle:
-                self._release_when_idle(passes)
+                self._rested()
 
-    def _release_when_idle(self, passes: int) -> None:
-        """Release freed memory once no pass started after the passes-th for idle_release_seconds."""
-        if self._idle_release_seconds <= 0:
-            self._release_if_still_idle(passes)
-            return
-        timer = threading.Timer(self._idle_release_seconds, self._release_if_still_idle, args=(passes,))
+    def _rested(self) -> None:
+        """The passes came to rest: release now (delay 0) or make sure one timer will, once rested long enough."""
+        with self._guard:
+            self._idle_since = time.monotonic()
+            now = self._idle_release_seconds <= 0
+            if not now and self._timer is None:  # one timer per rest, however many passes end meanwhile
+                self._timer = self._start_timer(self._idle_release_seconds)
+        if now:
+            self._release()
+
+    def _start_timer(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._on_timer)
         timer.daemon = True
         timer.start()
+        return timer
 
-    def _release_if_still_idle(self, passes: int) -> None:
+    def _on_timer(self) -> None:
         with self._guard:
-            if self.passes != passes or self.active:
-                return  # work came in since: its next idle moment releases
+            self._timer = None
+            if self.active or self.pending:
+                return  # busy again: the end of that pass starts the next wait
+            rested = time.monotonic() - self._idle_since
+            if rested < self._idle_release_seconds:  # passes ran since the timer started: wait out the rest
+                self._timer = self._start_timer(self._idle_release_seconds - rested)
+                return
+        self._release()
+
+    def _release(self) -> None:
+        with self._guard:
             self.releases += 1
         release_freed_memory()
 

@@ -17,9 +17,10 @@ Memory: a fresh process per precision loads the model, runs one warm-up round (8
 at once), then serves 150 images (8 clients) while 7 such videos run one after the other; RSS after the
 warm-up and at the end (target: growth <= 15%; growth from "model loaded" is printed too), each read after
 REST_SECONDS without requests (the engine hands freed memory back once its passes are at rest), with glibc's
-malloc statistics (bytes in use, free but kept in its arenas). --memory-setups picks the set-ups (auto:
-the backend the engine chooses, prepared under <workdir>/prepared; pytorch_bf16; int8) and --before-src
-also runs each with an older engine's source folder, for a before/after comparison in one run.
+malloc statistics (bytes in use; bytes free in its arenas, whose pages a trim may have returned).
+--memory-setups picks the set-ups (auto: the backend the engine chooses, prepared under <workdir>/prepared;
+pytorch_bf16; int8) and --before-src also runs each with an older engine's source folder, for a
+before/after comparison in one run.
 
 Usage:  python bench/concurrency_bench.py [--quick] [--threads N] [--json results.json]
 Random weights make the verdicts meaningless; only time and memory are measured.
@@ -181,7 +182,7 @@ libc.mallinfo2.restype = MallInfo2
 def at_rest():
     time.sleep({rest})
     info = libc.mallinfo2()
-    return rss_mb()[0], {{'malloc_in_use_mb': info.uordblks >> 20, 'malloc_free_kept_mb': info.fordblks >> 20}}
+    return rss_mb()[0], {{'malloc_in_use_mb': info.uordblks >> 20, 'malloc_free_mb': info.fordblks >> 20}}
 engine = make_engine({precision!r}, {threads})
 photo = open({photo!r}, 'rb').read()
 engine.detect_image(photo); engine.detect_image(photo); engine.detect_video({video!r})

@@ -165,20 +165,38 @@ def agreement_photos(threads: int, prepared: Path, samples: list) -> dict:
     return out
 
 
-def rss_three_models(hf_home: Path, threads: int, prepared: Path, photo: Path) -> dict:
-    code = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from bench.backends_bench import make_engine\n"
-        "from bench.engine_bench import rss_mb\n"
-        f"e = make_engine('auto', 'auto', {threads}, __import__('pathlib').Path({str(prepared)!r}))\n"
-        "for k in ('dima806', 'deep-fake-v2', 'open-deepfake'):\n"
-        f"    e.detect_image({str(photo)!r}, model_key=k)\n"
-        "rss, peak = rss_mb()\n"
-        "print(json.dumps({'rss_mb': rss, 'peak_rss_mb': peak,"
-        " 'backends': {k: e.classifier(k).backend for k in e.loaded_models()}}))\n"
-    )
+MEMORY_CODE = """
+import json, sys
+sys.path.insert(0, {repo!r})
+from bench.backends_bench import make_engine
+from bench.engine_bench import rss_mb
+def status():
+    values = {{}}
+    for line in open('/proc/self/status'):
+        if line.startswith(('VmRSS', 'RssAnon', 'RssFile')):
+            key, value = line.split(':')
+            values[key] = round(int(value.split()[0]) / 1024)
+    return values
+e = make_engine('auto', 'auto', {threads}, __import__('pathlib').Path({prepared!r}))
+e.face_detector()
+steps = [{{'loaded': 'engine and face detector', **status()}}]
+for k in ('dima806', 'open-deepfake', 'deep-fake-v2'):
+    e.detect_image({photo!r}, model_key=k)
+    steps.append({{'loaded': k, 'backend': e.classifier(k).backend, **status()}})
+rss, peak = rss_mb()
+print(json.dumps({{'rss_mb': rss, 'peak_rss_mb': peak, 'steps': steps}}))
+"""
+
+
+def rss_three_models(hf_home: Path, threads: int, prepared: Path, photo: Path, src: Path | None = None) -> dict:
+    """A fresh process loads the three models one by one (auto backend): RSS (anonymous, file-backed) after each.
+
+    src: the engine's source folder to import instead of this checkout's (an older version, for a
+    before/after comparison in one run).
+    """
+    code = MEMORY_CODE.format(repo=str(REPO), threads=threads, prepared=str(prepared), photo=str(photo))
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO / "src"), env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
@@ -194,6 +212,9 @@ def main() -> None:
     parser.add_argument("--only", default="speed,agreement,memory", help="subset of: speed,agreement,memory")
     parser.add_argument("--runs", type=int, default=0, help="timed runs per variant (default 20, 5 with --quick)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--before-src", type=Path, help="memory: also measure the engine in this source folder (before/after)"
+    )
     args = parser.parse_args()
 
     hf_home = args.workdir / "hf_home"
@@ -242,6 +263,10 @@ def main() -> None:
         results["agreement_auto_vs_fp32"] = agreement_photos(args.threads, prepared, samples)
         print("agreement", results["agreement_auto_vs_fp32"], file=sys.stderr, flush=True)
     if "memory" in only:
+        if args.before_src:
+            before = rss_three_models(hf_home, args.threads, prepared, photo_path, args.before_src)
+            results["memory_three_models_auto_before"] = before
+            print("memory before", before, file=sys.stderr, flush=True)
         results["memory_three_models_auto"] = rss_three_models(hf_home, args.threads, prepared, photo_path)
         print("memory", results["memory_three_models_auto"], file=sys.stderr, flush=True)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

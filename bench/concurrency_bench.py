@@ -15,7 +15,12 @@ running); the four set-ups take turns for --rounds rounds (default 3) and each f
 Targets: throughput >= 3x the baseline's; p95 <= 2x a lone request's.
 Memory: a fresh process per precision loads the model, runs one warm-up round (8 images and a 5 s 720p video
 at once), then serves 150 images (8 clients) while 7 such videos run one after the other; RSS after the
-warm-up and at the end (target: growth <= 15%; growth from "model loaded" is printed too).
+warm-up and at the end (target: growth <= 15%; growth from "model loaded" is printed too), each read after
+REST_SECONDS without requests (the engine hands freed memory back once its passes are at rest), with glibc's
+malloc statistics (bytes in use; bytes free in its arenas, whose pages a trim may have returned).
+--memory-setups picks the set-ups (auto: the backend the engine chooses, prepared under <workdir>/prepared;
+pytorch_bf16; int8) and --before-src also runs each with an older engine's source folder, for a
+before/after comparison in one run.
 
 Usage:  python bench/concurrency_bench.py [--quick] [--threads N] [--json results.json]
 Random weights make the verdicts meaningless; only time and memory are measured.
@@ -42,6 +47,12 @@ sys.path.insert(0, str(REPO))
 from bench.engine_bench import build_models, machine, make_engine, rss_mb  # noqa: E402
 
 CLIENTS = 8
+REST_SECONDS = 7  # longer than the engine's idle release delay (batching.IDLE_RELEASE_SECONDS)
+MEMORY_SETUPS = {  # label: (DEEPFAKE_BACKEND, DEEPFAKE_PRECISION)
+    "auto": ("auto", "auto"),
+    "pytorch_bf16": ("pytorch", "bf16"),
+    "int8": ("pytorch", "int8"),
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -161,9 +172,18 @@ def median_of(rounds: list[dict]) -> dict:
 
 
 MEMORY_CODE = """
-import json, sys, threading
+import ctypes, json, sys, threading, time
 sys.path.insert(0, {repo!r})
 from bench.engine_bench import make_engine, rss_mb
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks',
+                                               'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
+libc = ctypes.CDLL('libc.so.6')
+libc.mallinfo2.restype = MallInfo2
+def at_rest():
+    time.sleep({rest})
+    info = libc.mallinfo2()
+    return rss_mb()[0], {{'malloc_in_use_mb': info.uordblks >> 20, 'malloc_free_mb': info.fordblks >> 20}}
 engine = make_engine({precision!r}, {threads})
 photo = open({photo!r}, 'rb').read()
 engine.detect_image(photo); engine.detect_image(photo); engine.detect_video({video!r})
@@ -185,19 +205,36 @@ def load(images, videos):
     for t in threads: t.start()
     for t in threads: t.join()
 load({clients}, 1)
-warm, _ = rss_mb()
+warm, malloc_warm = at_rest()
 load({images}, {videos})
-after, peak = rss_mb()
+after, malloc_after = at_rest()
+peak = rss_mb()[1]
 print(json.dumps({{'rss_model_loaded_mb': loaded, 'rss_warm_mb': warm, 'rss_after_mb': after, 'peak_rss_mb': peak,
+                  'malloc_warm': malloc_warm, 'malloc_after': malloc_after,
+                  'backend': engine.classifier().backend,
                   'growth_percent_from_warm': round(100 * (after - warm) / warm, 1),
                   'growth_percent_from_loaded': round(100 * (after - loaded) / loaded, 1)}}))
 """
 
 
-def memory_run(hf_home: Path, precision: str, threads: int, photo: Path, video: Path, images: int, videos: int):
-    """A fresh process: RSS with the model loaded, after a warm-up round, and after the images and videos."""
+def memory_run(
+    hf_home: Path,
+    setup: str,
+    threads: int,
+    photo: Path,
+    video: Path,
+    images: int,
+    videos: int,
+    src: Path | None = None,
+):
+    """A fresh process: RSS with the model loaded, after a warm-up round, and after the images and videos.
+
+    src: the engine's source folder to import instead of this checkout's (before/after comparisons).
+    """
+    backend, precision = MEMORY_SETUPS[setup]
     code = MEMORY_CODE.format(
         repo=str(REPO),
+        rest=REST_SECONDS,
         precision=precision,
         threads=threads,
         photo=str(photo),
@@ -206,13 +243,15 @@ def memory_run(hf_home: Path, precision: str, threads: int, photo: Path, video: 
         videos=videos,
         clients=CLIENTS,
     )
-    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
+    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", DEEPFAKE_BACKEND=backend)
+    env.setdefault("DEEPFAKE_PREPARED_CACHE", str(hf_home.parent / "prepared"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=3600)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(images=images, videos=videos)
-    print("memory", precision, result, file=sys.stderr)
+    result.update(images=images, videos=videos, source=str(src) if src else "this checkout")
+    print("memory", setup, result, file=sys.stderr)
     return result
 
 
@@ -224,6 +263,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--only", default="speed,memory", help="comma-separated subset of: speed,memory")
     parser.add_argument("--rounds", type=int, default=3, help="speed rounds, all four set-ups each; medians")
+    parser.add_argument("--memory-setups", default="auto,int8", help=f"subset of: {','.join(MEMORY_SETUPS)}")
+    parser.add_argument("--before-src", type=Path, help="memory: also run each set-up with this engine source folder")
     args = parser.parse_args()
 
     hf_home = args.workdir / "hf_home"
@@ -286,12 +327,17 @@ def main() -> None:
         } | {f"{key}: p95<=2x lone": results[key]["p95_over_lone"] <= 2 for key in ("engine_auto", "engine_int8")}
     if "memory" in only:
         images, videos = (16, 2) if args.quick else (150, 7)
-        results["memory_auto"] = memory_run(hf_home, "auto", args.threads, photo_path, video, images, videos)
-        results["memory_int8"] = memory_run(hf_home, "int8", args.threads, photo_path, video, images, videos)
+        setups = [name for name in args.memory_setups.split(",") if name]
+        for name in setups:
+            if args.before_src:
+                results[f"memory_{name}_before"] = memory_run(
+                    hf_home, name, args.threads, photo_path, video, images, videos, args.before_src
+                )
+            results[f"memory_{name}"] = memory_run(hf_home, name, args.threads, photo_path, video, images, videos)
         results.setdefault("targets_met", {}).update(
             {
-                f"memory_{p}: growth<=15%": results[f"memory_{p}"]["growth_percent_from_warm"] <= 15
-                for p in ("auto", "int8")
+                f"memory_{name}: growth<=15%": results[f"memory_{name}"]["growth_percent_from_warm"] <= 15
+                for name in setups
             }
         )
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

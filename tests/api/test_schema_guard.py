@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from deepfake_detection.app.extensions import db
 from tests.support import media
 
-from .helpers import PASSWORD, assert_error
+from .helpers import PASSWORD, api_config, assert_error, dispose_app
 
 COMMAND = "flask --app deepfake_detection.app:create_app db upgrade"
 
@@ -71,3 +73,27 @@ def test_a_table_missing_behind_a_current_revision_answers_503_not_500(make_app)
     )
     body = assert_error(frame, 503)
     assert COMMAND in body["message"]
+
+
+def _start_logs(tmp_path, engine, caplog, **kwargs):
+    """Records logged by create_app on a fresh (never migrated) SQLite database."""
+    from deepfake_detection.app import create_app
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deepfake_detection.app.startup"):
+        app = create_app(api_config(tmp_path, engine), **kwargs)
+    dispose_app(app)
+    return [r for r in caplog.records if r.name == "deepfake_detection.app.startup"]
+
+
+def test_a_fresh_database_is_announced_not_warned_about_when_deepfake_server_migrates_it(tmp_path, engine, caplog):
+    [record] = _start_logs(tmp_path / "server", engine, caplog, upgrade_follows=True)
+    assert record.levelno == logging.INFO
+    assert "no tables yet: creating them" in record.getMessage() and "out of date" not in record.getMessage()
+
+
+def test_a_fresh_database_without_deepfake_server_warns_that_the_tables_must_be_created(tmp_path, engine, caplog):
+    [record] = _start_logs(tmp_path / "gunicorn", engine, caplog)
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "no tables yet" in message and COMMAND in message and "out of date" not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import onnxruntime
 import pytest
 from click.testing import CliRunner
 from onnx import numpy_helper
+from transformers import PreTrainedModel
 
 import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
@@ -263,3 +265,51 @@ def test_download_models_prepares_and_models_shows_backend_and_gap(tiny_hf_home,
     line = next(line for line in after.splitlines() if line.startswith("dima806"))
     assert "onnxruntime/int8-static" in line and "not prepared" not in line
     assert f"Prepared models: {tmp_path}" in after
+
+
+def _live_torch_models() -> set[int]:
+    gc.collect()
+    return {id(obj) for obj in gc.get_objects() if isinstance(obj, PreTrainedModel)}
+
+
+@pytest.mark.parametrize("backend", FAST)
+def test_no_pytorch_model_stays_resident_after_a_fast_backend_is_prepared_and_loaded(tiny_hf_home, tmp_path, backend):
+    """Preparing loads the fp32 PyTorch model for the export and the self-check; it must be gone afterwards."""
+    before = _live_torch_models()
+    engine = make_engine(tmp_path, DEEPFAKE_BACKEND=backend)
+    assert engine.classifier("dima806").backend == f"{backend}/int8-static"
+    assert engine._models is not None and engine._models.store.builds == 1  # it was prepared in this process
+    assert _live_torch_models() - before == set()
+
+
+def test_openvino_models_share_one_core(tiny_hf_home, shared_prepared):
+    """One CPU plugin instance for every OpenVINO model of the process (a Core per model cost memory)."""
+    engine = make_engine(shared_prepared, DEEPFAKE_BACKEND="openvino")
+    first, second = engine.classifier("dima806"), engine.classifier("open-deepfake")
+    assert first.backend == second.backend == "openvino/int8-static"
+    assert first.core is second.core
+    assert make_engine(shared_prepared, DEEPFAKE_BACKEND="openvino").classifier("dima806").core is first.core
+
+
+@pytest.mark.parametrize("backend", FAST)
+def test_a_recorded_refusal_is_not_compiled_and_checked_again(tiny_hf_home, tmp_path, caplog, backend):
+    """A fast model already refused for this file and bound is refused from the record, without opening it."""
+    first = make_engine(tmp_path, DEEPFAKE_BACKEND=backend)
+    first.classifier("dima806")
+    spec = first.model("dima806")
+    entry = PreparedStore(tmp_path).lookup(
+        prepared_key(spec, first.settings, backend_chain(first.settings, first.placement)[0])
+    )
+    assert entry is not None
+    _corrupt(entry / MODEL_FILE)
+    assert make_engine(tmp_path, DEEPFAKE_BACKEND=backend).classifier("dima806").backend == "pytorch/float32"
+    refused = json.loads((entry / CHECK_FILE).read_text())["check"]
+    assert refused["passed"] is False
+
+    again = make_engine(tmp_path, DEEPFAKE_BACKEND=backend)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="deepfake_detection.engine.backends"):
+        assert again.classifier("dima806").backend == "pytorch/float32"
+    [record] = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert "recorded when it was checked" in record.getMessage()
+    assert f"gap {refused['max_gap']:.4f}" in record.getMessage()

@@ -211,3 +211,39 @@ def test_default_pass_limit_keeps_threads_times_passes_within_the_cpus():
 def test_max_batch_follows_the_classifier(tiny_hf_home):
     assert max_batch_of(make_engine(DEEPFAKE_BATCH_SIZE="5").classifier("dima806")) == 5
     assert max_batch_of(make_engine(DEEPFAKE_PRECISION="int8").classifier("dima806")) == 1  # batch-dependent
+
+
+def test_freed_memory_goes_back_to_the_os_when_passes_come_to_rest(tiny_hf_home):
+    """Each pass that leaves the limiter idle releases freed memory (with no delay, as configured here)."""
+    limiter = PassLimiter(1, idle_release_seconds=0)  # 0: at once, so the test needs no waiting
+    engine = DetectionEngine(EngineSettings.from_env(dict(os.environ)), pass_limiter=limiter)
+    classifier = engine.classifier("dima806")
+    for image in photos(3):
+        limiter.run(lambda image=image: classifier.fake_probabilities([image]))
+    assert limiter.stats()["releases"] == limiter.stats()["passes"] == 3
+
+
+def test_a_burst_of_passes_waits_on_one_timer_and_does_not_release_before_the_rest_delay():
+    limiter = PassLimiter(1, idle_release_seconds=3600)  # never fires during the test
+    limiter.run(lambda: None)
+    timer = limiter._timer
+    assert timer is not None and timer.is_alive()
+    for _ in range(3):
+        limiter.run(lambda: None)
+    assert limiter._timer is timer  # no thread per pass: the one timer waits out the rest
+    assert limiter.stats()["releases"] == 0 and limiter.stats()["passes"] == 4
+    timer.cancel()
+
+
+def test_the_timer_releases_once_the_rest_is_long_enough_and_waits_on_otherwise():
+    limiter = PassLimiter(1, idle_release_seconds=3600)
+    limiter.run(lambda: None)
+    first = limiter._timer
+    assert first is not None
+    first.cancel()  # the test plays the timer's part itself, without waiting an hour
+    limiter._on_timer()  # fired too early (just after the pass): it waits again, no release
+    assert limiter.stats()["releases"] == 0 and limiter._timer is not None and limiter._timer is not first
+    limiter._timer.cancel()
+    limiter._idle_since -= 3600  # the last pass ended an hour ago
+    limiter._on_timer()
+    assert limiter.stats()["releases"] == 1 and limiter._timer is None

@@ -29,8 +29,12 @@ from .storage.service import ensure_folders
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app from the environment (or from ``test_config``, which wins)."""
+def create_app(test_config: dict | None = None, *, upgrade_follows: bool = False) -> Flask:
+    """Build the app from the environment (or from ``test_config``, which wins).
+
+    upgrade_follows: the caller migrates the database right after (deepfake-server), so a schema behind
+    the code is announced at start, not warned about.
+    """
     # First of all: a .env file must give exactly what the environment gives, the mode included.
     config_module.load_env_file()
     test_config = test_config or {}
@@ -70,7 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     backends.init_app(app)
     _init_web_app(app)
     _trust_proxies(app)
-    startup.run(app)
+    startup.run(app, upgrade_follows=upgrade_follows)
     return app
 
 

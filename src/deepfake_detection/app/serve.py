@@ -112,7 +112,7 @@ def cli(host, port, threads, connection_limit, channel_timeout, header_timeout, 
         min_body_rate=min_body_rate,
     )
     try:
-        app = create_app()
+        app = create_app(upgrade_follows=True)  # prepare() migrates right after
     except ConfigurationError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2

@@ -56,8 +56,12 @@ def missing_database_or_role(exc: Exception, url: str) -> str | None:
     return None
 
 
-def run(app: Flask) -> None:
-    """Connect once (refusing a missing database or role), then sweep orphans if the schema is current."""
+def run(app: Flask, *, upgrade_follows: bool = False) -> None:
+    """Connect once (refusing a missing database or role), then sweep orphans if the schema is current.
+
+    upgrade_follows: the caller applies the migrations right after (deepfake-server), so a schema that is
+    behind is announced, not warned about.
+    """
     with app.app_context():
         try:
             if not _database_answers(app):
@@ -66,14 +70,30 @@ def run(app: Flask) -> None:
             if state is None:
                 return
             if state.behind:
-                log.warning(
-                    "%s. Until then /api requests answer 503.", schema.behind_message(state, mode=app.config["MODE"])
-                )
+                _report_behind(app, state, upgrade_follows=upgrade_follows)
                 return
             _sweep(app)
         finally:
             # No connection opened here may be shared by processes forked after start (gunicorn, Celery).
             db.engine.dispose()
+
+
+def _report_behind(app: Flask, state: schema.SchemaState, *, upgrade_follows: bool) -> None:
+    """Log what a schema that is behind means for this start: it will be migrated now, or the operator must."""
+    needed = ", ".join(state.code)
+    if upgrade_follows:
+        what = "has no tables yet: creating them" if not state.database else "is behind: applying the migrations"
+        log.info("The database %s (revision %s).", what, needed)
+    elif not state.database:
+        log.warning(
+            "The database has no tables yet (this code needs revision %s). Create them: %s%s."
+            " Until then /api requests answer 503.",
+            needed,
+            schema.UPGRADE_COMMAND,
+            "" if app.config["MODE"] == "production" else " (deepfake-server does it when it starts)",
+        )
+    else:
+        log.warning("%s. Until then /api requests answer 503.", schema.behind_message(state, mode=app.config["MODE"]))
 
 
 def _database_answers(app: Flask) -> bool:

@@ -154,8 +154,8 @@ def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, sto
     store.write_json(entry, CHECK_FILE, {"reference": [float(p) for p in expected]})
 
 
-def _checked(store: PreparedStore, entry: Path, classifier: Classifier, settings: EngineSettings) -> Agreement:
-    """The self-check result for entry's model file: recorded when the file is unchanged, else run now."""
+def _recorded(store: PreparedStore, entry: Path, settings: EngineSettings) -> tuple[list[Any], str, Agreement | None]:
+    """(fp32 reference, model file digest, the recorded check result if it is for this file and bound, else None)."""
     record = store.read_json(entry, CHECK_FILE) or {}
     reference = record.get("reference")
     if not isinstance(reference, list) or len(reference) != len(check_images()):
@@ -163,12 +163,21 @@ def _checked(store: PreparedStore, entry: Path, classifier: Classifier, settings
     digest = file_digest(entry / MODEL_FILE)
     done = record.get("check")
     if isinstance(done, dict) and done.get("digest") == digest and done.get("bound") == settings.agreement_max_gap:
-        return Agreement(
+        recorded = Agreement(
             images=int(done["images"]),
             verdicts_agree=int(done["verdicts_agree"]),
             max_gap=float(done["max_gap"]),
             bound=float(done["bound"]),
         )
+        return reference, digest, recorded
+    return reference, digest, None
+
+
+def _checked(store: PreparedStore, entry: Path, classifier: Classifier, settings: EngineSettings) -> Agreement:
+    """The self-check result for entry's model file: recorded when the file is unchanged, else run now."""
+    reference, digest, recorded = _recorded(store, entry, settings)
+    if recorded is not None:
+        return recorded
     result = compare(reference, classifier.fake_probabilities(check_images()), bound=settings.agreement_max_gap)
     store.write_json(entry, CHECK_FILE, {"reference": reference, "check": {**result.to_dict(), "digest": digest}})
     return result
@@ -177,8 +186,8 @@ def _checked(store: PreparedStore, entry: Path, classifier: Classifier, settings
 class AgreementRefused(RuntimeError):
     """A fast path whose results differ from fp32 beyond the bound."""
 
-    def __init__(self, agreement: Agreement) -> None:
-        super().__init__(agreement.describe())
+    def __init__(self, agreement: Agreement, *, recorded: bool = False) -> None:
+        super().__init__(agreement.describe() + (" (recorded when it was checked)" if recorded else ""))
         self.agreement = agreement
 
 
@@ -186,6 +195,11 @@ def load_fast(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, 
     """The prepared (building it if needed) and self-checked fast classifier; AgreementRefused if it fails the check."""
     key = prepared_key(spec, settings, choice)
     entry = store.get_or_build(key, lambda path: _build(spec, settings, choice, store, path))
+    if ((store.read_json(entry, CHECK_FILE) or {}).get("check") or {}).get("passed") is False:
+        _, _, recorded = _recorded(store, entry, settings)
+        if recorded is not None and not recorded.passed:
+            # Refused for this very file and bound before: compiling it again would only cost memory and time.
+            raise AgreementRefused(recorded, recorded=True)
     processor, id2label = load_processor_and_labels(spec, settings)
     classifier = _open(choice, spec, id2label, processor, entry / MODEL_FILE, settings)
     with store.lock(key):  # one process runs a missing check; the others read its result
@@ -201,6 +215,17 @@ def load_with_fallback(
     spec: ModelSpec, settings: EngineSettings, chain: list[BackendChoice], store: PreparedStore
 ) -> Classifier:
     """The first backend of chain that loads and passes its self-check; each refusal is logged as a WARNING."""
+    classifier = _first_loadable(spec, settings, chain, store)
+    # Loading leaves hundreds of MB of freed temporaries (parsed ONNX graph, runtime transformations, refused
+    # fast paths) in glibc's arenas, kept there up to the raised trim threshold: measured 85-150 MB per model.
+    gc.collect()
+    release_freed_memory()
+    return classifier
+
+
+def _first_loadable(
+    spec: ModelSpec, settings: EngineSettings, chain: list[BackendChoice], store: PreparedStore
+) -> Classifier:
     for index, choice in enumerate(chain):
         if choice.backend == "pytorch":
             assert choice.placement is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,17 @@ from .base import Classifier
 #: OpenVINO's inference precision per engine precision. int8-static runs the QDQ model's quantized
 #: MatMuls in int8 and everything else in f32 (measured faster than with bf16 for the rest here).
 INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32"}
+_COMPILING = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def shared_core() -> openvino.Core:
+    """The process's one OpenVINO Core: every model compiled by it shares one CPU plugin instance.
+
+    A Core per model made each its own plugin (threads, scratch buffers): the second of two int8
+    ViT-base models cost about 60 MB more that way (measured, see README "Engine: backends").
+    """
+    return openvino.Core()
 
 
 class OpenVinoClassifier(Classifier):
@@ -33,16 +45,17 @@ class OpenVinoClassifier(Classifier):
         max_batch: int,
     ) -> None:
         super().__init__(spec, id2label, processor, max_batch=max_batch)
-        core = openvino.Core()
-        self.compiled = core.compile_model(
-            str(model_path),
-            "CPU",
-            {
-                "INFERENCE_NUM_THREADS": threads,
-                "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision],
-                "PERFORMANCE_HINT": "LATENCY",
-            },
-        )
+        self.core = shared_core()
+        with _COMPILING:  # loads are rare; one compilation at a time keeps the shared Core's use simple
+            self.compiled = self.core.compile_model(
+                str(model_path),
+                "CPU",
+                {
+                    "INFERENCE_NUM_THREADS": threads,
+                    "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision],
+                    "PERFORMANCE_HINT": "LATENCY",
+                },
+            )
         # An infer request is not thread-safe; one request behind a lock (the cores are busy anyway).
         self._request = self.compiled.create_infer_request()
         self._lock = threading.Lock()

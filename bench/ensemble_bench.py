@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.backends_bench import cpu_flags  # noqa: E402
+from bench.concurrency_bench import REST_SECONDS  # noqa: E402
 from bench.engine_bench import build_models, machine, rss_mb, use_workdir, write_media  # noqa: E402
 
 MEMBERS = "dima806,deep-fake-v2,open-deepfake"
@@ -242,9 +243,12 @@ def video_runs(engine: Any, video: Path, runs: int) -> dict:
 
 
 def memory(hf_home: Path, threads: int, photo: Path, video: Path) -> dict:
-    """A fresh process: RSS with the three models resident (as engine_bench), then after an ensemble photo and video."""
+    """A fresh process: RSS with the three models resident (as engine_bench), then after an ensemble photo and video.
+
+    Each reading is taken at rest, REST_SECONDS after the last request, when the engine has given freed memory back.
+    """
     code = (
-        "import json, sys\n"
+        "import json, sys, time\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from bench.ensemble_bench import make_engine\n"
         "from bench.engine_bench import rss_mb\n"
@@ -252,14 +256,17 @@ def memory(hf_home: Path, threads: int, photo: Path, video: Path) -> dict:
         f"e = make_engine({threads})\n"
         "for k in ('dima806', 'deep-fake-v2', 'open-deepfake'):\n"
         f"    e.detect_image({str(photo)!r}, model_key=k)\n"
+        f"time.sleep({REST_SECONDS})\n"
         "resident, peak = rss_mb()\n"
         "for robust in (False, True):\n"
         f"    e.detect_image({str(photo)!r}, model_key='ensemble', robustness=robust)\n"
+        f"time.sleep({REST_SECONDS})\n"
         "after_photo, _ = rss_mb()\n"
         "try:\n"
         f"    e.detect_video({str(video)!r}, model_key='ensemble'); video = 'ensemble'\n"
         "except EnsembleNotSupportedError:\n"
         f"    e.detect_video({str(video)!r}); video = 'single model (the ensemble is not available for videos)'\n"
+        f"time.sleep({REST_SECONDS})\n"
         "after, after_peak = rss_mb()\n"
         "print(json.dumps({'three_models_resident_mb': resident, 'peak_while_loading_mb': peak,"
         " 'after_ensemble_photo_mb': after_photo, 'after_ensemble_photo_and_video_mb': after,"

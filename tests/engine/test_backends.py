@@ -24,6 +24,7 @@ import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.agreement import DEFAULT_MAX_GAP, check_images
 from deepfake_detection.engine.backends import CHECK_FILE, MODEL_FILE, backend_chain, prepared_key
+from deepfake_detection.engine.batching import PassLimiter
 from deepfake_detection.engine.cli import main
 from deepfake_detection.engine.device import choose_placement, cpu_supports_bf16
 from deepfake_detection.engine.prepared import PreparedStore
@@ -313,3 +314,16 @@ def test_a_recorded_refusal_is_not_compiled_and_checked_again(tiny_hf_home, tmp_
     [record] = [r for r in caplog.records if "refused" in r.getMessage()]
     assert "recorded when it was checked" in record.getMessage()
     assert f"gap {refused['max_gap']:.4f}" in record.getMessage()
+
+
+def test_at_rest_openvino_frees_its_buffers_and_answers_the_same_afterwards(tiny_hf_home, shared_prepared):
+    """The pass limiter's release at rest reaches the compiled models (their per-batch-size buffers)."""
+    env = dict(os.environ, DEEPFAKE_PREPARED_CACHE=str(shared_prepared), DEEPFAKE_BACKEND="openvino")
+    engine = DetectionEngine(EngineSettings.from_env(env), pass_limiter=PassLimiter(1, idle_release_seconds=0))
+    classifier = engine.classifier("dima806")
+    assert classifier.backend == "openvino/int8-static" and classifier.memory_releases == 0
+    photos = _photos()
+    first = engine.batcher("dima806").alone.fake_probabilities(photos)  # passes of several images, then rest
+    assert classifier.memory_releases >= 1
+    again = engine.batcher("dima806").alone.fake_probabilities(photos)
+    np.testing.assert_allclose(again, first, atol=1e-6)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Protocol, TypeVar
 import numpy as np
 import torch
 
+from .backends.base import release_runtime_memory
 from .device import usable_cpus
 from .memory import release_freed_memory
 
@@ -61,7 +62,8 @@ class PassLimiter:
     torch's OpenMP pool and glibc's malloc arena are per calling thread, so passes on N threads keep N
     pools and N arenas of activations, however many request threads come and go.
 
-    Once no pass has run for ``idle_release_seconds``, freed memory goes back to the OS (glibc malloc_trim):
+    Once no pass has run for ``idle_release_seconds``, the runtimes free their scratch buffers
+    (backends.base.release_runtime_memory) and freed memory goes back to the OS (glibc malloc_trim):
     with the allocator tuned to keep freed blocks (device.tune_allocator), passes of varying batch size and
     the requests' decodes left up to 150 MB free but mapped after 150 bf16 images. Bursts keep their
     memory (no page faults between passes); a process at rest returns it.
@@ -160,6 +162,9 @@ class PassLimiter:
     def _release(self) -> None:
         with self._guard:
             self.releases += 1
+        # OpenVINO keeps each batch size's intermediate buffers in the compiled model (a 60 s video's passes of 8
+        # left about 120 MB per model); freed first, so that malloc_trim can then hand their pages back.
+        release_runtime_memory()
         release_freed_memory()
 
     def stats(self) -> dict[str, int]:

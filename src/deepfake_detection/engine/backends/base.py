@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -10,6 +11,14 @@ from PIL import Image
 
 from ..labels import fake_class_indices
 from ..registry import ModelSpec
+
+#: Every classifier alive in the process, for release_runtime_memory (weak: a dropped model is not kept).
+_LIVE: "weakref.WeakSet[Classifier]" = weakref.WeakSet()
+
+
+def release_runtime_memory() -> int:
+    """Ask every live classifier's runtime to free its scratch memory; the number that did. Call only at rest."""
+    return sum(bool(classifier.release_memory()) for classifier in list(_LIVE))
 
 
 class Classifier:
@@ -49,6 +58,12 @@ class Classifier:
         self._resample = Image.Resampling(int(Image.Resampling.BILINEAR if resample is None else resample))
         #: The agreement self-check that admitted this fast path (None for the fp32 reference itself).
         self.agreement: dict[str, Any] | None = None
+        self.memory_releases = 0  # times the runtime freed its scratch memory at rest (release_memory)
+        _LIVE.add(self)
+
+    def release_memory(self) -> bool:
+        """Free the runtime's scratch memory kept between passes, if it keeps any; True when it did."""
+        return False
 
     @property
     def batch_size(self) -> int:

@@ -67,5 +67,12 @@ class OpenVinoClassifier(Classifier):
             logits = np.array(result[0], dtype=np.float32)  # a copy: the request reuses its buffer
         return torch.from_numpy(logits)
 
+    def release_memory(self) -> bool:
+        """Free the compiled model's intermediate buffers (kept per batch size: about 100 MB at batch 8)."""
+        with self._lock:
+            self.compiled.release_memory()
+            self.memory_releases += 1
+        return True
+
     def close(self) -> None:
         del self._request, self.compiled

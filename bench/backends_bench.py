@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.engine_bench import _agreement_samples, build_models, machine  # noqa: E402
+from bench.engine_bench import (  # noqa: E402
+    _agreement_samples,
+    build_models,
+    machine,
+    run_json_process,
+    write_results,
+)
 
 VARIANTS = (  # (label, DEEPFAKE_BACKEND, DEEPFAKE_PRECISION)
     ("pytorch/fp32 (baseline)", "pytorch", "fp32"),
@@ -68,17 +72,6 @@ def make_engine(backend: str, precision: str, threads: int, prepared: Path, batc
         DEEPFAKE_BATCH_SIZE=str(batch_size),
     )
     return DetectionEngine(EngineSettings.from_env(env))
-
-
-def _p50(fn, runs: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return round(statistics.median(times), 1)
 
 
 def load_variant(backend: str, precision: str, threads: int, prepared: Path, photo: bytes) -> dict:
@@ -197,10 +190,7 @@ def rss_three_models(hf_home: Path, threads: int, prepared: Path, photo: Path, s
     code = MEMORY_CODE.format(repo=str(REPO), threads=threads, prepared=str(prepared), photo=str(photo))
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO / "src"), env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_process(code, env, timeout=1800)
 
 
 def main() -> None:
@@ -270,10 +260,7 @@ def main() -> None:
         results["memory_three_models_auto"] = rss_three_models(hf_home, args.threads, prepared, photo_path)
         print("memory", results["memory_three_models_auto"], file=sys.stderr, flush=True)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    write_results(results, args.json)
 
 
 if __name__ == "__main__":

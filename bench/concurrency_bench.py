@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +42,15 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.engine_bench import build_models, machine, make_engine, rss_mb  # noqa: E402
+from bench.engine_bench import (  # noqa: E402
+    build_models,
+    machine,
+    make_engine,
+    median_ms,
+    rss_mb,
+    run_json_process,
+    write_results,
+)
 
 CLIENTS = 8
 REST_SECONDS = 7  # longer than the engine's idle release delay (batching.IDLE_RELEASE_SECONDS)
@@ -62,14 +68,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def lone_ms(request: Callable[[], object], runs: int) -> float:
     """Median latency of one request with nothing else running (after two warm-up requests)."""
-    request()
-    request()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        request()
-        times.append((time.perf_counter() - start) * 1000)
-    return round(statistics.median(times), 1)
+    return median_ms(request, runs, warmups=2)
 
 
 def concurrent(request: Callable[[], object], clients: int, per_client: int) -> dict:
@@ -246,10 +245,7 @@ def memory_run(
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", DEEPFAKE_BACKEND=backend)
     env.setdefault("DEEPFAKE_PREPARED_CACHE", str(hf_home.parent / "prepared"))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO / "src"), env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=3600)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_json_process(code, env, timeout=3600)
     result.update(images=images, videos=videos, source=str(src) if src else "this checkout")
     print("memory", setup, result, file=sys.stderr)
     return result
@@ -342,11 +338,7 @@ def main() -> None:
         )
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["rss_mb_of_this_process"] = rss_mb()[0]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
+    write_results(results, args.json)
 
 
 if __name__ == "__main__":

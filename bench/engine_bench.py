@@ -117,14 +117,33 @@ def make_engine(precision: str, threads: int):
     return DetectionEngine(EngineSettings.from_env(env))
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()
+def median_ms(fn, runs: int, warmups: int = 1) -> float:
+    """Median wall time of fn() in ms over runs calls, after warmups untimed ones."""
+    for _ in range(warmups):
+        fn()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 1)
+
+
+def run_json_process(code: str, env: dict, timeout: int) -> dict:
+    """Run ``python -c code`` in a fresh process; the JSON object on its last line of output."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_results(results: dict, json_path: Path | None) -> None:
+    """Print the results as JSON, and write them to json_path too when given."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(text)
 
 
 def bench_photo(engine, photo_jpeg: bytes, runs: int) -> dict:
@@ -144,9 +163,9 @@ def bench_photo(engine, photo_jpeg: bytes, runs: int) -> dict:
     prepared = prepare_image(rgb, detector=detector, settings=engine.settings)
     pixels = classifier._preprocess(prepared.inputs)
     parts = {
-        "decode_ms": _median_ms(lambda: load_rgb(photo_jpeg, max_pixels=10**9), 10),
-        "faces_ms": _median_ms(lambda: prepare_image(rgb, detector=detector, settings=engine.settings), 10),
-        "model_ms": _median_ms(lambda: classifier._forward(pixels), 10),
+        "decode_ms": median_ms(lambda: load_rgb(photo_jpeg, max_pixels=10**9), 10),
+        "faces_ms": median_ms(lambda: prepare_image(rgb, detector=detector, settings=engine.settings), 10),
+        "model_ms": median_ms(lambda: classifier._forward(pixels), 10),
     }
     return {
         "p50_ms": round(statistics.median(times), 1),
@@ -256,10 +275,7 @@ def rss_three_models(hf_home: Path, threads: int, photo: Path, precision: str = 
         "print(json.dumps({'rss_mb': rss, 'peak_rss_mb': peak, 'loaded': e.loaded_models()}))\n"
     )
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_process(code, env, timeout=600)
 
 
 def machine() -> dict:
@@ -357,11 +373,7 @@ def main() -> None:
     }
     results["targets_met"] = {name: check() for name, check in checks.items() if _has(check)}
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
+    write_results(results, args.json)
 
 
 def _has(check) -> bool:

@@ -45,7 +45,16 @@ sys.path.insert(0, str(REPO))
 
 from bench.backends_bench import cpu_flags  # noqa: E402
 from bench.concurrency_bench import REST_SECONDS  # noqa: E402
-from bench.engine_bench import build_models, machine, rss_mb, use_workdir, write_media  # noqa: E402
+from bench.engine_bench import (  # noqa: E402
+    build_models,
+    machine,
+    median_ms,
+    rss_mb,
+    run_json_process,
+    use_workdir,
+    write_media,
+    write_results,
+)
 
 MEMBERS = "dima806,deep-fake-v2,open-deepfake"
 ENSEMBLE = "ensemble"
@@ -100,11 +109,6 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
     return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
-
-
-def _median_ms(fn: Callable[[], Any], runs: int) -> float:
-    fn()
-    return round(statistics.median(_timed(fn)[0] for _ in range(runs)), 1)
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -185,9 +189,9 @@ def photo_parts(engine: Any, photo: bytes, runs: int) -> dict:
     parts: dict[str, Any] = {
         "crops": len(crops),
         "batch_window_ms": settings.batch_window_ms,
-        "decode_ms": _median_ms(lambda: load_image(photo, max_pixels=settings.max_image_pixels), runs),
-        "faces_ms": _median_ms(lambda: prepare_image(image.rgb, detector=detector, settings=settings), runs),
-        "selftest_variants_ms": _median_ms(lambda: [variants(crop) for crop in crops], runs),
+        "decode_ms": median_ms(lambda: load_image(photo, max_pixels=settings.max_image_pixels), runs),
+        "faces_ms": median_ms(lambda: prepare_image(image.rgb, detector=detector, settings=settings), runs),
+        "selftest_variants_ms": median_ms(lambda: [variants(crop) for crop in crops], runs),
         "members": {},
     }
     for spec in engine.ensemble_members():
@@ -196,10 +200,10 @@ def photo_parts(engine: Any, photo: bytes, runs: int) -> dict:
         parts["members"][spec.key] = {
             "backend": classifier.backend,
             "max_batch": classifier.max_batch,
-            "preprocess_1_ms": _median_ms(lambda c=classifier: c._preprocess(crops), runs),
-            "preprocess_3_ms": _median_ms(lambda c=classifier: c._preprocess(with_variants), runs),
-            "forward_1_ms": _median_ms(lambda c=classifier, x=one: c._forward(x), runs),
-            "forward_3_ms": _median_ms(lambda c=classifier, x=three: c._forward(x), runs),
+            "preprocess_1_ms": median_ms(lambda c=classifier: c._preprocess(crops), runs),
+            "preprocess_3_ms": median_ms(lambda c=classifier: c._preprocess(with_variants), runs),
+            "forward_1_ms": median_ms(lambda c=classifier, x=one: c._forward(x), runs),
+            "forward_3_ms": median_ms(lambda c=classifier, x=three: c._forward(x), runs),
         }
     return parts
 
@@ -274,10 +278,7 @@ def memory(hf_home: Path, threads: int, photo: Path, video: Path) -> dict:
         " 'backends': {k: e.classifier(k).backend for k in e.loaded_models()}}))\n"
     )
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = run_json_process(code, env, timeout=1800)
     found["growth (target <= 1.10)"] = round(
         found["after_ensemble_photo_and_video_mb"] / found["three_models_resident_mb"], 3
     )
@@ -350,11 +351,7 @@ def main() -> None:
         print("memory", results["memory"], file=sys.stderr, flush=True)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["rss_of_this_process_mb"] = rss_mb()[0]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
+    write_results(results, args.json)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from deepfake_detection.engine import ENSEMBLE_KEY, Calibration, DetectionEngine, EngineSettings, score_labelled_folders
+from deepfake_detection.engine import ENSEMBLE_KEY, Calibration, DetectionEngine, score_labelled_folders
 from deepfake_detection.engine.calibration import brier_score, expected_calibration_error
 from deepfake_detection.engine.calibration_fit import fit_calibration
 from tests.support import media
+from tests.support.ensembles import ensemble_engine
 from tests.support.labelled import labelled_image, write_labelled_folders
 
 # The magenta cue model sees the labelled fakes' graded magenta cast; the green one calls them all real, so
@@ -25,19 +25,9 @@ HELD_OUT_PER_CLASS = 60
 STALE_MEMBER_CALIBRATION = "the ensemble's calibration was fitted with other member calibrations and is not applied"
 
 
-def _engine(cue_extra_models: str, members: str = MEMBERS, weights: str = "") -> DetectionEngine:
-    env = {
-        **os.environ,
-        "DEEPFAKE_EXTRA_MODELS": cue_extra_models,
-        "DEEPFAKE_ENSEMBLE_MEMBERS": members,
-        "DEEPFAKE_ENSEMBLE_WEIGHTS": weights,
-    }
-    return DetectionEngine(EngineSettings.from_env(env))
-
-
 @pytest.fixture(scope="module")
 def pair(tiny_hf_home, cue_extra_models) -> DetectionEngine:
-    return _engine(cue_extra_models)
+    return ensemble_engine(cue_extra_models, MEMBERS)
 
 
 def _png(img: Image.Image) -> bytes:
@@ -128,8 +118,8 @@ def test_after_a_member_calibration_changes_it_is_not_applied_and_the_answer_say
 def test_other_members_or_weights_make_it_stale_too(tiny_hf_home, cue_extra_models, fitted):
     image = _png(labelled_image(True, 7))
     for engine, what in (
-        (_engine(cue_extra_models, members="cue-magenta,cue-green,cue-pattern"), "other members"),
-        (_engine(cue_extra_models, weights="cue-green=0.5"), "other member weights"),
+        (ensemble_engine(cue_extra_models, "cue-magenta,cue-green,cue-pattern"), "other members"),
+        (ensemble_engine(cue_extra_models, MEMBERS, DEEPFAKE_ENSEMBLE_WEIGHTS="cue-green=0.5"), "other member weights"),
     ):
         verdict = engine.detect_image(
             image, model_key=ENSEMBLE_KEY, robustness=False, calibrations={"ensemble": fitted}

@@ -13,25 +13,21 @@ from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.calibration import Calibration
 from deepfake_detection.engine.faces import FaceBox, FaceDetector
 from tests.support import media
+from tests.support.ensembles import ensemble_engine
 
 CUES = "cue-magenta,cue-green,cue-pattern"
-
-
-def _engine(cue_extra_models: str, members: str) -> DetectionEngine:
-    env = {**os.environ, "DEEPFAKE_EXTRA_MODELS": cue_extra_models, "DEEPFAKE_ENSEMBLE_MEMBERS": members}
-    return DetectionEngine(EngineSettings.from_env(env))
 
 
 @pytest.fixture(scope="module")
 def cue_engine(tiny_hf_home, cue_extra_models):
     """Ensemble of the three cue models, which each see only their own cue."""
-    return _engine(cue_extra_models, CUES)
+    return ensemble_engine(cue_extra_models, CUES)
 
 
 @pytest.fixture(scope="module")
 def pair_engine(tiny_hf_home, cue_extra_models):
     """Ensemble of the magenta and the (fragile) pattern cue models: both see a magenta image with the pattern."""
-    return _engine(cue_extra_models, "cue-magenta,cue-pattern")
+    return ensemble_engine(cue_extra_models, "cue-magenta,cue-pattern")
 
 
 def _png(rgb: np.ndarray) -> bytes:
@@ -104,18 +100,15 @@ def test_the_setting_turns_the_self_test_on(tiny_hf_home, cue_extra_models):
 def test_the_ensemble_settings_reach_the_verdict(tiny_hf_home, cue_extra_models):
     """A zero weight silences the dissenting members; a band of [0.5, 0.5] leaves nothing in the middle."""
     image = _png(media.green_tint(media.small_face()))
-    env = {
-        **os.environ,
-        "DEEPFAKE_EXTRA_MODELS": cue_extra_models,
-        "DEEPFAKE_ENSEMBLE_MEMBERS": CUES,
-        "DEEPFAKE_ENSEMBLE_WEIGHTS": "cue-magenta=0, cue-pattern=0",
-    }
-    weighted = DetectionEngine(EngineSettings.from_env(env)).detect_image(image, model_key="ensemble")
+    weighted = ensemble_engine(
+        cue_extra_models, CUES, DEEPFAKE_ENSEMBLE_WEIGHTS="cue-magenta=0, cue-pattern=0"
+    ).detect_image(image, model_key="ensemble")
     assert weighted.verdict == "fake" and weighted.fake_probability > 0.9
     assert {m["key"] for m in weighted.members} == set(CUES.split(","))  # weighted out, still reported
 
-    env = {**env, "DEEPFAKE_ENSEMBLE_WEIGHTS": "", "DEEPFAKE_ENSEMBLE_SPREAD": "1", "DEEPFAKE_ENSEMBLE_BAND": "0.5,0.5"}
-    banded = DetectionEngine(EngineSettings.from_env(env)).detect_image(image, model_key="ensemble")
+    banded = ensemble_engine(
+        cue_extra_models, CUES, DEEPFAKE_ENSEMBLE_SPREAD="1", DEEPFAKE_ENSEMBLE_BAND="0.5,0.5"
+    ).detect_image(image, model_key="ensemble")
     assert banded.verdict in ("fake", "real") and banded.verdict == ("fake" if banded.is_fake else "real")
     assert not any(r.startswith("models disagree") for r in banded.reasons)
 

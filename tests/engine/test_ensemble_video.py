@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from deepfake_detection.engine import DetectionCancelled, DetectionEngine, Engin
 from deepfake_detection.engine.calibration import Calibration
 from deepfake_detection.engine.faces import FaceBox, FaceDetector
 from tests.support import media
+from tests.support.ensembles import ensemble_engine
 
 # Both members learnt the magenta cast (the tiny dima806 too), so both see a magenta second as fake.
 MAGENTA_PAIR = "cue-magenta,dima806"
@@ -18,20 +17,15 @@ MAGENTA_PAIR = "cue-magenta,dima806"
 HALVING = Calibration("platt", 30, 30, 0.2, 0.1, 0.1, 0.05, {"coef": 0.5, "intercept": 0.0})
 
 
-def _engine(cue_extra_models: str, members: str) -> DetectionEngine:
-    env = {**os.environ, "DEEPFAKE_EXTRA_MODELS": cue_extra_models, "DEEPFAKE_ENSEMBLE_MEMBERS": members}
-    return DetectionEngine(EngineSettings.from_env(env))
-
-
 @pytest.fixture(scope="module")
 def pair_engine(tiny_hf_home, cue_extra_models):
-    return _engine(cue_extra_models, MAGENTA_PAIR)
+    return ensemble_engine(cue_extra_models, MAGENTA_PAIR)
 
 
 @pytest.fixture(scope="module")
 def tints_engine(tiny_hf_home, cue_extra_models):
     """The magenta and the green cue models: a green video shows one member's cue only."""
-    return _engine(cue_extra_models, "cue-magenta,cue-green")
+    return ensemble_engine(cue_extra_models, "cue-magenta,cue-green")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ prepared on first use into the workdir's cache and reused by later runs), and me
   * with --before REF, the engine of git commit REF (loaded from `git archive` as a second package)
     takes turns too, so a change to the image path is measured before and after in the same run;
   * video: detect_video on the clip, default model against the ensemble, alternating (target: <= 3.2x);
-    "not available" while the engine raises EnsembleNotSupportedError for videos;
   * memory: RSS of a fresh process with the three models resident (as engine_bench's figure), then after
     an ensemble photo with the self-test and an ensemble video (target: <= that figure + 10%).
 
@@ -210,27 +209,15 @@ def photo_parts(engine: Any, photo: bytes, runs: int) -> dict:
 
 def video_runs(engine: Any, video: Path, runs: int) -> dict:
     """detect_video of the default model and of the ensemble, alternating after a first (warm-up) run each."""
-    from deepfake_detection.engine import EnsembleNotSupportedError
-
-    setups: dict[str, str | None] = {"single": None, "ensemble": ENSEMBLE}
+    available: dict[str, str | None] = {"single": None, "ensemble": ENSEMBLE}
     out: dict[str, Any] = {}
-    available = {}
-    for label, key in setups.items():
-        try:
-            start = time.perf_counter()
-            verdict = engine.detect_video(video, model_key=key)
-            out[label] = {"first_run_seconds": round(time.perf_counter() - start, 2), "runs": []}
-            out[label]["frames_analyzed"] = verdict.frames_analyzed
-            out[label]["backend"] = verdict.backend
-            members = getattr(verdict, "members", None)
-            if members:  # each member's key and backend, whether the verdict holds dicts or objects
-                out[label]["members"] = [
-                    {n: m.get(n) if isinstance(m, dict) else getattr(m, n, None) for n in ("key", "backend")}
-                    for m in members
-                ]
-            available[label] = key
-        except EnsembleNotSupportedError as exc:
-            out[label] = f"not available: {exc}"
+    for label, key in available.items():
+        start = time.perf_counter()
+        verdict = engine.detect_video(video, model_key=key)
+        out[label] = {"first_run_seconds": round(time.perf_counter() - start, 2), "runs": []}
+        out[label]["frames_analyzed"] = verdict.frames_analyzed
+        out[label]["backend"] = verdict.backend
+        out[label]["members"] = [{n: m[n] for n in ("key", "backend")} for m in verdict.members or []]
     seconds: dict[str, list[float]] = {label: [] for label in available}
     for _ in range(runs):
         for label, key in available.items():
@@ -256,7 +243,6 @@ def memory(hf_home: Path, threads: int, photo: Path, video: Path) -> dict:
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from bench.ensemble_bench import make_engine\n"
         "from bench.engine_bench import rss_mb\n"
-        "from deepfake_detection.engine import EnsembleNotSupportedError\n"
         f"e = make_engine({threads})\n"
         "for k in ('dima806', 'deep-fake-v2', 'open-deepfake'):\n"
         f"    e.detect_image({str(photo)!r}, model_key=k)\n"
@@ -266,15 +252,12 @@ def memory(hf_home: Path, threads: int, photo: Path, video: Path) -> dict:
         f"    e.detect_image({str(photo)!r}, model_key='ensemble', robustness=robust)\n"
         f"time.sleep({REST_SECONDS})\n"
         "after_photo, _ = rss_mb()\n"
-        "try:\n"
-        f"    e.detect_video({str(video)!r}, model_key='ensemble'); video = 'ensemble'\n"
-        "except EnsembleNotSupportedError:\n"
-        f"    e.detect_video({str(video)!r}); video = 'single model (the ensemble is not available for videos)'\n"
+        f"e.detect_video({str(video)!r}, model_key='ensemble')\n"
         f"time.sleep({REST_SECONDS})\n"
         "after, after_peak = rss_mb()\n"
         "print(json.dumps({'three_models_resident_mb': resident, 'peak_while_loading_mb': peak,"
         " 'after_ensemble_photo_mb': after_photo, 'after_ensemble_photo_and_video_mb': after,"
-        " 'peak_mb': after_peak, 'video': video,"
+        " 'peak_mb': after_peak,"
         " 'backends': {k: e.classifier(k).backend for k in e.loaded_models()}}))\n"
     )
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")

@@ -10,7 +10,6 @@ from .ensemble import EnsembleSettings, EnsembleVerdict, MemberResult, MemberVer
 from .errors import (
     DetectionCancelled,
     EngineError,
-    EnsembleNotSupportedError,
     InvalidMediaError,
     ModelLabelError,
     ModelUnavailableError,
@@ -37,7 +36,6 @@ __all__ = [
     "SmoothingStore",
     "InMemorySmoothingStore",
     "EngineError",
-    "EnsembleNotSupportedError",
     "InvalidMediaError",
     "UnknownModelError",
     "ModelUnavailableError",

@@ -24,16 +24,6 @@ class UnknownModelError(EngineError):
         self.known = known
 
 
-class EnsembleNotSupportedError(EngineError):
-    """The ensemble was asked for media it does not judge; no longer raised (videos take the ensemble now).
-
-    Kept exported so that callers that catch it keep working.
-    """
-
-    def __init__(self, what: str = "videos"):
-        super().__init__(f"The ensemble judges images and camera frames only for now, not {what}; choose one model.")
-
-
 class ModelUnavailableError(EngineError):
     """The model's weights are not cached while offline, or could not be downloaded or loaded."""
 

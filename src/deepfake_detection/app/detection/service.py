@@ -20,7 +20,6 @@ from ...engine import (
     DetectionCancelled,
     DetectionEngine,
     EngineError,
-    EnsembleNotSupportedError,
     ImageVerdict,
     InvalidMediaError,
     ModelLabelError,
@@ -83,8 +82,6 @@ def domain_error_from_engine(exc: Exception) -> DomainError | None:
 
     if isinstance(exc, DomainError):
         return exc
-    if isinstance(exc, EnsembleNotSupportedError):
-        return InvalidInput(exc.message, fields={"model": exc.message})
     if isinstance(exc, InvalidMediaError):
         return InvalidMedia(exc.message)
     if isinstance(exc, UnknownModelError):

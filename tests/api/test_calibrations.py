@@ -13,6 +13,7 @@ from deepfake_detection.app.calibration import service
 from deepfake_detection.app.calibration.active import active_calibrations
 from deepfake_detection.app.calibration.models import CalibrationRecord
 from deepfake_detection.app.domain_errors import Forbidden, InvalidInput
+from deepfake_detection.app.engine_ext import get_engine
 from deepfake_detection.app.extensions import db
 from tests.support import media
 from tests.support.labelled import labelled_image, write_labelled_folders
@@ -175,7 +176,7 @@ def test_fitting_from_feedback_labels_each_image_by_its_verdict_and_the_users_ma
         assert labels == truths
         assert service.feedback_examples(session=db.session, model_key="deep-fake-v2") == ([], [])
         record = service.fit_from_feedback(
-            session=db.session, admin_id=admin.id, model_key="dima806", model_revision=None
+            session=db.session, engine=get_engine(), admin_id=admin.id, model_key="dima806"
         )
         assert (record.n_real, record.n_fake, record.source) == (PER_CLASS, PER_CLASS, "feedback")
 

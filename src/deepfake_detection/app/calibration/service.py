@@ -204,37 +204,32 @@ def ensemble_feedback_examples(
     return probabilities, labels
 
 
-def fit_ensemble_from_feedback(*, session: Session, engine: DetectionEngine, admin_id: int) -> CalibrationRecord:
-    """Fit the calibration of the ensemble's combination on feedback (see ensemble_feedback_examples)."""
-    require_admin(session=session, user_id=admin_id)
-    basis = ensemble_basis(session=session, engine=engine)
-    probabilities, labels = ensemble_feedback_examples(session=session, engine=engine, calibrations=basis.calibrations)
-    return fit(
-        session=session,
-        admin_id=admin_id,
-        model_key=ENSEMBLE_KEY,
-        model_revision=ensemble_revision(engine),
-        probabilities=probabilities,
-        labels=labels,
-        source="feedback",
-        basis=basis,
-    )
+def fit_from_feedback(*, session: Session, engine: DetectionEngine, admin_id: int, model_key: str) -> CalibrationRecord:
+    """Fit model_key's calibration on the deployment's feedback; for the ensemble, its combination's.
 
-
-def fit_from_feedback(
-    *, session: Session, admin_id: int, model_key: str, model_revision: str | None
-) -> CalibrationRecord:
-    """Fit model_key's calibration on the deployment's feedback (see feedback_examples)."""
+    A model's examples are its raw scores (feedback_examples); the ensemble's, the combined probabilities
+    under the member calibrations in force (ensemble_feedback_examples).
+    """
     require_admin(session=session, user_id=admin_id)
-    probabilities, labels = feedback_examples(session=session, model_key=model_key)
+    basis = ensemble_basis(session=session, engine=engine) if model_key == ENSEMBLE_KEY else None
+    if basis is not None:
+        probabilities, labels = ensemble_feedback_examples(
+            session=session, engine=engine, calibrations=basis.calibrations
+        )
+        revision = ensemble_revision(engine)
+    else:
+        spec = engine.model(model_key)
+        revision = spec.revision or spec.model_id
+        probabilities, labels = feedback_examples(session=session, model_key=spec.key)
     return fit(
         session=session,
         admin_id=admin_id,
         model_key=model_key,
-        model_revision=model_revision,
+        model_revision=revision,
         probabilities=probabilities,
         labels=labels,
         source="feedback",
+        basis=basis,
     )
 
 

@@ -103,14 +103,8 @@ def fit_from_feedback():
     admin_id = _admin_id()
     form = parse_body(ModelRequest)
     engine = get_engine()
-    key = _calibrated_model(engine, form.model)
-    if key == ENSEMBLE_KEY:
-        record = service.fit_ensemble_from_feedback(session=db.session, engine=engine, admin_id=admin_id)
-    else:
-        spec = engine.model(key)
-        record = service.fit_from_feedback(
-            session=db.session, admin_id=admin_id, model_key=spec.key, model_revision=spec.revision or spec.model_id
-        )
+    model_key = _calibrated_model(engine, form.model)
+    record = service.fit_from_feedback(session=db.session, engine=engine, admin_id=admin_id, model_key=model_key)
     return _entry(record, 201)
 
 

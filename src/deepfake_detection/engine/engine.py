@@ -311,15 +311,11 @@ class DetectionEngine:
         image: Any,
         elapsed_ms: float,
     ) -> ImageVerdict:
-        def member(run: _MemberRun, p: float) -> MemberResult:
-            found = calibrations.get(run.spec.key)
-            return MemberResult(run.spec.key, run.spec.name, p, None if found is None else found.apply(p))
-
         unstable = [run for run in runs if run.stability is not None and not run.stability.stable]
         keys = [run.spec.key for run in runs]
         combination, stale = self._combination_calibration(keys, calibrations) if ensemble else (None, None)
         combined = combine(
-            [member(run, run.analysis.fake_probability) for run in runs],
+            [_member_result(run.spec, run.analysis.fake_probability, calibrations) for run in runs],
             self.settings.ensemble,
             robustness=unstable[0].stability if unstable else None,
             face_found=runs[0].analysis.face_found,
@@ -341,7 +337,7 @@ class DetectionEngine:
         # Each face's own three-way verdict (band and disagreement; the self-test is the image's).
         per_face = [
             combine(
-                [member(run, run.analysis.faces[i].fake_probability) for run in runs],
+                [_member_result(run.spec, run.analysis.faces[i].fake_probability, calibrations) for run in runs],
                 self.settings.ensemble,
                 calibration=combination,
             )
@@ -367,7 +363,7 @@ class DetectionEngine:
             }
         if ensemble:
             p = combined.fake_probability
-            key, name = ENSEMBLE_KEY, f"Ensemble ({len(runs)} model{'s' if len(runs) != 1 else ''})"
+            key, name = ENSEMBLE_KEY, _ensemble_name(len(runs))
             backend = ", ".join(dict.fromkeys(backends.values()))
         else:
             raw = runs[0].analysis.fake_probability
@@ -734,4 +730,5 @@ def _member_result(spec: ModelSpec, probability: float, calibrations: Mapping[st
 
 
 def _ensemble_name(count: int) -> str:
+    """The ensemble's display name, e.g. "Ensemble (3 models)"."""
     return f"Ensemble ({count} model{'s' if count != 1 else ''})"

@@ -28,7 +28,7 @@ from ..prepared import PreparedStore, file_digest
 from ..registry import ModelSpec
 from ..settings import EngineSettings
 from .base import Classifier
-from .onnx_backend import OnnxRuntimeClassifier, export_onnx, quantize_onnx
+from .onnx_backend import OnnxRuntimeClassifier
 from .openvino_backend import OpenVinoClassifier
 from .pytorch import TorchClassifier, load_torch_classifier, load_torch_model
 from .source import load_processor_and_labels, source_fingerprint
@@ -136,6 +136,10 @@ def _open(
 
 def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, store: PreparedStore, entry: Path) -> None:
     """Export (and quantize) the model into entry, then self-check it against fp32 PyTorch."""
+    # Imported here, not at the top: only a process that prepares a model needs the exporter and
+    # ONNX Runtime's quantizer (about 20 MB of RSS; tests/test_imports.py).
+    from .export import export_onnx, quantize_onnx
+
     model, processor = load_torch_model(spec, settings, torch.float32)
     reference = TorchClassifier(spec, model, processor, choose_placement(replace(settings, precision="fp32")), 8)
     images = check_images()

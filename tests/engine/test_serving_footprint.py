@@ -9,6 +9,7 @@ exactly the inputs transformers' own processor gives.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -23,13 +24,19 @@ import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.backends.base import Classifier
 from deepfake_detection.engine.backends.processor import PlainImageProcessor, plain_processor, read_plain_processor
+from deepfake_detection.engine.memory import drop_mapped_pages
 from deepfake_detection.engine.registry import ModelSpec
 from tests.support import media
 from tests.support.tiny_models import build_local_model
 
 KEYS = ("dima806", "deep-fake-v2", "open-deepfake")
 #: Modules a serving process must not import (each is what one of the lazily imported dependencies pulls in).
-PREPARING_ONLY = ("transformers.modeling_utils", "transformers.image_processing_utils", "onnxruntime.quantization", "sklearn")
+PREPARING_ONLY = (
+    "transformers.modeling_utils",
+    "transformers.image_processing_utils",
+    "onnxruntime.quantization",
+    "sklearn",
+)
 
 SERVE_CODE = """
 import json, sys
@@ -38,8 +45,9 @@ from deepfake_detection.engine import DetectionEngine, EngineSettings
 engine = DetectionEngine(EngineSettings.from_env())
 photo = open({photo!r}, 'rb').read()
 backends = {{key: engine.detect_image(photo, model_key=key).backend for key in {keys!r}}}
+dropped = {{key: engine.classifier(key).weights_pages_dropped for key in {keys!r}}}
 loaded = sorted(name for name in {watched!r} if name in sys.modules)
-print(json.dumps({{'backends': backends, 'loaded': loaded}}))
+print(json.dumps({{'backends': backends, 'dropped': dropped, 'loaded': loaded}}))
 """
 
 
@@ -54,7 +62,9 @@ def _serve_in_fresh_process(prepared: Path, photo: Path) -> dict:
 
 def test_a_process_serving_prepared_models_imports_nothing_only_preparing_needs(tiny_hf_home, tmp_path):
     prepared = tmp_path / "prepared"
-    preparer = DetectionEngine(EngineSettings.from_env(dict(os.environ, DEEPFAKE_BACKEND="openvino", DEEPFAKE_PREPARED_CACHE=str(prepared))))
+    preparer = DetectionEngine(
+        EngineSettings.from_env(dict(os.environ, DEEPFAKE_BACKEND="openvino", DEEPFAKE_PREPARED_CACHE=str(prepared)))
+    )
     for key in KEYS:
         assert preparer.classifier(key).backend == "openvino/int8-static"
     photo = tmp_path / "face.jpg"
@@ -64,11 +74,18 @@ def test_a_process_serving_prepared_models_imports_nothing_only_preparing_needs(
 
     assert served["backends"] == {key: "openvino/int8-static" for key in KEYS}
     assert served["loaded"] == []
+    # OpenVINO's memory-mapped weights file left the process once the plugin had repacked the weights.
+    assert all(dropped > 0 for dropped in served["dropped"].values()), served["dropped"]
+    entry_files = {path.name for path in prepared.rglob("model.*")}
+    assert entry_files == {"model.xml", "model.bin"}  # OpenVINO's own format; the exported ONNX is gone
     # The check can fail: preparing (and so the PyTorch path) does import them.
     assert {"transformers.modeling_utils", "onnxruntime.quantization"} <= set(sys.modules)
 
 
-SOURCE_BY_ARCHITECTURE = {"vit": "dima806/deepfake_vs_real_image_detection", "siglip": "prithivMLmods/open-deepfake-detection"}
+SOURCE_BY_ARCHITECTURE = {
+    "vit": "dima806/deepfake_vs_real_image_detection",
+    "siglip": "prithivMLmods/open-deepfake-detection",
+}
 
 
 def _tiny_spec(tmp_path: Path, architecture: str) -> ModelSpec:
@@ -140,12 +157,49 @@ def test_a_model_whose_processor_is_not_plain_still_loads_through_transformers(t
     spec = _tiny_spec(tmp_path, "vit")
     config_path = spec.local_path / "preprocessor_config.json"
     config = json.loads(config_path.read_text())
-    config_path.write_text(json.dumps({**config, "size": {"shortest_edge": 32}, "do_center_crop": True, "crop_size": {"height": 32, "width": 32}}))
+    config_path.write_text(
+        json.dumps(
+            {**config, "size": {"shortest_edge": 32}, "do_center_crop": True, "crop_size": {"height": 32, "width": 32}}
+        )
+    )
     assert read_plain_processor(config_path) is None
     engine = DetectionEngine(
-        EngineSettings.from_env(dict(os.environ, DEEPFAKE_BACKEND="pytorch", DEEPFAKE_EXTRA_MODELS=f"odd={spec.local_path}"))
+        EngineSettings.from_env(
+            dict(os.environ, DEEPFAKE_BACKEND="pytorch", DEEPFAKE_EXTRA_MODELS=f"odd={spec.local_path}")
+        )
     )
     verdict = engine.detect_image(media.image_bytes(media.face_photo(True)), model_key="odd")
     assert 0.0 <= verdict.fake_probability <= 1.0
     assert not isinstance(engine.classifier("odd").processor, PlainImageProcessor)
     assert isinstance(engine.classifier("dima806").processor, PlainImageProcessor)  # from the hub cache
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of path (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5 and fields[0][0] in "0123456789abcdef" and ":" in fields[3]:
+            inside = len(fields) >= 6 and fields[5] == str(path.resolve())
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only")
+def test_dropping_a_read_only_mapping_keeps_its_content_and_leaves_writable_ones(tmp_path):
+    data = os.urandom(1 << 20)
+    weights, scratch = tmp_path / "weights.bin", tmp_path / "scratch.bin"
+    weights.write_bytes(data)
+    scratch.write_bytes(data)
+    with open(weights, "rb") as read_only, open(scratch, "r+b") as writable:
+        with mmap.mmap(read_only.fileno(), 0, prot=mmap.PROT_READ) as mapped, mmap.mmap(writable.fileno(), 0) as shared:
+            assert mapped[:] == data and shared[:] == data
+            assert _resident_kb(weights) >= 1024 and _resident_kb(scratch) >= 1024
+
+            assert drop_mapped_pages(weights) >= len(data)
+            assert drop_mapped_pages(scratch) == 0  # a writable mapping may hold changes: never dropped
+
+            assert _resident_kb(weights) == 0
+            assert _resident_kb(scratch) >= 1024
+            assert mapped[:] == data  # read again from the file

@@ -29,7 +29,16 @@ PLAIN_TYPES = frozenset(
     }
 )
 #: Keys that must be written out in the file: transformers' per-class defaults are not guessed here.
-REQUIRED_KEYS = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+REQUIRED_KEYS = (
+    "do_resize",
+    "size",
+    "resample",
+    "do_rescale",
+    "rescale_factor",
+    "do_normalize",
+    "image_mean",
+    "image_std",
+)
 #: Keys that would change the arithmetic when true (cropping, padding, other resizing modes).
 UNSUPPORTED_WHEN_TRUE = ("do_center_crop", "do_pad", "do_reduce_labels", "do_thumbnail", "do_align_long_axis")
 

@@ -114,7 +114,7 @@ def prepared_key(spec: ModelSpec, settings: EngineSettings, choice: BackendChoic
         "backend": choice.backend,
         "precision": choice.precision,
         "runtime": runtime_version(choice.backend),
-        "format": FORMATS[choice.backend],
+        "model_format": FORMATS[choice.backend],  # (the store adds its own "format" key)
         "exporter": f"torch-{torch.__version__}+transformers-{transformers.__version__}",
     }
 

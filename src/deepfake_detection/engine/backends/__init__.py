@@ -42,8 +42,6 @@ FAST_PRECISIONS = {"onnxruntime": ("fp32", "int8-static"), "openvino": ("fp32", 
 ONNX_FILE = "model.onnx"
 #: The file each fast backend opens, and the files its self-check record's digest covers.
 MODEL_FILES = {"onnxruntime": (ONNX_FILE,), "openvino": (IR_FILE, WEIGHTS_FILE)}
-#: The prepared format per backend (part of the prepared key: entries of an older format are rebuilt).
-FORMATS = {"onnxruntime": "onnx", "openvino": "openvino-ir"}
 CHECK_FILE = "check.json"
 
 
@@ -108,15 +106,17 @@ def runtime_version(backend: str) -> str:
 
 def prepared_key(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice) -> dict[str, Any]:
     """Everything a prepared model depends on: weights version, exporter, runtime and precision."""
-    return {
+    key: dict[str, Any] = {
         "model_id": spec.model_id,
         "weights": source_fingerprint(spec, settings),
         "backend": choice.backend,
         "precision": choice.precision,
         "runtime": runtime_version(choice.backend),
-        "model_format": FORMATS[choice.backend],  # (the store adds its own "format" key)
         "exporter": f"torch-{torch.__version__}+transformers-{transformers.__version__}",
     }
+    if choice.backend == "openvino":  # its entries became OpenVINO IR: older ONNX-only ones are rebuilt
+        key["model_format"] = "openvino-ir"  # (the store adds a "format" key of its own)
+    return key
 
 
 def _open(

@@ -160,6 +160,7 @@ def agreement_photos(threads: int, prepared: Path, samples: list) -> dict:
 
 MEMORY_CODE = """
 import json, sys
+import deepfake_detection  # first: the engine under test comes from PYTHONPATH, before bench/ adds this checkout's src
 sys.path.insert(0, {repo!r})
 from bench.backends_bench import make_engine
 from bench.engine_bench import rss_mb
@@ -177,7 +178,7 @@ for k in ('dima806', 'open-deepfake', 'deep-fake-v2'):
     e.detect_image({photo!r}, model_key=k)
     steps.append({{'loaded': k, 'backend': e.classifier(k).backend, **status()}})
 rss, peak = rss_mb()
-print(json.dumps({{'rss_mb': rss, 'peak_rss_mb': peak, 'steps': steps}}))
+print(json.dumps({{'rss_mb': rss, 'peak_rss_mb': peak, 'steps': steps, 'engine_src': deepfake_detection.__file__}}))
 """
 
 

@@ -172,6 +172,7 @@ def median_of(rounds: list[dict]) -> dict:
 
 MEMORY_CODE = """
 import ctypes, json, sys, threading, time
+import deepfake_detection  # first: the engine under test comes from PYTHONPATH, before bench/ adds this checkout's src
 sys.path.insert(0, {repo!r})
 from bench.engine_bench import make_engine, rss_mb
 class MallInfo2(ctypes.Structure):
@@ -210,7 +211,7 @@ after, malloc_after = at_rest()
 peak = rss_mb()[1]
 print(json.dumps({{'rss_model_loaded_mb': loaded, 'rss_warm_mb': warm, 'rss_after_mb': after, 'peak_rss_mb': peak,
                   'malloc_warm': malloc_warm, 'malloc_after': malloc_after,
-                  'backend': engine.classifier().backend,
+                  'backend': engine.classifier().backend, 'engine_src': deepfake_detection.__file__,
                   'growth_percent_from_warm': round(100 * (after - warm) / warm, 1),
                   'growth_percent_from_loaded': round(100 * (after - loaded) / loaded, 1)}}))
 """

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime
+import openvino
+import openvino.opset13
 import pytest
 from click.testing import CliRunner
 from onnx import numpy_helper
@@ -23,7 +25,7 @@ from transformers import PreTrainedModel
 import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.agreement import DEFAULT_MAX_GAP, check_images
-from deepfake_detection.engine.backends import CHECK_FILE, MODEL_FILE, backend_chain, prepared_key
+from deepfake_detection.engine.backends import CHECK_FILE, backend_chain, model_path, prepared_key
 from deepfake_detection.engine.batching import PassLimiter
 from deepfake_detection.engine.cli import main
 from deepfake_detection.engine.device import choose_placement, cpu_supports_bf16
@@ -87,22 +89,43 @@ def test_verdicts_name_the_backend_and_batches_do_not_change_results(tiny_hf_hom
     assert together == pytest.approx(alone, abs=1e-5)  # static int8: fixed activation scales
 
 
-def _corrupt(model_path: Path) -> None:
-    """Add noise to every sizeable weight of a prepared ONNX model (a fast path that is plainly wrong)."""
-    model = onnx.load(str(model_path))
+def _noisy(values: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """values with heavy noise (int8 or float32 weights of 64 values or more), else None."""
+    if values.size < 64:
+        return None
+    if values.dtype == np.int8:
+        return rng.integers(-127, 128, values.shape).astype(np.int8)
+    if values.dtype == np.float32:
+        return (values + rng.normal(0, 3 * float(values.std()) + 0.1, values.shape)).astype(np.float32)
+    return None
+
+
+def _corrupt(entry: Path, backend: str) -> None:
+    """Add noise to every sizeable weight of a prepared model (a fast path that is plainly wrong)."""
     rng = np.random.default_rng(0)
-    for initializer in model.graph.initializer:
-        values = numpy_helper.to_array(initializer)
-        if values.size < 64:
-            continue
-        if values.dtype == np.int8:
-            noisy = rng.integers(-127, 128, values.shape).astype(np.int8)
-        elif values.dtype == np.float32:
-            noisy = (values + rng.normal(0, 3 * float(values.std()) + 0.1, values.shape)).astype(np.float32)
-        else:
-            continue
-        initializer.CopyFrom(numpy_helper.from_array(noisy, initializer.name))
-    onnx.save(model, str(model_path))
+    path = model_path(entry, backend)
+    if backend == "onnxruntime":
+        model = onnx.load(str(path))
+        for initializer in model.graph.initializer:
+            noisy = _noisy(numpy_helper.to_array(initializer), rng)
+            if noisy is not None:
+                initializer.CopyFrom(numpy_helper.from_array(noisy, initializer.name))
+        onnx.save(model, str(path))
+        return
+    graph = openvino.Core().read_model(str(path))
+    for node in graph.get_ordered_ops():
+        noisy = _noisy(node.get_data(), rng) if node.get_type_name() == "Constant" else None
+        if noisy is not None:
+            replacement = openvino.opset13.constant(noisy)
+            for target in node.output(0).get_target_inputs():
+                target.replace_source_output(replacement.output(0))
+    rewritten = entry / "rewritten"
+    rewritten.mkdir()
+    openvino.save_model(graph, str(rewritten / path.name), compress_to_fp16=False)
+    del graph  # it maps the old weights file
+    for written in rewritten.iterdir():
+        os.replace(written, entry / written.name)
+    rewritten.rmdir()
 
 
 @pytest.mark.parametrize("backend", FAST)
@@ -113,7 +136,7 @@ def test_a_broken_fast_path_is_refused_and_falls_back_with_the_reason_logged(tin
     key = prepared_key(spec, first.settings, backend_chain(first.settings, first.placement)[0])
     entry = PreparedStore(tmp_path).lookup(key)
     assert entry is not None
-    _corrupt(entry / MODEL_FILE)
+    _corrupt(entry, backend)
 
     again = make_engine(tmp_path, DEEPFAKE_BACKEND=backend)
     with caplog.at_level(logging.WARNING, logger="deepfake_detection.engine.backends"):
@@ -148,7 +171,7 @@ def test_the_prepared_model_is_reused_not_rebuilt(tiny_hf_home, tmp_path):
     first.classifier("dima806")
     assert first._models is not None and first._models.store.builds == 1
     [entry] = [p for p in tmp_path.iterdir() if p.is_dir()]
-    mtime = (entry / MODEL_FILE).stat().st_mtime_ns
+    mtime = model_path(entry, "onnxruntime").stat().st_mtime_ns
 
     second = make_engine(tmp_path, DEEPFAKE_BACKEND="onnxruntime")
     assert second.backend_status("dima806") == {
@@ -160,7 +183,7 @@ def test_the_prepared_model_is_reused_not_rebuilt(tiny_hf_home, tmp_path):
     }
     assert second.classifier("dima806").backend == "onnxruntime/int8-static"
     assert second._models is not None and second._models.store.builds == 0
-    assert (entry / MODEL_FILE).stat().st_mtime_ns == mtime
+    assert model_path(entry, "onnxruntime").stat().st_mtime_ns == mtime
 
 
 def test_a_stale_entry_is_rebuilt_for_new_weights_and_a_new_runtime_version(tiny_hf_home, tmp_path, monkeypatch):
@@ -302,7 +325,7 @@ def test_a_recorded_refusal_is_not_compiled_and_checked_again(tiny_hf_home, tmp_
         prepared_key(spec, first.settings, backend_chain(first.settings, first.placement)[0])
     )
     assert entry is not None
-    _corrupt(entry / MODEL_FILE)
+    _corrupt(entry, backend)
     assert make_engine(tmp_path, DEEPFAKE_BACKEND=backend).classifier("dima806").backend == "pytorch/float32"
     refused = json.loads((entry / CHECK_FILE).read_text())["check"]
     assert refused["passed"] is False

@@ -88,7 +88,10 @@ def test_scan_an_image_with_the_ensemble_prints_the_verdict_reasons_and_members(
     table, details = result.stdout.strip().split("\n\n")
     assert table.splitlines()[1].split()[-1] == "uncertain" and "ensemble" in table
     lines = details.splitlines()
-    assert lines[0].startswith(f"{path}: uncertain - models disagree: Cue Green 99% fake, Cue Magenta")
+    # Whether the combined score also lands in the uncertain band (a reason listed first) depends on the
+    # CPU's int8 kernels (it did on an AMX Xeon, not on an AVX-512 EPYC); the disagreement is always there.
+    assert lines[0].startswith(f"{path}: uncertain - ")
+    assert "models disagree: Cue Green 99% fake, Cue Magenta" in lines[0]
     assert lines[1].startswith("  Cue Magenta (cue-magenta): ") and lines[1].endswith("likely real")
     assert lines[2].startswith("  Cue Green (cue-green): 99") and lines[2].endswith("likely fake")
 

@@ -7,8 +7,10 @@ import os
 import threading
 
 import pytest
+from transformers import AutoImageProcessor
 
 from deepfake_detection.engine import DetectionEngine, EngineSettings, ModelLabelError, ModelUnavailableError
+from deepfake_detection.engine.backends.source import model_source
 from deepfake_detection.engine.device import (
     BF16_MATMUL_ATTENTION,
     bf16_matmul_attention,
@@ -282,18 +284,24 @@ def _preprocessing_crops() -> list:
     ]
 
 
-def _processor_probabilities(classifier, images):
+def _transformers_processor(engine, classifier):
+    """transformers' own image processor of the model (the engine reads a plain one from its config itself)."""
+    source, kwargs = model_source(classifier.spec, engine.settings)
+    return AutoImageProcessor.from_pretrained(source, **kwargs)
+
+
+def _processor_probabilities(processor, classifier, images):
     """Fake probabilities through the model's own image processor (the reference)."""
     import torch
 
-    pixel_values = classifier.processor(images=images, return_tensors="pt")["pixel_values"]
+    pixel_values = processor(images=images, return_tensors="pt")["pixel_values"]
     model = classifier.model
     with torch.inference_mode():
         logits = model(pixel_values=pixel_values.to(model.device, dtype=model.dtype)).logits.float()
     return logits.softmax(dim=-1)[:, classifier.fake_indices].sum(dim=-1).numpy()
 
 
-def _hesitant_tint(classifier, crop):
+def _hesitant_tint(processor, classifier, crop):
     """The crop tinted to where the model hesitates (reference probability near 0.5), found by bisection.
 
     Only there does a different resize show in the probability. Where that tint lies depends on the
@@ -303,7 +311,7 @@ def _hesitant_tint(classifier, crop):
     low, high = 0.0, 0.6
     for _ in range(12):
         middle = (low + high) / 2
-        [p] = _processor_probabilities(classifier, [media.tint(crop, middle)])
+        [p] = _processor_probabilities(processor, classifier, [media.tint(crop, middle)])
         if 0.2 < p < 0.8:
             break
         low, high = (middle, high) if p < 0.5 else (low, middle)
@@ -315,9 +323,10 @@ def test_fast_preprocessing_matches_the_image_processor(engine, key):
     """The engine's own resize and normalisation give the probabilities the model's processor gives."""
     classifier = engine.classifier(key)
     assert classifier._normalisation is not None, "the fast path is the one under test"
-    crops = [_hesitant_tint(classifier, crop) for crop in _preprocessing_crops()]
+    processor = _transformers_processor(engine, classifier)
+    crops = [_hesitant_tint(processor, classifier, crop) for crop in _preprocessing_crops()]
     ours = classifier.fake_probabilities(crops)
-    theirs = _processor_probabilities(classifier, crops)
+    theirs = _processor_probabilities(processor, classifier, crops)
     assert sum(0.05 < p < 0.95 for p in theirs) >= 3, f"too few undecided inputs to compare: {theirs}"
     differences = [round(float(abs(a - b)), 4) for a, b in zip(ours, theirs)]
     assert max(differences) < 0.01, differences

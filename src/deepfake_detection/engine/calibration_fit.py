@@ -1,6 +1,7 @@
 """Fitting a calibration from labelled examples, with scikit-learn (see calibration.py for the rules).
 
-Kept apart from calibration.py so that only fitting loads scikit-learn: detection needs just the stored
+Kept apart from calibration.py, and scikit-learn imported only when fitting (about 45 MB of RSS that a
+server or worker which only detects never needs; tests/test_imports.py): detection needs just the stored
 map, which calibration.py applies with numpy.
 """
 
@@ -10,9 +11,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from .calibration import (
     CV_FOLDS,
@@ -34,6 +32,10 @@ PLATT_C = 1e4
 
 
 def _fit_params(method: Method, p: FloatArray, y: NDArray[np.int_]) -> dict[str, Any]:
+    # Imported here, not at the top: see the module docstring.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
     if method == "platt":
         model = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=1000)
         model.fit(logit(p).reshape(-1, 1), y)
@@ -101,6 +103,8 @@ def fit_calibration(
         chosen = method
     else:
         raise CalibrationError(f"Unknown calibration method {method!r}: use auto, platt or isotonic.")
+
+    from sklearn.model_selection import StratifiedKFold  # here, not at the top: see the module docstring
 
     out_of_fold = np.empty_like(p)
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=CV_SEED)

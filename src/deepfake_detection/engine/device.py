@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 import torch
-from transformers import AttentionInterface
 
 from .settings import EngineSettings
 
@@ -145,6 +144,10 @@ def bf16_matmul_attention(
 @lru_cache(maxsize=1)
 def register_attention() -> None:
     """Make BF16_MATMUL_ATTENTION known to transformers (once per process)."""
+    # Imported here, not at the top: transformers' modelling stack costs about 120 MB of RSS
+    # (tests/test_imports.py), which only a process that loads a PyTorch model needs.
+    from transformers import AttentionInterface
+
     AttentionInterface.register(BF16_MATMUL_ATTENTION, bf16_matmul_attention)
 
 

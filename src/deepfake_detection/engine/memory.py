@@ -1,4 +1,4 @@
-"""Keep large decodes from piling up: a process-wide bound on how many run at once, and malloc_trim after."""
+"""Process memory: a bound on concurrent large decodes, malloc_trim after them, and dropping unused file pages."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ctypes.util
 import platform
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 # Decodes of images over this many pixels (4K UHD; about 33 MB in PIL's 4-byte RGB layout) take a slot.
@@ -50,7 +51,10 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
+        if not hasattr(libc, "malloc_trim"):
+            return None
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        return libc
     except OSError:
         return None
 
@@ -81,3 +85,34 @@ def large_decode(pixels: int, *, limit: int) -> Iterator[None]:
             yield
     finally:
         release_freed_memory()
+
+
+_MADV_DONTNEED = 4  # Linux <sys/mman.h>
+
+
+def drop_mapped_pages(path: Path) -> int:
+    """Drop this process's resident pages of read-only mappings of the file at path; the bytes dropped.
+
+    For a file the process maps but no longer reads (OpenVINO's weights file once its CPU plugin has
+    repacked the weights into its own buffers), the pages stay resident until the kernel needs the memory.
+    Only read-only mappings are touched, so nothing is lost: a page read again is faulted back in from
+    the file. Returns 0 where this does not apply (not Linux, no such mapping).
+    """
+    libc = _glibc()
+    if libc is None:
+        return 0
+    target = str(Path(path).resolve())
+    dropped = 0
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            lines = maps.readlines()
+    except OSError:
+        return 0
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or fields[5].rstrip("\n") != target or "w" in fields[1]:
+            continue
+        start, end = (int(value, 16) for value in fields[0].split("-"))
+        if libc.madvise(start, end - start, _MADV_DONTNEED) == 0:
+            dropped += end - start
+    return dropped

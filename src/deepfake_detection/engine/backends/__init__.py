@@ -28,8 +28,8 @@ from ..prepared import PreparedStore, file_digest
 from ..registry import ModelSpec
 from ..settings import EngineSettings
 from .base import Classifier
-from .onnx_backend import OnnxRuntimeClassifier, export_onnx, quantize_onnx
-from .openvino_backend import OpenVinoClassifier
+from .onnx_backend import OnnxRuntimeClassifier
+from .openvino_backend import IR_FILE, WEIGHTS_FILE, OpenVinoClassifier, save_ir
 from .pytorch import TorchClassifier, load_torch_classifier, load_torch_model
 from .source import load_processor_and_labels, source_fingerprint
 
@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "pytorch", "onnxruntime", "openvino")
 FAST_PRECISIONS = {"onnxruntime": ("fp32", "int8-static"), "openvino": ("fp32", "bf16", "int8-static")}
-MODEL_FILE = "model.onnx"
+ONNX_FILE = "model.onnx"
+#: The file each fast backend opens, and the files its self-check record's digest covers.
+MODEL_FILES = {"onnxruntime": (ONNX_FILE,), "openvino": (IR_FILE, WEIGHTS_FILE)}
 CHECK_FILE = "check.json"
 
 
@@ -104,7 +106,7 @@ def runtime_version(backend: str) -> str:
 
 def prepared_key(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice) -> dict[str, Any]:
     """Everything a prepared model depends on: weights version, exporter, runtime and precision."""
-    return {
+    key: dict[str, Any] = {
         "model_id": spec.model_id,
         "weights": source_fingerprint(spec, settings),
         "backend": choice.backend,
@@ -112,6 +114,9 @@ def prepared_key(spec: ModelSpec, settings: EngineSettings, choice: BackendChoic
         "runtime": runtime_version(choice.backend),
         "exporter": f"torch-{torch.__version__}+transformers-{transformers.__version__}",
     }
+    if choice.backend == "openvino":  # its entries became OpenVINO IR: older ONNX-only ones are rebuilt
+        key["model_format"] = "openvino-ir"  # (the store adds a "format" key of its own)
+    return key
 
 
 def _open(
@@ -136,6 +141,10 @@ def _open(
 
 def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, store: PreparedStore, entry: Path) -> None:
     """Export (and quantize) the model into entry, then self-check it against fp32 PyTorch."""
+    # Imported here, not at the top: only a process that prepares a model needs the exporter and
+    # ONNX Runtime's quantizer (about 20 MB of RSS; tests/test_imports.py).
+    from .export import export_onnx, quantize_onnx
+
     model, processor = load_torch_model(spec, settings, torch.float32)
     reference = TorchClassifier(spec, model, processor, choose_placement(replace(settings, precision="fp32")), 8)
     images = check_images()
@@ -144,23 +153,38 @@ def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, sto
     export_onnx(model, reference._preprocess(images[:1]), fp32_path)
     if choice.precision == "int8-static":
         calibration = [reference._preprocess([image]).numpy() for image in calibration_images()]
-        quantize_onnx(fp32_path, entry / MODEL_FILE, calibration)
+        quantize_onnx(fp32_path, entry / ONNX_FILE, calibration)
         fp32_path.unlink()
     else:
-        fp32_path.rename(entry / MODEL_FILE)
+        fp32_path.rename(entry / ONNX_FILE)
+    if choice.backend == "openvino":
+        save_ir(entry / ONNX_FILE, entry / IR_FILE)
+        (entry / ONNX_FILE).unlink()
     del reference, model
     gc.collect()
     release_freed_memory()  # the fp32 model's pages: glibc would keep them for this long-lived process
     store.write_json(entry, CHECK_FILE, {"reference": [float(p) for p in expected]})
 
 
-def _recorded(store: PreparedStore, entry: Path, settings: EngineSettings) -> tuple[list[Any], str, Agreement | None]:
-    """(fp32 reference, model file digest, the recorded check result if it is for this file and bound, else None)."""
+def model_path(entry: Path, backend: str) -> Path:
+    """The file a fast backend opens in a prepared entry."""
+    return entry / MODEL_FILES[backend][0]
+
+
+def _model_digest(entry: Path, backend: str) -> str:
+    """sha256 of the prepared model's files (for OpenVINO the graph and its weights file)."""
+    return "+".join(file_digest(entry / name) for name in MODEL_FILES[backend])
+
+
+def _recorded(
+    store: PreparedStore, entry: Path, backend: str, settings: EngineSettings
+) -> tuple[list[Any], str, Agreement | None]:
+    """(fp32 reference, model files digest, the recorded check result if it is for these files and bound, else None)."""
     record = store.read_json(entry, CHECK_FILE) or {}
     reference = record.get("reference")
     if not isinstance(reference, list) or len(reference) != len(check_images()):
         raise RuntimeError("the prepared model has no fp32 reference for the self-check")
-    digest = file_digest(entry / MODEL_FILE)
+    digest = _model_digest(entry, backend)
     done = record.get("check")
     if isinstance(done, dict) and done.get("digest") == digest and done.get("bound") == settings.agreement_max_gap:
         recorded = Agreement(
@@ -173,9 +197,11 @@ def _recorded(store: PreparedStore, entry: Path, settings: EngineSettings) -> tu
     return reference, digest, None
 
 
-def _checked(store: PreparedStore, entry: Path, classifier: Classifier, settings: EngineSettings) -> Agreement:
-    """The self-check result for entry's model file: recorded when the file is unchanged, else run now."""
-    reference, digest, recorded = _recorded(store, entry, settings)
+def _checked(
+    store: PreparedStore, entry: Path, backend: str, classifier: Classifier, settings: EngineSettings
+) -> Agreement:
+    """The self-check result for entry's model files: recorded when they are unchanged, else run now."""
+    reference, digest, recorded = _recorded(store, entry, backend, settings)
     if recorded is not None:
         return recorded
     result = compare(reference, classifier.fake_probabilities(check_images()), bound=settings.agreement_max_gap)
@@ -196,14 +222,14 @@ def load_fast(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, 
     key = prepared_key(spec, settings, choice)
     entry = store.get_or_build(key, lambda path: _build(spec, settings, choice, store, path))
     if ((store.read_json(entry, CHECK_FILE) or {}).get("check") or {}).get("passed") is False:
-        _, _, recorded = _recorded(store, entry, settings)
+        _, _, recorded = _recorded(store, entry, choice.backend, settings)
         if recorded is not None and not recorded.passed:
             # Refused for this very file and bound before: compiling it again would only cost memory and time.
             raise AgreementRefused(recorded, recorded=True)
     processor, id2label = load_processor_and_labels(spec, settings)
-    classifier = _open(choice, spec, id2label, processor, entry / MODEL_FILE, settings)
+    classifier = _open(choice, spec, id2label, processor, model_path(entry, choice.backend), settings)
     with store.lock(key):  # one process runs a missing check; the others read its result
-        agreement = _checked(store, entry, classifier, settings)
+        agreement = _checked(store, entry, choice.backend, classifier, settings)
     classifier.agreement = agreement.to_dict()
     if not agreement.passed:
         classifier.close()

@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-from transformers import AutoImageProcessor, AutoModelForImageClassification
+from transformers import AutoModelForImageClassification
 
 from ..device import BF16_MATMUL_ATTENTION, Placement, register_attention
 from ..errors import ModelUnavailableError
 from ..registry import ModelSpec
 from ..settings import EngineSettings
 from .base import Classifier
-from .source import model_source, processor_backend, short_error
+from .source import load_processor, model_source, short_error
 
 
 class TorchClassifier(Classifier):
@@ -47,7 +47,7 @@ def load_torch_model(spec: ModelSpec, settings: EngineSettings, dtype: torch.dty
     try:
         # Loading straight into the target dtype avoids holding an fp32 copy of the weights.
         model = AutoModelForImageClassification.from_pretrained(source, dtype=dtype, **kwargs)
-        processor = AutoImageProcessor.from_pretrained(source, backend=processor_backend(), **kwargs)
+        processor = load_processor(spec, source, kwargs)
     except Exception as exc:  # any loading failure becomes one typed, named error
         raise ModelUnavailableError(spec.key, spec.model_id, f"loading failed: {short_error(exc)}") from exc
     return model.eval(), processor

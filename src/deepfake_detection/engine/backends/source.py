@@ -7,13 +7,15 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import try_to_load_from_cache
-from transformers import AutoConfig, AutoImageProcessor
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from transformers import AutoConfig
 
 from ..errors import ModelUnavailableError
 from ..registry import ModelSpec
 from ..settings import EngineSettings
+from .processor import PlainImageProcessor, read_plain_processor
 
+PROCESSOR_FILE = "preprocessor_config.json"
 WEIGHT_FILES = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -32,7 +34,7 @@ def is_cached(spec: ModelSpec, settings: EngineSettings) -> bool:
         found = try_to_load_from_cache(spec.model_id, filename, cache_dir=settings.cache_dir, revision=spec.revision)
         return isinstance(found, str)
 
-    return cached("config.json") and cached("preprocessor_config.json") and any(map(cached, WEIGHT_FILES))
+    return cached("config.json") and cached(PROCESSOR_FILE) and any(map(cached, WEIGHT_FILES))
 
 
 def short_error(exc: BaseException) -> str:
@@ -64,11 +66,43 @@ def processor_backend() -> str:
     return "torchvision" if importlib.util.find_spec("torchvision") else "pil"
 
 
+def _plain_processor(spec: ModelSpec, kwargs: dict[str, Any]) -> PlainImageProcessor | None:
+    """The model's processor read from its preprocessor_config.json when it is a plain one, else None."""
+    if spec.local_path is not None:
+        return read_plain_processor(spec.local_path / PROCESSOR_FILE)
+    try:
+        path = hf_hub_download(
+            spec.model_id,
+            PROCESSOR_FILE,
+            cache_dir=kwargs.get("cache_dir"),
+            revision=kwargs.get("revision"),
+            local_files_only=kwargs.get("local_files_only", False),
+        )
+    except Exception:  # transformers' loader below tries again and reports what is wrong
+        return None
+    return read_plain_processor(Path(path))
+
+
+def load_processor(spec: ModelSpec, source: str, kwargs: dict[str, Any]) -> Any:
+    """The model's image processor: read by our reader when plain, else transformers' AutoImageProcessor.
+
+    Raises whatever transformers raises; callers turn it into ModelUnavailableError.
+    """
+    plain = _plain_processor(spec, kwargs)
+    if plain is not None:
+        return plain
+    # Imported here, not at the top: transformers' image-processing stack costs about 130 MB of RSS
+    # (tests/test_imports.py), which a process serving exported ViT/SigLIP models never needs.
+    from transformers import AutoImageProcessor
+
+    return AutoImageProcessor.from_pretrained(source, backend=processor_backend(), **kwargs)
+
+
 def load_processor_and_labels(spec: ModelSpec, settings: EngineSettings) -> tuple[Any, dict[int | str, str]]:
     """The image processor and the id2label mapping, without loading any weights."""
     source, kwargs = model_source(spec, settings)
     try:
-        processor = AutoImageProcessor.from_pretrained(source, backend=processor_backend(), **kwargs)
+        processor = load_processor(spec, source, kwargs)
         config = AutoConfig.from_pretrained(source, **kwargs)
     except Exception as exc:  # any loading failure becomes one typed, named error
         raise ModelUnavailableError(spec.key, spec.model_id, f"loading failed: {short_error(exc)}") from exc

@@ -49,6 +49,7 @@ VARIANTS = (  # (label, DEEPFAKE_BACKEND, DEEPFAKE_PRECISION)
     ("openvino/fp32", "openvino", "fp32"),
     ("openvino/bf16", "openvino", "bf16"),
     ("openvino/int8-static", "openvino", "int8"),
+    ("auto (the rule's choice)", "auto", "auto"),  # on AMX CPUs openvino/int8-static-sym, else one of the above
 )
 KEYS = ("dima806", "deep-fake-v2", "open-deepfake")
 

@@ -200,7 +200,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few runs, few photos: checks the script works")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
-    parser.add_argument("--variants", default="", help="comma-separated labels to run (default: all)")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated labels to run, first word only, e.g. pytorch/fp32,auto (default: all)",
+    )
     parser.add_argument("--only", default="speed,agreement,memory", help="subset of: speed,agreement,memory")
     parser.add_argument("--runs", type=int, default=0, help="timed runs per variant (default 20, 5 with --quick)")
     parser.add_argument("--json", type=Path)

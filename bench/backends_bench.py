@@ -49,6 +49,7 @@ VARIANTS = (  # (label, DEEPFAKE_BACKEND, DEEPFAKE_PRECISION)
     ("openvino/fp32", "openvino", "fp32"),
     ("openvino/bf16", "openvino", "bf16"),
     ("openvino/int8-static", "openvino", "int8"),
+    ("auto (the rule's choice)", "auto", "auto"),  # on AMX CPUs openvino/int8-static-sym, else one of the above
 )
 KEYS = ("dima806", "deep-fake-v2", "open-deepfake")
 
@@ -199,7 +200,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few runs, few photos: checks the script works")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deepfake-engine-bench")
-    parser.add_argument("--variants", default="", help="comma-separated labels to run (default: all)")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated labels to run, first word only, e.g. pytorch/fp32,auto (default: all)",
+    )
     parser.add_argument("--only", default="speed,agreement,memory", help="subset of: speed,agreement,memory")
     parser.add_argument("--runs", type=int, default=0, help="timed runs per variant (default 20, 5 with --quick)")
     parser.add_argument("--json", type=Path)

@@ -25,10 +25,17 @@ from transformers import PreTrainedModel
 import deepfake_detection
 from deepfake_detection.engine import DetectionEngine, EngineSettings
 from deepfake_detection.engine.agreement import DEFAULT_MAX_GAP, check_images
-from deepfake_detection.engine.backends import CHECK_FILE, backend_chain, model_path, prepared_key
+from deepfake_detection.engine.backends import (
+    CHECK_FILE,
+    BackendChoice,
+    backend_chain,
+    load_with_fallback,
+    model_path,
+    prepared_key,
+)
 from deepfake_detection.engine.batching import PassLimiter
 from deepfake_detection.engine.cli import main
-from deepfake_detection.engine.device import choose_placement, cpu_supports_bf16
+from deepfake_detection.engine.device import choose_placement, cpu_has_amx_int8, cpu_supports_bf16
 from deepfake_detection.engine.prepared import PreparedStore
 from tests.support import media
 from tests.support.tiny_models import build_local_model
@@ -158,9 +165,11 @@ def test_auto_falls_back_along_the_chain(tiny_hf_home, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="deepfake_detection.engine.backends"):
         classifier = engine.classifier("dima806")
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert len(refused) == 2
-    assert "openvino/int8-static" in refused[0] and "falling back to onnxruntime/int8-static" in refused[0]
-    assert "onnxruntime/int8-static" in refused[1] and "falling back to pytorch/" in refused[1]
+    chain = [c.label for c in backend_chain(engine.settings, engine.placement)]  # AMX CPUs try one more
+    assert len(refused) == len(chain) - 1
+    for message, tried, following in zip(refused, chain, chain[1:]):
+        assert f"backend {tried} refused" in message and f"falling back to {following}" in message
+    assert "onnxruntime/int8-static" in refused[-1] and "falling back to pytorch/" in refused[-1]
     assert classifier.backend.startswith("pytorch/")
     status = engine.backend_status("dima806")
     assert status["loaded"] and status["backend"] == classifier.backend
@@ -256,7 +265,8 @@ def test_the_documented_choice_rule():
     settings = EngineSettings(backend="auto", precision="auto", device="cpu")
     chain = [c.label for c in backend_chain(settings, choose_placement(settings))]
     torch_auto = "pytorch/bfloat16" if cpu_supports_bf16() else "pytorch/float32"  # bf16 only when native
-    assert chain == ["openvino/int8-static", "onnxruntime/int8-static", torch_auto]
+    symmetric = ["openvino/int8-static-sym"] if cpu_has_amx_int8() else []  # measured faster on AMX only
+    assert chain == [*symmetric, "openvino/int8-static", "onnxruntime/int8-static", torch_auto]
     fp32 = replace(settings, precision="fp32")
     assert [c.label for c in backend_chain(fp32, choose_placement(fp32))] == ["pytorch/float32"]
     pinned = replace(settings, backend="pytorch")
@@ -350,3 +360,21 @@ def test_at_rest_openvino_frees_its_buffers_and_answers_the_same_afterwards(tiny
     assert classifier.memory_releases >= 1
     again = engine.batcher("dima806").alone.fake_probabilities(photos)
     np.testing.assert_allclose(again, first, atol=1e-6)
+
+
+def test_symmetric_int8_passes_the_self_check_on_the_tiny_models_on_any_cpu(tiny_hf_home, shared_prepared):
+    """The AMX-first variant (int8 activations, zero points 0) is built and checked like the others."""
+    engine = make_engine(shared_prepared)
+    fallback = backend_chain(replace(engine.settings, backend="pytorch"), engine.placement)
+    store = PreparedStore(shared_prepared)
+    for key in KEYS:
+        spec = engine.model(key)
+        chain = [BackendChoice("openvino", "int8-static-sym"), *fallback]
+        classifier = load_with_fallback(spec, engine.settings, chain, store)
+        assert classifier.backend == "openvino/int8-static-sym", key
+        assert classifier.agreement is not None and classifier.agreement["passed"], classifier.agreement
+        entry = store.lookup(prepared_key(spec, engine.settings, chain[0]))
+        assert entry is not None and (entry / "model.xml").is_file()
+        probabilities = classifier.fake_probabilities(_photos())
+        alone = np.concatenate([classifier.fake_probabilities([photo]) for photo in _photos()])
+        np.testing.assert_allclose(probabilities, alone, atol=1e-5)  # fixed scales: batch-independent

@@ -25,18 +25,26 @@ def usable_cpus() -> int:
 
 
 @lru_cache(maxsize=1)
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matrix instructions (AMX or AVX512-BF16)."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            flags = set()
             for line in handle:
                 if line.startswith("flags"):
-                    flags.update(line.split(":", 1)[1].split())
-                    break
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
-        return False
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
+        pass
+    return frozenset()
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AMX or AVX512-BF16)."""
+    return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def cpu_has_amx_int8() -> bool:
+    """True when the CPU has AMX int8 tile instructions (Intel Xeon since Sapphire Rapids)."""
+    return "amx_int8" in cpu_flags()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch
 import transformers
 
 from ..agreement import Agreement, calibration_images, check_images, compare
-from ..device import Placement, choose_placement
+from ..device import Placement, choose_placement, cpu_has_amx_int8
 from ..errors import ModelLabelError, ModelUnavailableError
 from ..memory import release_freed_memory
 from ..prepared import PreparedStore, file_digest
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "pytorch", "onnxruntime", "openvino")
 FAST_PRECISIONS = {"onnxruntime": ("fp32", "int8-static"), "openvino": ("fp32", "bf16", "int8-static")}
+#: Static int8 with symmetric activations: chosen automatically only on AMX CPUs, where it was measured.
+SYMMETRIC_INT8 = "int8-static-sym"
 ONNX_FILE = "model.onnx"
 #: The file each fast backend opens, and the files its self-check record's digest covers.
 MODEL_FILES = {"onnxruntime": (ONNX_FILE,), "openvino": (IR_FILE, WEIGHTS_FILE)}
@@ -65,9 +67,10 @@ def _pytorch(placement: Placement) -> BackendChoice:
 def backend_chain(settings: EngineSettings, placement: Placement) -> list[BackendChoice]:
     """The backends to try, in order, for these settings on this machine (the documented rule).
 
-    auto (with DEEPFAKE_PRECISION=auto, on CPU): OpenVINO static int8, then ONNX Runtime static
-    int8, then PyTorch in the automatic placement (bf16 only with native bf16, else fp32). Measured on
-    AVX-512 (VNNI, BF16) and reasoned for AVX2-only CPUs in the README ("Engine: backends"). An explicit
+    auto (with DEEPFAKE_PRECISION=auto, on CPU): on CPUs with AMX int8 first OpenVINO static int8 with
+    symmetric activations; then OpenVINO static int8, then ONNX Runtime static int8, then PyTorch in the
+    automatic placement (bf16 only with native bf16, else fp32). Measured on AVX-512 (VNNI, BF16) and on an
+    AMX Xeon, reasoned for AVX2-only CPUs in the README ("Engine: backends"). An explicit
     DEEPFAKE_PRECISION with auto keeps PyTorch (the precision names its modes); on CUDA, PyTorch.
     An explicit fast backend takes fp32, bf16 (OpenVINO) or int8 (static) and falls back to PyTorch fp32.
     """
@@ -81,7 +84,9 @@ def backend_chain(settings: EngineSettings, placement: Placement) -> list[Backen
     if backend == "auto":
         if settings.precision != "auto":
             return [_pytorch(placement)]
+        symmetric = [BackendChoice("openvino", SYMMETRIC_INT8)] if cpu_has_amx_int8() else []
         return [
+            *symmetric,
             BackendChoice("openvino", "int8-static"),
             BackendChoice("onnxruntime", "int8-static"),
             _pytorch(placement),
@@ -151,9 +156,9 @@ def _build(spec: ModelSpec, settings: EngineSettings, choice: BackendChoice, sto
     expected = reference.fake_probabilities(images)
     fp32_path = entry / "model.fp32.onnx"
     export_onnx(model, reference._preprocess(images[:1]), fp32_path)
-    if choice.precision == "int8-static":
+    if choice.precision in ("int8-static", SYMMETRIC_INT8):
         calibration = [reference._preprocess([image]).numpy() for image in calibration_images()]
-        quantize_onnx(fp32_path, entry / ONNX_FILE, calibration)
+        quantize_onnx(fp32_path, entry / ONNX_FILE, calibration, symmetric=choice.precision == SYMMETRIC_INT8)
         fp32_path.unlink()
     else:
         fp32_path.rename(entry / ONNX_FILE)

@@ -64,8 +64,12 @@ class _Calibration(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime 
         return None if batch is None else {INPUT_NAME: batch}
 
 
-def quantize_onnx(fp32_path: Path, int8_path: Path, calibration: list[np.ndarray]) -> None:
+def quantize_onnx(fp32_path: Path, int8_path: Path, calibration: list[np.ndarray], *, symmetric: bool = False) -> None:
     """Static int8 (QDQ): per-channel int8 weights, uint8 activations with scales fixed by calibration.
+
+    symmetric: int8 activations with zero points of 0 instead (``int8-static-sym``). OpenVINO then runs
+    attention's activation-by-activation MatMuls fused in int8 rather than dequantised to fp32: measured
+    1.4-1.65x faster on an AMX Xeon for ViT-base, but less exact (SigLIP-base missed the self-check's bound).
 
     Only MatMul/Gemm are quantized (where the time goes); LayerNorm, Softmax and GELU stay fp32.
     Keeping attention's two activation-by-activation MatMuls in fp32 as well did not bring the full-size
@@ -83,9 +87,10 @@ def quantize_onnx(fp32_path: Path, int8_path: Path, calibration: list[np.ndarray
             _Calibration(calibration),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm"],
+            extra_options={"ActivationSymmetric": symmetric},
         )
     finally:
         prepared.unlink(missing_ok=True)

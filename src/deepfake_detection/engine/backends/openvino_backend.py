@@ -27,7 +27,7 @@ WEIGHTS_FILE = "model.bin"
 
 #: OpenVINO's inference precision per engine precision. int8-static runs the QDQ model's quantized
 #: MatMuls in int8 and everything else in f32 (measured faster than with bf16 for the rest here).
-INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32"}
+INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32", "int8-static-sym": "f32"}
 _COMPILING = threading.Lock()
 
 

@@ -54,13 +54,6 @@ VARIANTS = (  # (label, DEEPFAKE_BACKEND, DEEPFAKE_PRECISION)
 KEYS = ("dima806", "deep-fake-v2", "open-deepfake")
 
 
-def cpu_flags() -> list[str]:
-    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
-    with open("/proc/cpuinfo") as handle:
-        flags = next(line.split(":", 1)[1].split() for line in handle if line.startswith("flags"))
-    return [f for f in wanted if f in flags]
-
-
 def make_engine(backend: str, precision: str, threads: int, prepared: Path, batch_size: int = 8):
     from deepfake_detection.engine import DetectionEngine, EngineSettings
 
@@ -231,7 +224,7 @@ def main() -> None:
     photo = photo_path.read_bytes()
     results: dict = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {**machine(), "flags": cpu_flags()},
+        "machine": machine(),
         "threads": args.threads,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }

@@ -278,8 +278,12 @@ def rss_three_models(hf_home: Path, threads: int, photo: Path, precision: str = 
     return run_json_process(code, env, timeout=600)
 
 
+#: The CPU flags that decide the backend and precision, reported with every figure.
+REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+
+
 def machine() -> dict:
-    from deepfake_detection.engine.device import cpu_supports_bf16
+    from deepfake_detection.engine.device import cpu_flags, cpu_supports_bf16
 
     model = "unknown"
     try:
@@ -293,6 +297,7 @@ def machine() -> dict:
         "cpu": model,
         "cores": os.cpu_count(),
         "bf16_cpu": cpu_supports_bf16(),
+        "flags": [flag for flag in REPORTED_FLAGS if flag in cpu_flags()],
         "python": platform.python_version(),
         "torch": torch.__version__,
     }

@@ -42,7 +42,6 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.backends_bench import cpu_flags  # noqa: E402
 from bench.concurrency_bench import REST_SECONDS  # noqa: E402
 from bench.engine_bench import (  # noqa: E402
     build_models,
@@ -291,7 +290,7 @@ def main() -> None:
     seconds = 10 if args.quick else 60
     results: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {**machine(), "flags": cpu_flags()},
+        "machine": machine(),
         "threads": args.threads,
         "members": MEMBERS,
         "video_seconds": seconds,

@@ -70,6 +70,16 @@ def test_downgrade_to_base_and_upgrade_again(fresh_database, redis_prefix, tmp_p
         db.engine.dispose()
 
 
+def _insert_old_user(session) -> int:
+    """A user row written with SQL (the ORM model belongs to the head revision); its id."""
+    return session.execute(
+        text(
+            'INSERT INTO "user" (username, email, password_hash, created_at) '
+            "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id"
+        )
+    ).scalar_one()
+
+
 def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(fresh_database, redis_prefix, tmp_path):
     from flask_migrate import downgrade, upgrade
 
@@ -80,12 +90,7 @@ def test_upgrading_turns_a_failed_jobs_http_status_into_its_error_code(fresh_dat
     app = create_app(deployment.app_config())
     with app.app_context():
         upgrade(revision=BEFORE_JOB_ERROR_CODE)
-        user_id = db.session.execute(
-            text(
-                'INSERT INTO "user" (username, email, password_hash, created_at) '
-                "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id"
-            )
-        ).scalar_one()
+        user_id = _insert_old_user(db.session)
         video_id = insert_failed_video_job(db.session, user_id=user_id, error_status=503)
         upgrade()
         assert (
@@ -112,12 +117,7 @@ def test_upgrading_copies_each_stored_verdict_into_the_history(fresh_database, r
     app = create_app(deployment.app_config())
     with app.app_context():
         upgrade(revision=BEFORE_HISTORY_VERDICT)
-        user_id = db.session.execute(
-            text(
-                'INSERT INTO "user" (username, email, password_hash, created_at) '
-                "VALUES ('old', 'old@example.com', 'x', now()) RETURNING id"
-            )
-        ).scalar_one()
+        user_id = _insert_old_user(db.session)
         expected = insert_detections_before_history_verdict(db.session, user_id=user_id)
         upgrade()
         assert stored_verdicts(db.session) == expected

@@ -55,8 +55,6 @@ class PlainImageProcessor:
     image_mean: tuple[float, float, float]
     image_std: tuple[float, float, float]
     image_processor_type: str
-    do_center_crop: bool = False
-    do_pad: bool = False
 
 
 def _channels(value: Any) -> tuple[float, float, float] | None:
